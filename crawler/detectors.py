@@ -1,0 +1,230 @@
+"""Invalid-page classifier: is this response a DDoS queue, a captcha, a login wall, a ban or a rate limit?
+
+``classify`` applies a site adapter's own detectors first, then the built-in generic set from
+``crawler/sites/_generic_detectors.yaml`` (same schema, see that file for the rules and their order).
+The first detector that fires wins; ``None`` means the page is a normal page and may be indexed.
+
+It never raises on page content: broken HTML, binary bodies, bad encodings and huge bodies are fine.
+Only the first ``max_bytes`` (256 KiB) of the body are inspected, after squeezing inline ``data:`` URIs
+out of the first MiB (interstitials are small but often carry big inline images).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lxml import etree
+from lxml.cssselect import CSSSelector
+from pydantic import TypeAdapter, ValidationError
+
+from crawler.adapters import SITES_DIR, AdapterError, Detector, Matcher
+
+GENERIC_DETECTORS_PATH = SITES_DIR / "_generic_detectors.yaml"
+MAX_INSPECT_BYTES = 256 * 1024
+_PRESCAN_BYTES = 1024 * 1024
+_DATA_URI = re.compile(rb"data:[\w/+.-]{1,64};base64,[A-Za-z0-9+/=\s]{256,}")
+_SNIPPET = 60
+
+Headers = Mapping[Any, Any]  # str|bytes names -> str|bytes (or a list of them, as Scrapy's Headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Why a page is invalid and what the crawler should do about it."""
+
+    kind: str  # ddos | captcha | login | ban | rate_limit
+    reaction: str  # wait | render | stop | backoff | rotate
+    source: str  # "adapter" or "generic"
+    index: int  # index of the detector in its list (adapter.detectors or the generic file)
+    matcher: int  # index of the matcher within the detector's `any`
+    condition: str  # readable: which conditions held, with the matched text
+    wait_seconds: float = 5.0
+    max_retries: int = 5
+
+    def describe(self) -> str:
+        return f"{self.kind} -> {self.reaction} ({self.source} detector #{self.index}.{self.matcher}: {self.condition})"
+
+
+def _decode(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_decode(v) for v in value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    return str(value)
+
+
+class _Page:
+    """One response, parsed lazily and at most once."""
+
+    def __init__(self, status: int, headers: Headers | None, body: bytes | str, max_bytes: int) -> None:
+        self.status = status
+        self.headers = {_decode(k).lower(): _decode(v) for k, v in (headers or {}).items()}
+        self._body = body
+        self._max_bytes = max_bytes
+
+    @cached_property
+    def html_bytes(self) -> bytes:
+        head = self._body[:_PRESCAN_BYTES]
+        raw = head.encode("utf-8", "replace") if isinstance(head, str) else bytes(head)
+        raw = _DATA_URI.sub(b"data:,", raw)[: self._max_bytes]
+        # Normalise to valid UTF-8 so the parser never trips over a bad or lying charset declaration.
+        return raw.decode("utf-8", "replace").replace("\x00", "").encode("utf-8")
+
+    @cached_property
+    def doc(self) -> Any | None:
+        """The parsed tree with script/style/template removed (they are not visible), or None."""
+        if not self.html_bytes.strip():
+            return None
+        parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True)
+        try:
+            root = etree.fromstring(self.html_bytes, parser=parser)
+        except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+            return None
+        if root is None:
+            return None
+        etree.strip_elements(root, "script", "style", "template", with_tail=False)
+        return root
+
+    @cached_property
+    def text(self) -> str:
+        """Visible text (the title included), whitespace collapsed to single spaces."""
+        if self.doc is None:
+            return ""
+        return " ".join(" ".join(self.doc.itertext()).split())
+
+    @cached_property
+    def title(self) -> str:
+        if self.doc is None:
+            return ""
+        return " ".join((self.doc.findtext(".//title") or "").split())
+
+    def has(self, selector: str) -> bool:
+        return self.doc is not None and bool(_css(selector)(self.doc))
+
+
+@lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+@lru_cache(maxsize=1024)
+def _css(selector: str) -> CSSSelector:
+    return CSSSelector(selector, translator="html")
+
+
+def _snippet(match: re.Match[str]) -> str:
+    found = match.group(0)
+    return found if len(found) <= _SNIPPET else found[: _SNIPPET - 1] + "…"
+
+
+def _match(m: Matcher, page: _Page) -> str | None:
+    """The readable condition if every condition of ``m`` holds, else None. Cheap checks come first."""
+    parts: list[str] = []
+    positive = False
+    if m.status is not None:
+        if page.status not in m.status:
+            return None
+        parts.append(f"status={page.status}")
+        positive = True
+    if m.header:
+        for name, pattern in m.header.items():
+            value = page.headers.get(name.lower())
+            found = _regex(pattern).search(value) if value is not None else None
+            if found is None:
+                return None
+            parts.append(f"header {name}: {value[:_SNIPPET]!r}")
+        positive = True
+    if m.max_text_len is not None and len(page.text) > m.max_text_len:
+        return None
+    if m.title is not None:
+        found = _regex(m.title).search(page.title)
+        if found is None:
+            return None
+        parts.append(f"title ~ /{m.title}/ matched {_snippet(found)!r}")
+        positive = True
+    if m.css is not None:
+        if not page.has(m.css):
+            return None
+        parts.append(f"css {m.css!r}")
+        positive = True
+    if m.text is not None:
+        found = _regex(m.text).search(page.text)
+        if found is None:
+            return None
+        parts.append(f"text matched {_snippet(found)!r}")
+        positive = True
+    if not positive:
+        return None  # only negative conditions (or none): never fire on everything
+    if m.not_css is not None:
+        if page.has(m.not_css):
+            return None
+        parts.append(f"no {m.not_css!r}")
+    if m.not_text is not None:
+        if _regex(m.not_text).search(page.text):
+            return None
+        parts.append(f"text !~ /{m.not_text}/")
+    if m.max_text_len is not None:
+        parts.append(f"text length {len(page.text)} <= {m.max_text_len}")
+    return "; ".join(parts)
+
+
+def _first(detectors: Iterable[Detector], page: _Page, source: str) -> Verdict | None:
+    for index, detector in enumerate(detectors):
+        for mi, matcher in enumerate(detector.any):
+            condition = _match(matcher, page)
+            if condition is not None:
+                return Verdict(
+                    kind=detector.kind,
+                    reaction=detector.effective_reaction,
+                    source=source,
+                    index=index,
+                    matcher=mi,
+                    condition=condition,
+                    wait_seconds=detector.wait_seconds,
+                    max_retries=detector.max_retries,
+                )
+    return None
+
+
+def load_detectors(path: str | Path) -> list[Detector]:
+    """A YAML list of Detector entries; AdapterError naming the file and field when malformed."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise AdapterError(f"{path}: cannot load detectors: {exc}") from exc
+    try:
+        return TypeAdapter(list[Detector]).validate_python(raw)
+    except ValidationError as exc:
+        fields = "; ".join(".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in exc.errors())
+        raise AdapterError(f"{path}: invalid detectors: {fields}") from None
+
+
+@cache
+def generic_detectors() -> tuple[Detector, ...]:
+    """The built-in generic set, loaded once."""
+    return tuple(load_detectors(GENERIC_DETECTORS_PATH))
+
+
+def classify(
+    status: int,
+    headers: Headers | None,
+    body: bytes | str | None,
+    detectors: Sequence[Detector] = (),
+    *,
+    generic: Sequence[Detector] | None = None,
+    max_bytes: int = MAX_INSPECT_BYTES,
+) -> Verdict | None:
+    """Classify one response. ``detectors`` are the adapter's own (tried first); ``generic`` defaults to
+    the built-in set (pass ``()`` to disable it). Returns None for a normal page."""
+    page = _Page(status, headers, body or b"", max_bytes)
+    verdict = _first(detectors, page, "adapter")
+    if verdict is None:
+        verdict = _first(generic_detectors() if generic is None else generic, page, "generic")
+    return verdict

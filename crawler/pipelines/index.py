@@ -1,0 +1,62 @@
+"""Item pipeline: batches parsed items, runs the extractor once per batch (``nlp.pipe``), and writes
+the resulting documents through the crawl's index sink."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy import Spider
+
+from crawler.pipelines.documents import DocumentBuilder
+from crawler.sink import IndexSink
+from extractors.base import default_extractor
+from extractors.rates import RateTable
+
+log = logging.getLogger(__name__)
+
+
+class IndexPipeline:
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.sink = IndexSink.from_crawler(crawler)
+        settings = crawler.settings
+        self.batch_size = settings.getint("SOKHUND_EXTRACT_BATCH", 64)
+        as_of = settings.get("SOKHUND_AS_OF") or datetime.now(UTC).isoformat(timespec="seconds")
+        self.builder = DocumentBuilder(
+            extractor=default_extractor(),
+            rates=RateTable.default(),
+            run_id=settings.get("SOKHUND_RUN_ID", "run"),
+            as_of=as_of,
+            lookup=self.sink.get,
+        )
+        self.buffer: list[dict[str, Any]] = []
+        self.currency: dict[str, str | None] = {}
+        self.langs: dict[str, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> IndexPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: dict[str, Any], spider: Spider) -> dict[str, Any]:
+        adapter = getattr(spider, "adapter", None)
+        if adapter is not None:
+            self.currency[adapter.name] = adapter.currency
+            self.langs[adapter.name] = adapter.language
+        self.buffer.append(item)
+        self.crawler.stats.inc_value(f"sokhund/items/{item.get('type')}")
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        docs = self.builder.build(batch, self.currency, self.langs)
+        self.sink.add(docs)
+
+    def close_spider(self, spider: Spider) -> None:
+        self.flush()
+        self.sink.flush()

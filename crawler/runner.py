@@ -1,0 +1,188 @@
+"""Run crawls from Python (CLI, demo, campaigns, tests): each crawl is a fresh Scrapy worker process.
+
+``run_crawl`` streams progress to a callback, returns a ``CrawlResult`` with the stats, and resumes an
+unfinished run when given the same ``run_id`` (Scrapy JOBDIR per site and run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from crawler import paths
+from crawler.adapters import load_adapter
+from crawler.progress import summarise  # noqa: F401  (re-exported for callers reading stats)
+
+
+class CrawlError(RuntimeError):
+    """The crawl worker failed; the message carries the end of its log."""
+
+
+@dataclass
+class CrawlResult:
+    run_id: str
+    ok: bool
+    as_of: str
+    sites: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)  # per site: pages, items, invalid_pages, errors …
+    finish_reasons: dict[str, str] = field(default_factory=dict)
+    new_vendor_ids: list[str] = field(default_factory=list)
+    log_file: str = ""
+
+    @property
+    def pages(self) -> int:
+        return sum(s.get("pages", 0) for s in self.stats.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(s.get("errors", 0) for s in self.stats.values())
+
+    def invalid_pages(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for site_stats in self.stats.values():
+            for kind, n in site_stats.get("invalid_pages", {}).items():
+                total[kind] = total.get(kind, 0) + n
+        return total
+
+
+ProgressCallback = Callable[[dict[str, dict[str, Any]]], None]
+
+
+def new_run_id(prefix: str = "run") -> str:
+    return f"{prefix}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+
+
+def unfinished_run(site: str) -> str | None:
+    """The latest run of ``site`` that was killed before it finished (its JOBDIR has no DONE marker)."""
+    folder = paths.jobs_dir() / site
+    if not folder.exists():
+        return None
+    candidates = [d for d in folder.iterdir() if d.is_dir() and not (d / "DONE").exists()]
+    return max(candidates, key=lambda d: d.stat().st_mtime).name if candidates else None
+
+
+def run_crawl(
+    sites: list[str],
+    *,
+    as_of: str | None = None,
+    run_id: str | None = None,
+    use_tor: bool = False,
+    page_budget: int | None = None,
+    max_depth: int | None = None,
+    index_url: str | None = None,
+    settings: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> CrawlResult:
+    for site in sites:
+        load_adapter(site)  # fail early, with the adapter's file and field, before starting a process
+    run_id = run_id or new_run_id()
+    as_of = as_of or datetime.now(UTC).isoformat(timespec="seconds")
+    run_dir = paths.sub("runs") / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    progress_file = run_dir / "progress.jsonl"
+    log_file = run_dir / "crawl.log"
+    overrides: dict[str, Any] = {
+        "SOKHUND_AS_OF": as_of,
+        "SOKHUND_PROGRESS_FILE": str(progress_file),
+        "LOG_FILE": str(log_file),
+        "LOG_LEVEL": "INFO",
+    }
+    if use_tor:
+        overrides["SOKHUND_USE_TOR"] = True
+    if page_budget:
+        overrides["page_budget"] = page_budget
+    if max_depth:
+        overrides["max_depth"] = max_depth
+    if index_url:
+        overrides["SOKHUND_INDEX_URL"] = index_url
+    overrides.update(settings or {})
+    cmd = [sys.executable, "-m", "crawler.worker", "--sites", ",".join(sites), "--run-id", run_id,
+           "--settings-json", json.dumps(overrides)]
+    child_env = {**os.environ, **(env or {}), "SOKHUND_HOME": str(paths.home())}
+    offset = 0
+    latest: dict[str, dict[str, Any]] = {}
+    proc = subprocess.Popen(cmd, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = time.monotonic()
+    try:
+        while proc.poll() is None:
+            offset = _read_progress(progress_file, offset, latest)
+            if progress:
+                progress(latest)
+            if timeout and time.monotonic() - started > timeout:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+                raise CrawlError(f"crawl {run_id} timed out after {timeout:.0f}s; resume it with run_id={run_id}")
+            time.sleep(0.2)
+    except BaseException:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        raise
+    output = proc.stdout.read() if proc.stdout else ""
+    _read_progress(progress_file, offset, latest)
+    if progress:
+        progress(latest)
+    reasons: dict[str, str] = {}
+    for line in output.splitlines():
+        if line.startswith('{"finish_reasons"'):
+            reasons = json.loads(line)["finish_reasons"]
+    if proc.returncode not in (0, 3) or not reasons:
+        tail = _tail(log_file) or output[-3000:]
+        raise CrawlError(f"crawl worker exited with {proc.returncode}:\n{tail}")
+    result = CrawlResult(
+        run_id=run_id,
+        ok=proc.returncode == 0,
+        as_of=as_of,
+        sites=sites,
+        stats=latest,
+        finish_reasons=reasons,
+        log_file=str(log_file),
+    )
+    result.new_vendor_ids = _new_vendors(sites, as_of, index_url)
+    return result
+
+
+def _read_progress(path: Any, offset: int, latest: dict[str, dict[str, Any]]) -> int:
+    if not path.exists():
+        return offset
+    with path.open(encoding="utf-8") as fh:
+        fh.seek(offset)
+        for line in fh:
+            if not line.endswith("\n"):
+                break
+            row = json.loads(line)
+            latest[row["site"]] = row
+            offset += len(line.encode("utf-8"))
+    return offset
+
+
+def _tail(path: Any, lines: int = 30) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def _new_vendors(sites: list[str], as_of: str, index_url: str | None) -> list[str]:
+    from indexer.base import SearchFilters, open_backend
+
+    backend = open_backend(index_url)
+    try:
+        found = []
+        for site in sites:
+            for doc in backend.iter_docs("vendor", SearchFilters(site=site, extra={"first_seen": as_of})):
+                found.append(doc["id"])
+        return found
+    finally:
+        backend.close()

@@ -1,0 +1,128 @@
+"""The generic spider: runs any site adapter. Market, forum and shop spiders are thin names over it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.adapters import SiteAdapter, load_adapter
+from crawler.parsing import links, parse_page
+from crawler.session import session_cookies
+
+log = logging.getLogger(__name__)
+
+
+class AdapterSpider(scrapy.Spider):
+    name = "site"
+    kinds: tuple[str, ...] = ("market", "forum", "shop")
+
+    def __init__(self, site: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not site:
+            raise ValueError(f"spider {self.name!r} needs a site: scrapy crawl {self.name} -a site=NAME")
+        self.adapter: SiteAdapter = load_adapter(site)
+        if self.adapter.kind not in self.kinds:
+            raise ValueError(f"site {site!r} is a {self.adapter.kind}, not one of {self.kinds} for spider {self.name}")
+        self.site = self.adapter.name
+        self.base_url = self.adapter.url()
+        self.hosts = {urlsplit(u).netloc for u in [self.base_url, *self.adapter.mirrors]}
+        self.cookies = session_cookies(self.adapter)
+
+    async def start(self) -> Any:
+        for item in self.start_requests():
+            yield item
+
+    def start_requests(self) -> Iterator[scrapy.Request]:
+        for path in self.adapter.start:
+            url = urljoin(self.base_url + "/", path.lstrip("/"))
+            yield self.make_request(url, self.adapter.page_type(url), priority=0, dont_filter=True)
+
+    def make_request(self, url: str, page_type: str | None, priority: int = 0, dont_filter: bool = False) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=self.parse_page,
+            errback=self.on_error,
+            cookies=self.cookies,
+            priority=priority,
+            dont_filter=dont_filter,
+            meta={"site": self.site, "page_type": page_type},
+        )
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        page_type = response.meta.get("page_type") or self.adapter.page_type(response.url)
+        capture = response.meta.get("capture")
+        spec = self.adapter.pages.get(page_type or "")
+        if spec is None:
+            self.crawler.stats.inc_value("sokhund/unknown_page_type")
+            return
+        if not isinstance(response, TextResponse):
+            self._record_problem(capture, f"not a text page ({response.headers.get('Content-Type', b'')!r})")
+            return
+        limit = self.adapter.politeness.max_body_bytes
+        body = response.body
+        if len(body) > limit:
+            # Evidence keeps the whole body; parsing stops at the adapter's bound.
+            self._record_problem(capture, f"body of {len(body)} bytes exceeds the {limit}-byte parse limit", truncated=True)
+            body = body[:limit]
+        try:
+            html = body.decode(response.encoding or "utf-8", errors="replace")
+            rows = parse_page(spec, html, response.url)
+            follow = links(self.adapter, spec, html, response.url)
+        except Exception as exc:  # broken HTML must not kill the crawl
+            self._record_problem(capture, f"parse failed: {type(exc).__name__}: {exc}")
+            return
+        if capture is not None:
+            capture.page_type = page_type
+        for fields in rows:
+            yield {
+                "type": spec.item,
+                "site": self.site,
+                "url": response.url,
+                "page_type": page_type,
+                "fields": fields,
+                "capture": capture,
+            }
+        for url, target_type, priority in follow:
+            if urlsplit(url).netloc not in self.hosts:
+                continue
+            yield self.make_request(url, target_type, priority=priority)
+
+    def _record_problem(self, capture: Any, message: str, truncated: bool = False) -> None:
+        self.crawler.stats.inc_value("sokhund/page_problems")
+        log.warning("%s: %s", capture.url if capture else self.site, message)
+        if capture is not None:
+            capture.parse_error = message
+            capture.truncated = truncated or capture.truncated
+            from crawler.sink import IndexSink
+
+            IndexSink.from_crawler(self.crawler).add([capture])
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self.crawler.stats.inc_value("sokhund/fetch_errors")
+        reason = failure.getErrorMessage() or failure.type.__name__
+        log.warning("fetch failed for %s: %s", request.url, reason)
+        from datetime import UTC, datetime
+
+        from crawler.sink import IndexSink
+        from indexer.models import Capture
+
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        capture = Capture(
+            id=Capture.make_id(self.site, request.url, "", now),
+            url=request.url,
+            site=self.site,
+            fetched_at=now,
+            observed_at=self.settings.get("SOKHUND_AS_OF") or now,
+            status=0,
+            page_type=request.meta.get("page_type"),
+            parse_error=f"fetch failed: {reason}",
+            campaign_run=self.settings.get("SOKHUND_RUN_ID"),
+        )
+        IndexSink.from_crawler(self.crawler).add([capture])

@@ -1,0 +1,95 @@
+"""Scrapy worker process: crawls one or more sites, one Scrapy crawler per site, with per-site
+politeness and a JOBDIR per (site, run) so a killed crawl resumes where it stopped.
+
+Run by ``crawler.runner.run_crawl`` (Twisted's reactor cannot restart inside one process, so every
+crawl gets a fresh process)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.utils.project import get_project_settings
+from twisted.python.failure import Failure
+
+from crawler import paths
+from crawler.adapters import SiteAdapter, load_adapter
+from crawler.spiders.forum import ForumSpider
+from crawler.spiders.market import MarketSpider
+
+
+def jobdir(site: str, run_id: str) -> Path:
+    return paths.jobs_dir() / site / run_id
+
+
+def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Per-site settings: politeness and budgets from the adapter, a JOBDIR per (site, run), Tor routing."""
+    polite = adapter.politeness
+    settings: dict[str, Any] = {
+        "CONCURRENT_REQUESTS": polite.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": polite.concurrency,
+        "DOWNLOAD_DELAY": polite.delay,
+        "AUTOTHROTTLE_ENABLED": polite.autothrottle,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(polite.concurrency),
+        "CLOSESPIDER_PAGECOUNT": overrides.pop("page_budget", None) or polite.page_budget,
+        "DEPTH_LIMIT": overrides.pop("max_depth", None) or polite.max_depth,
+        "JOBDIR": str(jobdir(adapter.name, run_id)),
+        "SOKHUND_RUN_ID": run_id,
+    }
+    if adapter.network == "tor" or overrides.get("SOKHUND_USE_TOR"):
+        from tor.scrapy_routing import scrapy_settings as tor_settings
+
+        settings.update(tor_settings(adapter))
+    settings.update(overrides)
+    return settings
+
+
+def _record_reason(result: Any, site: str, crawler: Crawler, reasons: dict[str, str]) -> None:
+    if isinstance(result, Failure):
+        logging.getLogger(__name__).error("crawl of %s failed: %s", site, result.getTraceback())
+        reasons[site] = f"error: {result.getErrorMessage()}"
+        return
+    reasons[site] = crawler.stats.get_value("finish_reason", "unknown") if crawler.stats else "unknown"
+
+
+def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, str]:
+    process = CrawlerProcess(get_project_settings())
+    reasons: dict[str, str] = {}
+    site_names: dict[str, str] = {}
+    for name in sites:
+        adapter = load_adapter(name)
+        site_names[name] = adapter.name
+        base_cls = ForumSpider if adapter.kind == "forum" else MarketSpider
+        # One spider class per site so each crawler gets its own settings (politeness, budget, JOBDIR).
+        spider_cls = type(f"{base_cls.__name__}_{adapter.name}", (base_cls,),
+                          {"custom_settings": site_settings(adapter, run_id, dict(overrides))})
+        crawler = process.create_crawler(spider_cls)
+        deferred = process.crawl(crawler, site=name)
+        deferred.addBoth(_record_reason, name, crawler, reasons)
+    process.start()
+    for name, reason in reasons.items():
+        if reason == "finished":
+            (jobdir(site_names[name], run_id) / "DONE").touch()
+    return reasons
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Sökhund crawl worker (started by crawler.runner)")
+    parser.add_argument("--sites", required=True)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--settings-json", default="{}")
+    args = parser.parse_args(argv)
+    overrides = json.loads(args.settings_json)
+    logging.getLogger("scrapy").setLevel(overrides.get("LOG_LEVEL", "INFO"))
+    reasons = run(args.sites.split(","), args.run_id, overrides)
+    print(json.dumps({"finish_reasons": reasons}), flush=True)
+    return 0 if all(r in ("finished", "closespider_pagecount") for r in reasons.values()) else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,607 @@
+"""Elasticsearch backend (official ``elasticsearch`` 8.x client; works with ES 8 natively and ES 9 via
+its REST compatibility for ``compatible-with=8``).
+
+* One index template per kind, named ``<prefix>-<kind>``: a Swedish analyzer (standard tokenizer,
+  lowercase, asciifolding with ``preserve_original`` and the ``swedish`` stemmer) on free-text fields
+  (each with a ``.keyword`` sub-field), ``keyword`` for strings, ``date`` for dates, numbers as numbers;
+  ``dynamic: false`` so stray fields are kept in ``_source`` but never explode the mapping.
+* Observations (``listing_observation``, ``vendor_observation``) are data streams: append-only, bulk
+  ``create`` ops with the deterministic id (a re-sent observation answers 409, which counts as done)
+  and ``@timestamp`` = ``observed_at``. Every other kind is a plain index written with bulk ``index``
+  ops by deterministic id (an upsert).
+* Writes retry with exponential backoff on connection errors, 429 and 5xx. When the cluster stays
+  unreachable the documents go to a JSONL spool under ``<home>/spool`` and are replayed, oldest
+  first, on the next successful connection, so nothing is lost and, ids being deterministic, nothing
+  is duplicated.
+* Search, terms and date histograms follow the SQLite backend's semantics (see ``indexer.query``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout, TransportError
+from elasticsearch import ApiError, Elasticsearch
+
+from indexer.base import IndexError_, SearchFilters, SearchHit
+from indexer.models import ALL_KINDS, Document
+from indexer.query import Term, check_interval, date_bounds, parse_query
+from indexer.schema import TIME_SERIES, KindSchema, check_field, doc_to_dict, schema_for
+
+log = logging.getLogger("sokhund.indexer.elastic")
+
+ANALYZER = "sokhund_swedish"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+T = TypeVar("T")
+_counter = itertools.count()
+
+
+# ---------------------------------------------------------------------- templates
+def analysis_settings() -> dict[str, Any]:
+    return {
+        "filter": {
+            "sokhund_folding": {"type": "asciifolding", "preserve_original": True},
+            "sokhund_sv_stemmer": {"type": "stemmer", "language": "swedish"},
+        },
+        "analyzer": {
+            ANALYZER: {
+                "type": "custom",
+                "tokenizer": "standard",
+                "filter": ["lowercase", "sokhund_folding", "sokhund_sv_stemmer"],
+            }
+        },
+    }
+
+
+def mapping_for(kind: str) -> dict[str, Any]:
+    schema = schema_for(kind)
+    props: dict[str, Any] = {"id": {"type": "keyword"}}
+    for info in schema.fields.values():
+        if info.name == "id":
+            continue
+        if info.name in schema.text_fields:
+            props[info.name] = {
+                "type": "text",
+                "analyzer": ANALYZER,
+                "fields": {"keyword": {"type": "keyword", "ignore_above": 512}},
+            }
+        elif info.kind == "dict":
+            props[info.name] = {"type": "object", "enabled": False}
+        elif info.kind == "list":
+            # lists of strings are keywords; lists of dicts (shipping, contacts, evidence) are kept unindexed
+            props[info.name] = (
+                {"type": "keyword", "ignore_above": 1024}
+                if info.name not in _OBJECT_LISTS
+                else {"type": "object", "enabled": False}
+            )
+        elif info.is_date:
+            props[info.name] = {"type": "date", "ignore_malformed": True}
+        elif info.kind == "float":
+            props[info.name] = {"type": "double"}
+        elif info.kind == "int":
+            props[info.name] = {"type": "long"}
+        elif info.kind == "bool":
+            props[info.name] = {"type": "boolean"}
+        else:
+            props[info.name] = {"type": "keyword", "ignore_above": 1024}
+    if kind in TIME_SERIES:
+        props["@timestamp"] = {"type": "date"}
+    return {"dynamic": False, "properties": props}
+
+
+_OBJECT_LISTS = frozenset({"shipping", "contacts", "evidence"})
+
+
+def index_name(prefix: str, kind: str) -> str:
+    return f"{prefix}-{kind}"
+
+
+def index_templates(prefix: str = "sokhund") -> dict[str, dict[str, Any]]:
+    """Template name -> body for ``PUT _index_template/<name>``, one per kind."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in ALL_KINDS:
+        body: dict[str, Any] = {
+            "index_patterns": [index_name(prefix, kind)],
+            "priority": 500,
+            "template": {
+                "settings": {
+                    "number_of_shards": 1,
+                    "auto_expand_replicas": "0-1",
+                    "analysis": analysis_settings(),
+                },
+                "mappings": mapping_for(kind),
+            },
+            "_meta": {"managed_by": "sokhund", "kind": kind},
+        }
+        if kind in TIME_SERIES:
+            body["data_stream"] = {}
+        out[index_name(prefix, kind)] = body
+    return out
+
+
+# ---------------------------------------------------------------------- query DSL
+def _es_field(schema: KindSchema, name: str) -> str:
+    """Exact-match name of a field: text fields are matched on their ``.keyword`` sub-field."""
+    check_field(name)
+    return f"{name}.keyword" if name in schema.text_fields else name
+
+
+def filter_clauses(schema: KindSchema, filters: SearchFilters | None) -> tuple[list[dict], list[dict]]:
+    """(filter, must_not) clauses for a bool query."""
+    out: list[dict[str, Any]] = []
+    must_not: list[dict[str, Any]] = []
+    if filters is None:
+        return out, must_not
+
+    def match(name: str, value: Any) -> None:
+        field = _es_field(schema, name)
+        if isinstance(value, list | tuple | set | frozenset):
+            out.append({"terms": {field: list(value)}})
+        else:
+            out.append({"term": {field: value}})
+
+    for name in ("site", "vendor", "substance", "substance_class", "ships_from"):
+        value = getattr(filters, name)
+        if value is not None:
+            match(name, value)
+    for name, value in (filters.extra or {}).items():
+        if value is None:
+            must_not.append({"exists": {"field": _es_field(schema, name)}})
+        else:
+            match(name, value)
+    price: dict[str, float] = {}
+    if filters.price_min is not None:
+        price["gte"] = float(filters.price_min)
+    if filters.price_max is not None:
+        price["lte"] = float(filters.price_max)
+    if price:
+        out.append({"range": {"price_sek": price}})
+    gte, lt, lte = date_bounds(filters)
+    rng = {k: v for k, v in (("gte", gte), ("lt", lt), ("lte", lte)) if v}
+    if rng:
+        out.append({"range": {schema.date_field(filters.date_field): rng}})
+    return out, must_not
+
+
+def text_clauses(schema: KindSchema, terms: list[Term]) -> list[dict[str, Any]]:
+    """One clause per term (all must match): word, phrase, or prefix, over the weighted text fields."""
+    fields = [f"{name}^{weight:g}" if weight != 1 else name for name, weight in schema.text_fields.items()]
+    clauses: list[dict[str, Any]] = []
+    for term in terms:
+        text = " ".join(term.words)
+        if term.prefix:
+            clauses.append(
+                {"multi_match": {"query": text, "fields": fields, "type": "phrase_prefix", "max_expansions": 200}}
+            )
+        elif term.is_phrase:
+            clauses.append({"multi_match": {"query": text, "fields": fields, "type": "phrase"}})
+        else:
+            clauses.append({"multi_match": {"query": text, "fields": fields, "type": "best_fields"}})
+    return clauses
+
+
+def bool_query(schema: KindSchema, filters: SearchFilters | None, terms: list[Term] | None = None) -> dict:
+    flt, must_not = filter_clauses(schema, filters)
+    body: dict[str, Any] = {}
+    must = text_clauses(schema, terms or [])
+    if must:
+        body["must"] = must
+    if flt:
+        body["filter"] = flt
+    if must_not:
+        body["must_not"] = must_not
+    return {"bool": body} if body else {"match_all": {}}
+
+
+# ---------------------------------------------------------------------- backend
+class ElasticBackend:
+    """Elasticsearch implementation of :class:`indexer.base.IndexBackend`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "sokhund",
+        refresh: bool | str = False,
+        retries: int = 3,
+        backoff: float = 0.5,
+        timeout: float = 10.0,
+        spool_dir: str | Path | None = None,
+        api_key: str | None = None,
+        client: Elasticsearch | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.prefix = prefix
+        self.refresh: bool | str = refresh
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self._spool_dir = Path(spool_dir) if spool_dir else None
+        self.client = client or Elasticsearch(
+            self.url,
+            request_timeout=timeout,
+            max_retries=0,  # we retry with backoff ourselves
+            retry_on_timeout=False,
+            api_key=api_key or os.environ.get("SOKHUND_ES_API_KEY") or None,
+        )
+        self._ready = False
+        self.spooled = 0  # documents spooled by this instance (not yet known to be replayed)
+
+    # -------------------------------------------------------------- helpers
+    @property
+    def spool_dir(self) -> Path:
+        if self._spool_dir is None:
+            from crawler import paths
+
+            self._spool_dir = paths.sub("spool")
+        self._spool_dir.mkdir(parents=True, exist_ok=True)
+        return self._spool_dir
+
+    def index(self, kind: str) -> str:
+        schema_for(kind)
+        return index_name(self.prefix, kind)
+
+    def _retrying(self, what: str, fn: Callable[[], T]) -> T:
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except (TransportConnectionError, ConnectionTimeout) as exc:
+                err: Exception = exc
+            except ApiError as exc:
+                if exc.meta.status not in RETRY_STATUSES:
+                    raise
+                err = exc
+            if attempt < self.retries:
+                log.debug("%s on %s failed (%s); retry %d in %.2fs", what, self.url, err, attempt + 1, delay)
+                time.sleep(delay)
+                delay *= 2
+        raise _Unreachable(f"Elasticsearch at {self.url} is unreachable ({what}: {err})") from err
+
+    def _read(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            self._ensure_ready()
+            return self._retrying(what, fn)
+        except _Unreachable as exc:
+            raise IndexError_(str(exc)) from exc
+        except ApiError as exc:
+            raise IndexError_(f"Elasticsearch at {self.url} refused {what}: {exc}") from exc
+
+    def _ensure_ready(self) -> None:
+        """On the first successful connection: install templates, create indices and data streams,
+        then replay any spooled documents."""
+        if not self._ready:
+            for name, body in index_templates(self.prefix).items():
+                self._retrying("put index template", lambda n=name, b=body: self.client.indices.put_index_template(
+                    name=n, **b))
+            for kind in ALL_KINDS:
+                name = self.index(kind)
+                if kind in TIME_SERIES:
+                    self._create_ignoring_exists(lambda n=name: self.client.indices.create_data_stream(name=n))
+                else:
+                    self._create_ignoring_exists(lambda n=name: self.client.indices.create(index=n))
+            self._ready = True
+        self._replay_spool()
+
+    def _create_ignoring_exists(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._retrying("create index", fn)
+        except ApiError as exc:
+            if exc.meta.status != 400 or "already_exists" not in str(exc):
+                raise
+
+    # -------------------------------------------------------------- writes
+    def _action(self, doc: Document) -> dict[str, Any]:
+        kind = doc.KIND
+        if kind not in ALL_KINDS:
+            raise ValueError(f"unknown document kind {kind!r}")
+        if not doc.id:
+            raise ValueError(f"{type(doc).__name__} without an id cannot be indexed: {doc!r:.200}")
+        source = doc_to_dict(doc)
+        op = "index"
+        if kind in TIME_SERIES:
+            op = "create"
+            source = {"@timestamp": source.get(TIME_SERIES[kind]) or _utc_now(), **source}
+        return {"kind": kind, "op": op, "id": doc.id, "doc": source}
+
+    def upsert(self, docs: Iterable[Document]) -> int:
+        """Bulk upsert. Returns how many the cluster holds now; when it is unreachable the documents are
+        spooled to disk (a warning says where) and 0 is returned: the next successful call replays them."""
+        actions = [self._action(d) for d in docs]
+        if not actions:
+            return 0
+        try:
+            self._ensure_ready()
+        except _Unreachable as exc:
+            self._spool(actions, str(exc))
+            return 0
+        except ApiError as exc:
+            raise IndexError_(f"Elasticsearch at {self.url} refused the index setup: {exc}") from exc
+        done, pending, reason = self._send(actions)
+        if pending:
+            self._spool(pending, reason)
+        return done
+
+    def _send(self, actions: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]], str]:
+        """Send in chunks; retry what the cluster could not take. Returns (done, still pending, why)."""
+        done = 0
+        for start in range(0, len(actions), 2000):
+            chunk = actions[start : start + 2000]
+            delay = self.backoff
+            for attempt in range(self.retries + 1):
+                try:
+                    ok, chunk, rejected = self._bulk_once(chunk)
+                except _Unreachable as exc:
+                    return done, chunk + actions[start + 2000 :], str(exc)
+                done += ok
+                if rejected:
+                    self._reject(rejected)
+                if not chunk:
+                    break
+                if attempt < self.retries:
+                    time.sleep(delay)
+                    delay *= 2
+            else:
+                reason = f"Elasticsearch at {self.url} kept refusing {len(chunk)} documents (429/5xx)"
+                return done, chunk + actions[start + 2000 :], reason
+        return done, [], ""
+
+    def _bulk_once(
+        self, chunk: list[dict[str, Any]]
+    ) -> tuple[int, list[dict[str, Any]], list[tuple[dict[str, Any], Any]]]:
+        operations: list[dict[str, Any]] = []
+        for a in chunk:
+            operations.append({a["op"]: {"_index": self.index(a["kind"]), "_id": a["id"]}})
+            operations.append(a["doc"])
+        kwargs: dict[str, Any] = {"operations": operations}
+        if self.refresh:
+            kwargs["refresh"] = "wait_for" if self.refresh is True else self.refresh
+        resp = self._retrying("bulk", lambda: self.client.bulk(**kwargs))
+        ok = 0
+        retry: list[dict[str, Any]] = []
+        rejected: list[tuple[dict[str, Any], Any]] = []
+        for action, item in zip(chunk, resp.get("items", []), strict=False):
+            result = next(iter(item.values()))
+            status = int(result.get("status", 500))
+            if status < 300 or (status == 409 and action["op"] == "create"):
+                ok += 1  # 409 on create: this observation is already stored
+            elif status in RETRY_STATUSES or status >= 500:
+                retry.append(action)
+            else:
+                rejected.append((action, result.get("error")))
+        return ok, retry, rejected
+
+    def _spool(self, actions: list[dict[str, Any]], reason: str) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        path = self.spool_dir / f"es-{self.prefix}-{stamp}-{os.getpid()}-{next(_counter):04d}.jsonl"
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for a in actions:
+                fh.write(json.dumps(a, ensure_ascii=False, separators=(",", ":")) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.rename(path)
+        self.spooled += len(actions)
+        log.warning(
+            "%s; %d documents spooled to %s and will be replayed on the next successful connection",
+            reason,
+            len(actions),
+            path,
+        )
+        return path
+
+    def _reject(self, rejected: list[tuple[dict[str, Any], Any]]) -> None:
+        """Documents the cluster will never accept (mapping errors …): kept aside, never replayed."""
+        path = self.spool_dir / f"rejected-{self.prefix}.jsonl"
+        with path.open("a", encoding="utf-8") as fh:
+            for action, error in rejected:
+                fh.write(json.dumps({**action, "error": error}, ensure_ascii=False, default=str) + "\n")
+        log.error("Elasticsearch at %s rejected %d documents; kept in %s", self.url, len(rejected), path)
+
+    def spool_files(self) -> list[Path]:
+        return sorted(self.spool_dir.glob(f"es-{self.prefix}-*.jsonl"))
+
+    def _replay_spool(self) -> None:
+        for path in self.spool_files():
+            claimed = path.with_name(path.name + f".replaying-{os.getpid()}")
+            try:
+                path.rename(claimed)  # atomic: two processes never replay the same file
+            except OSError:
+                continue
+            actions = [json.loads(line) for line in claimed.read_text("utf-8").splitlines() if line.strip()]
+            done, pending, reason = self._send(actions)
+            if pending:
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in pending), "utf-8")
+                tmp.rename(path)
+                claimed.unlink()
+                raise _Unreachable(reason or f"Elasticsearch at {self.url}: spool replay interrupted")
+            claimed.unlink()
+            log.info("replayed %d spooled documents from %s into %s", done, path.name, self.url)
+
+    def delete(self, kind: str, doc_id: str) -> None:
+        index = self.index(kind)
+        refresh = bool(self.refresh)
+        if kind in TIME_SERIES:
+            self._read(
+                "delete",
+                lambda: self.client.delete_by_query(
+                    index=index, query={"ids": {"values": [doc_id]}}, refresh=refresh, conflicts="proceed"
+                ),
+            )
+            return
+        try:
+            self._read(
+                "delete",
+                lambda: self.client.delete(index=index, id=doc_id, refresh="wait_for" if refresh else None),
+            )
+        except IndexError_ as exc:
+            if not isinstance(exc.__cause__, ApiError) or exc.__cause__.meta.status != 404:
+                raise
+
+    # -------------------------------------------------------------- reads
+    def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        index = self.index(kind)
+        if kind in TIME_SERIES:  # data streams: no GET by id, search the backing indices
+            resp = self._read(
+                "get", lambda: self.client.search(index=index, query={"ids": {"values": [doc_id]}}, size=1)
+            )
+            hits = resp["hits"]["hits"]
+            return _strip(hits[0]["_source"]) if hits else None
+        try:
+            resp = self._read("get", lambda: self.client.get(index=index, id=doc_id))
+        except IndexError_ as exc:
+            if isinstance(exc.__cause__, ApiError) and exc.__cause__.meta.status == 404:
+                return None
+            raise
+        return _strip(resp["_source"]) if resp.get("found") else None
+
+    def iter_docs(self, kind: str, filters: SearchFilters | None = None) -> Iterator[dict[str, Any]]:
+        index, query = self.index(kind), bool_query(schema_for(kind), filters)
+        after: list[Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"index": index, "query": query, "size": 1000, "sort": [{"id": "asc"}]}
+            if after is not None:
+                kwargs["search_after"] = after
+            hits = self._read("search", lambda kw=kwargs: self.client.search(**kw))["hits"]["hits"]
+            for hit in hits:
+                yield _strip(hit["_source"])
+            if len(hits) < 1000:
+                return
+            after = hits[-1]["sort"]
+
+    def count(self, kind: str, filters: SearchFilters | None = None) -> int:
+        index, query = self.index(kind), bool_query(schema_for(kind), filters)
+        return int(self._read("count", lambda: self.client.count(index=index, query=query))["count"])
+
+    def search_body(
+        self, kind: str, query: str | None, filters: SearchFilters | None = None, limit: int = 20
+    ) -> dict[str, Any]:
+        """The search request body (``query``, ``size``, ``sort``) for a user query and filters."""
+        schema = schema_for(kind)
+        terms = parse_query(query)
+        body: dict[str, Any] = {"query": bool_query(schema, filters, terms), "size": max(0, int(limit))}
+        if terms:
+            body["sort"] = [{"_score": "desc"}, {"id": "asc"}]
+        else:
+            body["sort"] = [{"id": "asc"}]
+        return body
+
+    def search(
+        self, kind: str, query: str | None, filters: SearchFilters | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        schema = schema_for(kind)
+        if parse_query(query) and not schema.text_fields:
+            return []
+        body = self.search_body(kind, query, filters, limit)
+        index = self.index(kind)
+        resp = self._read("search", lambda: self.client.search(index=index, track_total_hits=False, **body))
+        return [
+            SearchHit(id=h["_id"], kind=kind, score=float(h.get("_score") or 0.0), doc=_strip(h["_source"]))
+            for h in resp["hits"]["hits"]
+        ]
+
+    def terms_body(self, kind: str, field: str, filters: SearchFilters | None = None, size: int = 20) -> dict:
+        schema = schema_for(kind)
+        return {
+            "query": bool_query(schema, filters),
+            "size": 0,
+            "aggs": {
+                "terms": {
+                    "terms": {
+                        "field": _es_field(schema, field),
+                        "size": int(size),
+                        "order": [{"_count": "desc"}, {"_key": "asc"}],
+                    }
+                }
+            },
+        }
+
+    def terms(
+        self, kind: str, field: str, filters: SearchFilters | None = None, size: int = 20
+    ) -> list[tuple[Any, int]]:
+        body = self.terms_body(kind, field, filters, size)
+        index = self.index(kind)
+        info = schema_for(kind).fields.get(field)
+        resp = self._read("terms aggregation", lambda: self.client.search(index=index, **body))
+        out: list[tuple[Any, int]] = []
+        for b in resp["aggregations"]["terms"]["buckets"]:
+            key = b["key"]
+            if info is not None and info.kind == "bool":
+                key = bool(key)
+            elif info is not None and info.kind == "float":
+                key = float(key)
+            out.append((key, int(b["doc_count"])))
+        return out
+
+    def histogram_body(
+        self,
+        kind: str,
+        date_field: str,
+        interval: str = "day",
+        filters: SearchFilters | None = None,
+        sum_field: str | None = None,
+    ) -> dict[str, Any]:
+        schema = schema_for(kind)
+        hist: dict[str, Any] = {
+            "date_histogram": {
+                "field": check_field(date_field),
+                "calendar_interval": check_interval(interval),  # week: ISO week, Monday start
+                "min_doc_count": 1,
+                "format": "yyyy-MM-dd",
+                "time_zone": "UTC",
+            }
+        }
+        if sum_field:
+            hist["aggs"] = {"sum": {"sum": {"field": check_field(sum_field)}}}
+        return {"query": bool_query(schema, filters), "size": 0, "aggs": {"histogram": hist}}
+
+    def date_histogram(
+        self,
+        kind: str,
+        date_field: str,
+        interval: str = "day",
+        filters: SearchFilters | None = None,
+        sum_field: str | None = None,
+    ) -> list[tuple[str, int, float | None]]:
+        body = self.histogram_body(kind, date_field, interval, filters, sum_field)
+        index = self.index(kind)
+        resp = self._read("date histogram", lambda: self.client.search(index=index, **body))
+        return [
+            (
+                b["key_as_string"],
+                int(b["doc_count"]),
+                float(b["sum"]["value"] or 0.0) if sum_field else None,
+            )
+            for b in resp["aggregations"]["histogram"]["buckets"]
+        ]
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __repr__(self) -> str:
+        return f"ElasticBackend({self.url!r}, prefix={self.prefix!r})"
+
+
+class _Unreachable(RuntimeError):
+    """The cluster could not be reached after retries (internal: writes spool, reads raise IndexError_)."""
+
+
+def _strip(source: dict[str, Any]) -> dict[str, Any]:
+    """The document as the model wrote it (without the data stream's ``@timestamp``)."""
+    return {k: v for k, v in source.items() if k != "@timestamp"}
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+__all__ = ["ElasticBackend", "index_templates", "mapping_for", "analysis_settings", "TransportError"]

@@ -1,0 +1,33 @@
+"""Shared pytest setup. Each area keeps its fixtures in its own ``tests/fixtures_<area>.py`` plugin,
+listed here, so parallel work never edits the same fixture file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture()
+def sokhund_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private data directory per test, so no two tests share state."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("SOKHUND_HOME", str(home))
+    return home
+
+
+def shared_data(*parts: str) -> Path:
+    """Path into ../shared/data; tests that need it skip cleanly when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not present: {path}")
+    return path
+
+
+os.environ.setdefault("SOKHUND_TEST", "1")
