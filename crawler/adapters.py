@@ -94,6 +94,7 @@ class PageSpec(_Strict):
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     follow: list[LinkRule] = Field(default_factory=list)
     render: bool = False  # needs a browser (Playwright) to show its content
+    wait_for: str | None = None  # CSS selector to wait for after rendering (client-rendered content)
 
     @field_validator("url_pattern")
     @classmethod
@@ -194,6 +195,7 @@ class SiteAdapter(_Strict):
     politeness: Politeness = Field(default_factory=Politeness)
     session: SessionSpec = Field(default_factory=SessionSpec)
     detectors: list[Detector] = Field(default_factory=list)
+    generic_detectors: bool = True  # also apply crawler/sites/_generic_detectors.yaml after the site's own
     pages: dict[str, PageSpec]
     source_file: str | None = None
 

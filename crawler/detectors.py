@@ -22,6 +22,7 @@ import yaml
 from lxml import etree
 from lxml.cssselect import CSSSelector
 from pydantic import TypeAdapter, ValidationError
+from w3lib.encoding import html_to_unicode
 
 from crawler.adapters import SITES_DIR, AdapterError, Detector, Matcher
 
@@ -51,6 +52,14 @@ class Verdict:
         return f"{self.kind} -> {self.reaction} ({self.source} detector #{self.index}.{self.matcher}: {self.condition})"
 
 
+def _guess_encoding(raw: bytes) -> str:
+    try:
+        raw[:-4].decode("utf-8")  # the cap may cut the last character in half
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
 def _decode(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(_decode(v) for v in value)
@@ -67,14 +76,21 @@ class _Page:
         self.headers = {_decode(k).lower(): _decode(v) for k, v in (headers or {}).items()}
         self._body = body
         self._max_bytes = max_bytes
+        self._css_hits: dict[str, bool] = {}
 
     @cached_property
     def html_bytes(self) -> bytes:
         head = self._body[:_PRESCAN_BYTES]
         raw = head.encode("utf-8", "replace") if isinstance(head, str) else bytes(head)
         raw = _DATA_URI.sub(b"data:,", raw)[: self._max_bytes]
-        # Normalise to valid UTF-8 so the parser never trips over a bad or lying charset declaration.
-        return raw.decode("utf-8", "replace").replace("\x00", "").encode("utf-8")
+        # Valid UTF-8 wins (non-ASCII bytes that decode as UTF-8 are almost never anything else, whatever the
+        # page declares); otherwise BOM, Content-Type, <meta charset>, else cp1252. Never raises.
+        if _guess_encoding(raw) == "utf-8":
+            text = raw.decode("utf-8", "replace")
+        else:
+            _, text = html_to_unicode(self.headers.get("content-type"), raw, auto_detect_fun=_guess_encoding)
+        # Re-encode as clean UTF-8 so the parser never trips over a bad or lying charset declaration.
+        return text.replace("\x00", "").encode("utf-8", "replace")
 
     @cached_property
     def doc(self) -> Any | None:
@@ -105,7 +121,9 @@ class _Page:
         return " ".join((self.doc.findtext(".//title") or "").split())
 
     def has(self, selector: str) -> bool:
-        return self.doc is not None and bool(_css(selector)(self.doc))
+        if selector not in self._css_hits:
+            self._css_hits[selector] = self.doc is not None and bool(_css(selector)(self.doc))
+        return self._css_hits[selector]
 
 
 @lru_cache(maxsize=1024)

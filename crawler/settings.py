@@ -34,6 +34,7 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 HTTPERROR_ALLOW_ALL = True  # captures and detectors see 4xx/5xx pages too
 
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.session.SessionCookiesMiddleware": 650,  # before CookiesMiddleware (700)
     "crawler.middlewares.invalid_pages.InvalidPageMiddleware": 880,
     "crawler.middlewares.evidence.WarcCaptureMiddleware": 890,
 }

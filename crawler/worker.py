@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 
 from crawler import paths
 from crawler.adapters import SiteAdapter, load_adapter
+from crawler.render import needs_browser
 from crawler.spiders.forum import ForumSpider
 from crawler.spiders.market import MarketSpider
 
@@ -41,10 +42,16 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
         "JOBDIR": str(jobdir(adapter.name, run_id)),
         "SOKHUND_RUN_ID": run_id,
     }
-    if adapter.network == "tor" or overrides.get("SOKHUND_USE_TOR"):
+    tor = adapter.network == "tor" or bool(overrides.get("SOKHUND_USE_TOR"))
+    if tor:
         from tor.scrapy_routing import scrapy_settings as tor_settings
 
         settings.update(tor_settings(adapter))
+    if needs_browser(adapter):
+        from crawler.render import playwright_settings
+
+        browser_proxy = settings.get("SOKHUND_BROWSER_PROXY") if tor else None
+        settings.update(playwright_settings(proxy=browser_proxy))
     settings.update(overrides)
     return settings
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, TransportError
+from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 
 from indexer.base import IndexError_, SearchFilters, SearchHit
@@ -280,8 +280,8 @@ class ElasticBackend:
         then replay any spooled documents."""
         if not self._ready:
             for name, body in index_templates(self.prefix).items():
-                self._retrying("put index template", lambda n=name, b=body: self.client.indices.put_index_template(
-                    name=n, **b))
+                put = self.client.indices.put_index_template
+                self._retrying("put index template", lambda n=name, b=body, put=put: put(name=n, body=b))
             for kind in ALL_KINDS:
                 name = self.index(kind)
                 if kind in TIME_SERIES:
@@ -604,4 +604,4 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-__all__ = ["ElasticBackend", "index_templates", "mapping_for", "analysis_settings", "TransportError"]
+__all__ = ["ElasticBackend", "analysis_settings", "index_templates", "mapping_for"]

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from indexer.base import SearchFilters
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_PART = re.compile(r'"([^"]*)"?|(\S+)')
+_PART = re.compile(r'"([^"]*)"|(\S+)')
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class WarcCaptureMiddleware:
             length=len(response.body),
             page_type=request.meta.get("page_type"),
             campaign_run=self.run_id,
+            screenshot=request.meta.get("screenshot"),
         )
         request.meta["capture"] = capture
         self.sink.add([capture])

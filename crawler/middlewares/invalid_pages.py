@@ -43,7 +43,8 @@ class InvalidPageMiddleware:
     async def process_response(self, request: Request, response: Response, spider: Spider) -> Response | Request:
         adapter = getattr(spider, "adapter", None)
         detectors: list[Detector] = adapter.detectors if adapter is not None else []
-        verdict = classify(response.status, response.headers, response.body, detectors)
+        generic = None if adapter is None or adapter.generic_detectors else ()
+        verdict = classify(response.status, response.headers, response.body, detectors, generic=generic)
         if verdict is None:
             return response
         site = request.meta.get("site", "")
@@ -78,13 +79,18 @@ class InvalidPageMiddleware:
             stats.inc_value("sokhund/rotate")
             _rotate_identity(self.crawler, site)
         elif reaction == "render":
-            request.meta["render"] = True
+            delay = 0.0  # the browser does the waiting
         log.info("%s page at %s: %s, retry %d in %.1fs", verdict.kind, response.url, reaction, tries, delay)
         if delay > 0:
             await maybe_deferred_to_future(task.deferLater(reactor, delay, lambda: None))
         retry = request.replace(dont_filter=True)
         retry.meta["invalid_tries"] = tries
         retry.meta.pop("capture", None)
+        if reaction == "render":
+            from crawler.render import render_meta
+
+            run_id = self.crawler.settings.get("SOKHUND_RUN_ID", "run")
+            retry.meta.update(render_meta(site, run_id, request.url, keep_page=True))
         return retry
 
 

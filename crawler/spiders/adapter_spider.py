@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -44,17 +44,33 @@ class AdapterSpider(scrapy.Spider):
             yield self.make_request(url, self.adapter.page_type(url), priority=0, dont_filter=True)
 
     def make_request(self, url: str, page_type: str | None, priority: int = 0, dont_filter: bool = False) -> scrapy.Request:
+        meta: dict[str, Any] = {"site": self.site, "page_type": page_type}
+        spec = self.adapter.pages.get(page_type or "")
+        if spec is not None and spec.render:
+            from crawler.render import render_meta
+
+            meta.update(render_meta(self.site, self.settings.get("SOKHUND_RUN_ID", "run"), url, spec.wait_for))
         return scrapy.Request(
             url,
             callback=self.parse_page,
             errback=self.on_error,
-            cookies=self.cookies,
             priority=priority,
             dont_filter=dont_filter,
-            meta={"site": self.site, "page_type": page_type},
+            meta=meta,
         )
 
-    def parse_page(self, response: Response) -> Iterator[Any]:
+    async def parse_page(self, response: Response) -> AsyncIterator[Any]:
+        page = response.meta.pop("playwright_page", None)
+        if page is not None:
+            # A DDoS page rendered in the browser: hand its cookies back to the Scrapy session.
+            for cookie in await page.context.cookies():
+                self.cookies[cookie["name"]] = cookie["value"]
+            await page.close()
+            self.crawler.stats.inc_value("sokhund/cookies_from_browser")
+        for output in self._parse(response):
+            yield output
+
+    def _parse(self, response: Response) -> Iterator[Any]:
         page_type = response.meta.get("page_type") or self.adapter.page_type(response.url)
         capture = response.meta.get("capture")
         spec = self.adapter.pages.get(page_type or "")

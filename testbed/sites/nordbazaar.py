@@ -187,13 +187,17 @@ def reviews(world: World, vendor: Vendor, page: int) -> Response:
             f"{esc(lst.title)}</a> &mdash; <q class=\"comment\">{esc(fb.text)}</q> <em class=\"buyer\">{esc(fb.buyer)}</em></li>"
         )
     base = f"/u/{vendor.vendor_id}/reviews"
-    nums = " ".join(
-        f"<b>{n}</b>" if n == page else f"<a href=\"{base}?page={n}\"{' rel=\"next\"' if n == page + 1 else ''}>{n}</a>"
-        for n in range(1, total + 1)
-    )
+    nums = " ".join(page_link(base, n, page) for n in range(1, total + 1))
     body = (f"<h2>Reviews for <a class=\"vendor\" href=\"/u/{vendor.vendor_id}\">{esc(vendor.name)}</a></h2>"
             f"<ol class=\"reviews\">{''.join(items)}</ol><div class=\"pages\">Page: {nums}</div>")
     return html_response(frame(world, f"Reviews of {vendor.name}", body))
+
+
+def page_link(base: str, n: int, page: int) -> str:
+    if n == page:
+        return f"<b>{n}</b>"
+    rel = ' rel="next"' if n == page + 1 else ""
+    return f'<a href="{base}?page={n}"{rel}>{n}</a>'
 
 
 def render(world: World, path: str, query: str) -> Response:
