@@ -47,7 +47,8 @@ class FieldSpec(_Strict):
     all: bool = False  # collect every match as a list
     regex: str | None = None  # keep group 1 (or the whole match)
     join: str | None = None  # join all matches with this separator
-    type: Literal["str", "int", "float", "number", "list", "date", "text"] = "str"
+    # text: visible text, whitespace collapsed; block: visible text keeping line breaks (PGP key blocks)
+    type: Literal["str", "int", "float", "number", "list", "date", "text", "block"] = "str"
     default: Any = None
 
     @model_validator(mode="after")

@@ -61,9 +61,19 @@ def _text_of(fragment: str) -> str:
     return _clean(fragment)
 
 
+def _block_of(fragment: str) -> str:
+    """Visible text keeping its line structure (armored PGP blocks need their line breaks)."""
+    text = "".join(Selector(text=fragment).css("*::text").getall()) if "<" in fragment else fragment
+    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines).strip()
+
+
 def extract_field(sel: Selector, spec: FieldSpec, url_groups: dict[str, str]) -> Any:
     if spec.value is not None and not (spec.css or spec.xpath or spec.from_url):
         return spec.value
+    if spec.type == "block":
+        blocks = [b for b in (_block_of(v) for v in _select(sel, spec)) if b]
+        return ("\n".join(blocks) if blocks else spec.default)
     if spec.from_url:
         values = [url_groups[spec.from_url]] if url_groups.get(spec.from_url) else []
     else:

@@ -23,7 +23,19 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
         "page_problems": stats.get("sokhund/page_problems", 0),
         "site_stopped": stats.get("sokhund/site_stopped"),
         "finish_reason": stats.get("finish_reason"),
+        "elapsed": _elapsed(stats),
+        "memusage_max": stats.get("memusage/max"),
     }
+
+
+def _elapsed(stats: dict[str, Any]) -> float | None:
+    start = stats.get("start_time")
+    if start is None:
+        return None
+    from datetime import UTC, datetime
+
+    end = stats.get("finish_time") or datetime.now(UTC)
+    return round((end - start).total_seconds(), 3)
 
 
 class ProgressReporter:

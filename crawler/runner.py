@@ -81,6 +81,7 @@ def run_crawl(
     progress: ProgressCallback | None = None,
     env: dict[str, str] | None = None,
     timeout: float | None = None,
+    on_process: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> CrawlResult:
     for site in sites:
         load_adapter(site)  # fail early, with the adapter's file and field, before starting a process
@@ -112,6 +113,8 @@ def run_crawl(
     latest: dict[str, dict[str, Any]] = {}
     proc = subprocess.Popen(cmd, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     started = time.monotonic()
+    if on_process:
+        on_process(proc)
     try:
         while proc.poll() is None:
             offset = _read_progress(progress_file, offset, latest)

@@ -1,5 +1,5 @@
-"""Session cookies for a site, from config: the adapter's ``session.cookies``, an env var named by
-``session.cookie_env``, or ``$SOKHUND_HOME/sessions/<site>.cookie`` (what the analyst pastes after
+"""Session cookies for a site, from config: the adapter's ``session.cookies``, the env var
+``SOKHUND_COOKIE_<SITE>`` or the one named by ``session.cookie_env``, or ``$SOKHUND_HOME/sessions/<site>.cookie`` (what the analyst pastes after
 logging in by hand; the crawler never solves captchas)."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ def parse_cookie_string(raw: str) -> dict[str, str]:
 
 def session_cookies(adapter: SiteAdapter) -> dict[str, str]:
     cookies = dict(adapter.session.cookies)
-    env_name = adapter.session.cookie_env or f"SOKHUND_COOKIE_{adapter.name.upper()}"
-    if os.environ.get(env_name):
-        cookies.update(parse_cookie_string(os.environ[env_name]))
+    for env_name in (f"SOKHUND_COOKIE_{adapter.name.upper()}", adapter.session.cookie_env):
+        if env_name and os.environ.get(env_name):
+            cookies.update(parse_cookie_string(os.environ[env_name]))
     stored = paths.home() / "sessions" / f"{adapter.name}.cookie"
     if stored.exists():
         cookies.update(parse_cookie_string(stored.read_text(encoding="utf-8")))

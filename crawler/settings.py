@@ -34,8 +34,11 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 HTTPERROR_ALLOW_ALL = True  # captures and detectors see 4xx/5xx pages too
 
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.session.SessionCookiesMiddleware": 650,  # before CookiesMiddleware (700)
-    "crawler.middlewares.invalid_pages.InvalidPageMiddleware": 880,
+    # process_request runs in ascending order, process_response in descending order:
+    # evidence (890) sees every raw response first; CookiesMiddleware (700) then stores Set-Cookie
+    # (a DDoS gate's cookie); only then does the invalid-page middleware (660) decide to retry.
+    "crawler.middlewares.session.SessionCookiesMiddleware": 640,
+    "crawler.middlewares.invalid_pages.InvalidPageMiddleware": 660,
     "crawler.middlewares.evidence.WarcCaptureMiddleware": 890,
 }
 ITEM_PIPELINES = {

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from crawler.adapters import SiteAdapter, load_adapter
 from crawler.render import needs_browser
 from crawler.spiders.forum import ForumSpider
 from crawler.spiders.market import MarketSpider
+
+log = logging.getLogger(__name__)
 
 
 def jobdir(site: str, run_id: str) -> Path:
@@ -64,6 +68,33 @@ def _record_reason(result: Any, site: str, crawler: Crawler, reasons: dict[str, 
     reasons[site] = crawler.stats.get_value("finish_reason", "unknown") if crawler.stats else "unknown"
 
 
+def _claim_jobdir(site: str, run_id: str) -> None:
+    """Mark the JOBDIR as in use. A marker left by a process that no longer exists means the last run
+    was killed hard (SIGKILL, power loss): Scrapy's on-disk queue is then not trustworthy, so the run
+    restarts from its start pages. Ids are deterministic, so re-crawled facts are not duplicated."""
+    folder = jobdir(site, run_id)
+    marker = folder / "RUNNING"
+    if marker.exists():
+        pid = int(marker.read_text().strip() or 0)
+        if pid and _alive(pid):
+            raise RuntimeError(f"run {run_id} of {site} is already being crawled by process {pid}")
+        log.warning("run %s of %s was killed hard; its job queue cannot be trusted: re-crawling it from "
+                    "the start pages (nothing is duplicated: ids are deterministic)", run_id, site)
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(os.getpid()))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, str]:
     process = CrawlerProcess(get_project_settings())
     reasons: dict[str, str] = {}
@@ -71,6 +102,7 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
     for name in sites:
         adapter = load_adapter(name)
         site_names[name] = adapter.name
+        _claim_jobdir(adapter.name, run_id)
         base_cls = ForumSpider if adapter.kind == "forum" else MarketSpider
         # One spider class per site so each crawler gets its own settings (politeness, budget, JOBDIR).
         spider_cls = type(f"{base_cls.__name__}_{adapter.name}", (base_cls,),
@@ -80,8 +112,10 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
         deferred.addBoth(_record_reason, name, crawler, reasons)
     process.start()
     for name, reason in reasons.items():
+        folder = jobdir(site_names[name], run_id)
+        (folder / "RUNNING").unlink(missing_ok=True)  # a graceful stop: the JOBDIR queue is complete
         if reason == "finished":
-            (jobdir(site_names[name], run_id) / "DONE").touch()
+            (folder / "DONE").touch()
     return reasons
 
 

@@ -30,6 +30,10 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "pgp_fingerprints",
     "swedish_score",
     "swedish_signals",
+    # additive (issue 3): EUR per gram / per unit, and flags (truncated text, missing exchange rate …)
+    "price_per_g_eur",
+    "price_per_unit_eur",
+    "flags",
 )
 
 

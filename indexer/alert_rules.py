@@ -107,7 +107,7 @@ class NewVendorRule(_RuleBase):
     """A vendor first seen after its site's baseline crawl whose Swedish score is at least the threshold."""
 
     type: Literal["new_vendor"]
-    min_swedish_score: float = Field(default=0.6, ge=0.0, le=1.0)
+    min_swedish_score: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class ShipsFromRule(_RuleBase):

@@ -130,6 +130,9 @@ class ListingObservation(Document):
     sold: int | None = None
     feedback_count: int | None = None
     rating: float | None = None
+    # Sales value (SEK) since the previous observation (sold delta or new feedback x price), set by
+    # analytics; None when unknown. Summed by the Kibana turnover panel.
+    turnover_sek: float | None = None
     capture_id: str = ""
     capture_sha256: str = ""
 

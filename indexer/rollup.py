@@ -132,8 +132,22 @@ def _call_external(scorer: Any, texts: list[str], ships_from: str | None, ships_
         score, signals = result
     if score is None:
         return None
-    names = [s if isinstance(s, str) else str(s.get("name") or s.get("signal") or s) for s in (signals or [])]
-    return round(float(score), 3), names
+    return round(float(score), 3), signal_strings(signals or [])
+
+
+def signal_strings(signals: Iterable[Any]) -> list[str]:
+    """One ``"name: evidence"`` string per distinct signal (Vendor.swedish_signals is a list of strings;
+    the extractors' signals are ``{"signal", "weight", "evidence"}`` dicts)."""
+    out: dict[str, str] = {}
+    for s in signals:
+        if isinstance(s, dict):
+            name = str(s.get("signal") or s.get("name") or "")
+            evidence = str(s.get("evidence") or "")
+            if name and name not in out:
+                out[name] = f"{name}: {evidence}" if evidence else name
+        elif str(s) and str(s).split(":")[0] not in out:
+            out[str(s).split(":")[0]] = str(s)
+    return list(out.values())
 
 
 def _majority(values: list[str], prefer: str | None) -> str | None:
@@ -195,7 +209,7 @@ def rollup_vendors(
         texts = [str(vendor.get("profile") or "")]
         for d in own:
             texts += [str(d.get("title") or ""), str(d.get("description") or "")]
-        texts = [t for t in texts if t.strip()]
+        texts = list(dict.fromkeys(t for t in texts if t.strip()))  # titles repeat; score each text once
         scored = _call_external(external, texts, ships_from, ships_to) if external else None
         if scored is None:
             scored = fallback_swedish_score(
@@ -215,4 +229,13 @@ def rollup_vendors(
     if changed:
         backend.upsert(changed)
     result.vendors = len(vendors)
+    return result
+
+
+def rollup(backend: IndexBackend) -> RollupResult:
+    """Everything to recompute after a crawl run: vendor aggregates, then cross-site identities."""
+    from indexer.identity import link_vendors
+
+    result = rollup_vendors(backend)
+    link_vendors(backend, write=True)
     return result

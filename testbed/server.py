@@ -51,6 +51,8 @@ def captcha_svg(code: str) -> bytes:
 class Testbed:
     """The whole simulated world, served. See the module docstring."""
 
+    __test__ = False  # not a pytest class
+
     def __init__(
         self,
         seed: int = 7,

@@ -21,7 +21,6 @@ from typing import Any
 
 from testbed import catalog, rates
 from testbed.entities import (
-    SITE_FORUM,
     SITE_NB,
     SITE_SHOP,
     SITE_SV,

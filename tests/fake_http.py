@@ -46,6 +46,7 @@ class FakeState:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
         pass
@@ -166,7 +167,7 @@ class _EsServer(_Server):
 class _KibanaServer(_Server):
     def route(self, h: _Handler, req: Request) -> None:
         if req.path == "/api/saved_objects/_import" and req.method == "POST":
-            count = req.body.count(b'"type":')
+            count = req.body.count(b'"typeMigrationVersion"')
             return h._reply(200, {"success": True, "successCount": count, "errors": []})
         return h._reply(404, {"statusCode": 404, "error": "Not Found", "message": req.path})
 
@@ -189,7 +190,7 @@ class FakeServer:
         cls = _EsServer if self.kind == "es" else _KibanaServer
         self._server = cls(self.port, self.state)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 

@@ -326,7 +326,7 @@ def test_cluster_down_mid_write(es: FakeServer, tmp_path: Path) -> None:
     def bulk_then_die(req):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         out = original(req)
-        if calls["n"] == 2:  # the first chunk of the big batch is stored, then the cluster dies
+        if calls["n"] == 1:  # the first chunk of the big batch is stored, then the cluster dies
             server.stopped = True
         return out
 

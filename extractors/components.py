@@ -1,0 +1,404 @@
+"""Registered spaCy components of the Sökhund pipelines (config defaults point at extractors/data/).
+
+Pipeline (both languages, built from ``spacy.blank``)::
+
+    [sokhund_lemma_norm (sv only)] -> sokhund_patterns -> sokhund_lexicon -> entity_ruler -> sokhund_resolve
+
+- ``sokhund_patterns``: regular expressions for PRICE, QUANTITY, CRYPTO_ADDRESS (checksum-validated),
+  PGP_KEY (armored blocks parsed with PGPy; full fingerprints in text) and CONTACT handles.
+- ``sokhund_lexicon``: PhraseMatchers for substances and places (LOWER; NORM = lemma in Swedish).
+- ``entity_ruler``: spaCy's EntityRuler with ``terms_patterns.jsonl`` (SHIPPING, PAYMENT, CONTACT
+  channel words, and the cues that give places their role).
+- ``sokhund_resolve``: overlaps, ship-from/ship-to roles, final ``doc.ents`` and ``doc._.sk_entities``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from extractors import crypto, normalise, pgp
+
+DATA = Path(__file__).parent / "data"
+
+if not Doc.has_extension("sk_cands"):
+    Doc.set_extension("sk_cands", default=None)
+    Doc.set_extension("sk_entities", default=None)
+    Doc.set_extension("sk_places", default=None)
+    Doc.set_extension("sk_flags", default=None)
+
+OUTPUT_LABELS = (
+    "SUBSTANCE", "QUANTITY", "PRICE", "SHIP_FROM", "SHIP_TO", "SHIPPING", "PAYMENT", "CONTACT",
+    "CRYPTO_ADDRESS", "PGP_KEY",
+)
+# Higher wins when spans of the same length overlap.
+PRIORITY = {"PGP_KEY": 9, "CRYPTO_ADDRESS": 8, "CONTACT": 7, "PRICE": 6, "QUANTITY": 5, "SUBSTANCE": 4,
+            "PLACE": 3, "SHIPPING": 3, "PAYMENT": 2, "CUE_FROM": 1, "CUE_TO": 1, "CUE_ONLY": 1}
+
+Cand = tuple[int, int, str, Any]  # start char, end char, label, value
+
+_PER_UNIT = re.compile(r"\s?(?:/|per|pr\.?|à|a)\s?(?P<u>g|gr|gram|grammet|st|styck|pill|pills|tab|tabs|unit|piece|pc|pcs)\b", re.I)
+_CONTACT_RE = re.compile(
+    r"(?P<kind>wickr(?:\s?me|\s?id)?|telegram|tele|tg|signal|threema(?:\s?id)?|jabber|xmpp|session(?:\s?id)?"
+    r"|snapchat|snap|kik|whatsapp|e-?post|e-?mail|mejl|mail)"
+    r"\s*(?:[:=>→\-–]+|\bär\b|\bis\b|\bpå\b|\bat\b)?\s*"
+    r"(?P<handle>@?[A-Za-z0-9][\w.\-]{1,63}@[\w\-]+(?:\.[\w\-]+)+|@[A-Za-z0-9_][\w.\-]{1,63}"
+    r"|\+?\d[\d \-]{6,16}\d|05[0-9a-f]{64}|[A-Za-z0-9_][\w.\-]{2,63})",
+    re.I,
+)
+_EMAIL_RE = re.compile(r"(?<![\w.@])[A-Za-z0-9][\w.+\-]{0,63}@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,12}(?![\w@])")
+_TME_RE = re.compile(r"(?:https?://)?t\.me/(?P<h>[A-Za-z0-9_]{4,32})", re.I)
+_SESSION_RE = re.compile(r"(?<![0-9a-fA-F])05[0-9a-f]{64}(?![0-9a-fA-F])")
+_CUE_CODE_RE = re.compile(
+    r"(?P<cue>ships? from|shipping from|skickas från|skickar från|from|från|ships? to|shipping to|skickas till|skickar till|to|till)"
+    r"\s*:?\s*(?P<code>[A-Z]{2})\b(?![a-z])"
+)
+_KIND_CANON = {"wickr": "wickr", "wickr me": "wickr", "wickrme": "wickr", "wickr id": "wickr", "telegram": "telegram",
+               "tele": "telegram", "tg": "telegram", "signal": "signal", "threema": "threema", "threema id": "threema",
+               "jabber": "jabber", "xmpp": "jabber", "session": "session", "session id": "session",
+               "snapchat": "snapchat", "snap": "snapchat", "kik": "kik", "whatsapp": "whatsapp", "e-post": "email",
+               "epost": "email", "e-mail": "email", "email": "email", "mejl": "email", "mail": "email"}
+
+
+def _load_words() -> frozenset[str]:
+    data = yaml.safe_load((DATA / "lang_stopwords.yaml").read_text(encoding="utf-8"))
+    return frozenset(data["sv"]) | frozenset(data["en"]) | {"me", "mig", "för", "om", "eller", "and", "for", "och"}
+
+
+# ------------------------------------------------------------------ sokhund_patterns
+
+
+@Language.factory(
+    "sokhund_patterns",
+    default_config={"pgp_blocks": True, "max_pgp_blocks": 10, "contacts": True},
+)
+def make_patterns(nlp: Language, name: str, pgp_blocks: bool, max_pgp_blocks: int, contacts: bool) -> PatternFinder:
+    return PatternFinder(pgp_blocks, max_pgp_blocks, contacts)
+
+
+class PatternFinder:
+    def __init__(self, pgp_blocks: bool, max_pgp_blocks: int, contacts: bool) -> None:
+        self.pgp_blocks = pgp_blocks
+        self.max_pgp_blocks = max_pgp_blocks
+        self.contacts = contacts
+        self.words = _load_words()
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        cands: list[Cand] = []
+        flags: list[str] = []
+        for p in normalise.find_prices(text):
+            value: dict[str, Any] = {"amount": normalise._tidy(p.amount), "currency": p.currency, "per": None}
+            m = _PER_UNIT.match(text, p.end)
+            end = p.end
+            if m:
+                unit = m.group("u").lower()
+                value["per"] = "g" if unit.startswith("g") else "unit"
+                end = m.end()
+            cands.append((p.start, end, "PRICE", value))
+        for q in normalise.find_quantities(text):
+            cands.append((q.start, q.end, "QUANTITY", q.as_value()))
+        if any(c.isdigit() for c in text):
+            for a in crypto.find_addresses(text):
+                cands.append((a.start, a.end, "CRYPTO_ADDRESS", a.as_value()))
+            for s, e, fpr in pgp.find_fingerprints(text):
+                cands.append((s, e, "PGP_KEY", {"fingerprint": fpr, "source": "text"}))
+        if self.pgp_blocks and "-----BEGIN PGP" in text:
+            for s, e, key, err in pgp.find_keys(text)[: self.max_pgp_blocks]:
+                if key:
+                    cands.append((s, e, "PGP_KEY", {**key, "source": "armored"}))
+                else:
+                    flags.append(f"pgp_unparsed: {err}")
+        if self.contacts:
+            cands.extend(self._contacts(text))
+        for m in _CUE_CODE_RE.finditer(text):
+            cue = m.group("cue").lower()
+            code = m.group("code")
+            if normalise.country_code(code) != code and code not in ("EU", "WW"):
+                continue
+            role = "SHIP_FROM" if cue.endswith(("from", "från")) else "SHIP_TO"
+            cands.append((m.start("code"), m.end("code"), role, {"code": code}))
+        doc._.sk_cands = cands
+        doc._.sk_flags = flags
+        return doc
+
+    def _contacts(self, text: str) -> list[Cand]:
+        out: list[Cand] = []
+        low = text.lower()
+        if not any(k in low for k in ("wickr", "tele", "tg", "signal", "threema", "jabber", "xmpp", "session",
+                                       "snap", "kik", "whatsapp", "post", "mail", "mejl", "@", "t.me")):
+            return out
+        taken: list[tuple[int, int]] = []
+        for m in _CONTACT_RE.finditer(text):
+            handle = m.group("handle")
+            sep = text[m.end("kind") : m.start("handle")]
+            explicit = bool(sep.strip()) or handle.startswith("@") or any(c.isdigit() or c == "_" for c in handle)
+            if handle.lower() in self.words or not explicit:
+                continue
+            kind = _KIND_CANON.get(re.sub(r"\s+", " ", m.group("kind").lower()), m.group("kind").lower())
+            if "@" in handle[1:] and kind not in ("jabber", "email"):
+                kind = kind if kind in ("wickr", "telegram", "session", "threema", "signal") else "email"
+            value = handle.strip().rstrip(".-")
+            if kind in ("telegram",) and not value.startswith("@") and re.fullmatch(r"\w+", value):
+                value = "@" + value
+            out.append((m.start(), m.start("handle") + len(value), "CONTACT", {"kind": kind, "value": value}))
+            taken.append((m.start("handle"), m.end("handle")))
+        for m in _EMAIL_RE.finditer(text):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            before = low[max(0, m.start() - 16) : m.start()]
+            kind = "jabber" if ("jabber" in before or "xmpp" in before) else "email"
+            out.append((m.start(), m.end(), "CONTACT", {"kind": kind, "value": m.group(0)}))
+        for m in _TME_RE.finditer(text):
+            out.append((m.start(), m.end(), "CONTACT", {"kind": "telegram", "value": "@" + m.group("h")}))
+        for m in _SESSION_RE.finditer(text):
+            if not any(s <= m.start() < e for s, e in taken):
+                out.append((m.start(), m.end(), "CONTACT", {"kind": "session", "value": m.group(0)}))
+        return out
+
+
+# ------------------------------------------------------------------ sokhund_lemma_norm
+
+
+@Language.factory("sokhund_lemma_norm", default_config={"lang": "sv", "table": "lemma_lookup"})
+def make_lemma_norm(nlp: Language, name: str, lang: str, table: str) -> LemmaNorm:
+    return LemmaNorm(lang, table)
+
+
+class LemmaNorm:
+    """Sets ``token.norm_`` to the lookup lemma (spacy-lookups-data), so the lexicon can also match
+    inflected forms ("gräset" -> "gräs", "tabletter" -> "tablett")."""
+
+    def __init__(self, lang: str, table: str) -> None:
+        from spacy.lookups import load_lookups
+
+        self.table = load_lookups(lang, [table]).get_table(table)
+        self._cache: dict[str, str | None] = {}
+
+    def __call__(self, doc: Doc) -> Doc:
+        cache = self._cache
+        for token in doc:
+            low = token.lower_
+            lemma = cache.get(low, "")
+            if lemma == "":
+                lemma = self.table.get(low)
+                if len(cache) < 200_000:
+                    cache[low] = lemma
+            if lemma:
+                token.norm_ = lemma.lower()
+        return doc
+
+
+# ------------------------------------------------------------------ sokhund_lexicon
+
+
+def load_substances(curated: Path, tripsit: Path | None) -> list[dict[str, Any]]:
+    entries = list(yaml.safe_load(curated.read_text(encoding="utf-8"))["substances"])
+    if tripsit and tripsit.exists():
+        known = {str(a).lower() for e in entries for a in [e["name"], *e.get("en", []), *e.get("sv", [])]}
+        names = {e["name"] for e in entries} | {e.get("tripsit") for e in entries}
+        for e in json.loads(tripsit.read_text(encoding="utf-8"))["substances"]:
+            if e["name"] in names:
+                continue
+            aliases = [a for a in e["en"] if a.lower() not in known]
+            if aliases:
+                entries.append({"name": e["name"], "class": e["class"], "en": aliases})
+    return entries
+
+
+@Language.factory(
+    "sokhund_lexicon",
+    default_config={
+        "substances": str(DATA / "substances.yaml"),
+        "tripsit": str(DATA / "substances_tripsit.json"),
+        "places": str(DATA / "places.yaml"),
+        "match_norm": False,
+    },
+)
+def make_lexicon(nlp: Language, name: str, substances: str, tripsit: str, places: str, match_norm: bool) -> Lexicon:
+    return Lexicon(nlp, Path(substances), Path(tripsit) if tripsit else None, Path(places), match_norm)
+
+
+class Lexicon:
+    def __init__(self, nlp: Language, substances: Path, tripsit: Path | None, places: Path, match_norm: bool) -> None:
+        self.values: dict[str, tuple[str, Any]] = {}
+        self.lower = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.orth = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self.norm = PhraseMatcher(nlp.vocab, attr="NORM") if match_norm else None
+        phrases: dict[str, list[str]] = {}
+        case_sensitive: dict[str, list[str]] = {}
+        for e in load_substances(substances, tripsit):
+            key = "SUB|" + e["name"]
+            self.values[key] = ("SUBSTANCE", {"name": e["name"], "class": e["class"]})
+            phrases[key] = [str(a) for a in [e["name"], *e.get("en", []), *e.get("sv", [])]]
+        data = yaml.safe_load(places.read_text(encoding="utf-8"))
+        aliases: dict[str, set[str]] = {}
+        for alias, code in normalise.place_aliases().items():
+            aliases.setdefault(code, set()).add(alias)
+        for code, names in aliases.items():
+            key = "PLACE|" + code
+            self.values[key] = ("PLACE", {"code": code})
+            for a in names:
+                if len(a) <= 3 and a.replace(".", "").isalpha():
+                    case_sensitive.setdefault(key, []).append(a.upper())
+                else:
+                    phrases.setdefault(key, []).append(a)
+        self.values["SEPLACE"] = ("SE_PLACE", {"code": "SE"})
+        phrases["SEPLACE"] = [str(p) for p in data.get("se_places", [])]
+        for key, texts in phrases.items():
+            uniq = sorted({t for t in texts if t})
+            docs = list(nlp.tokenizer.pipe(uniq))
+            self.lower.add(key, docs)
+            if self.norm is not None:
+                self.norm.add(key, docs)
+        for key, texts in case_sensitive.items():
+            self.orth.add(key, list(nlp.tokenizer.pipe(sorted(set(texts)))))
+
+    def __call__(self, doc: Doc) -> Doc:
+        cands: list[Cand] = doc._.sk_cands if doc._.sk_cands is not None else []
+        seen: set[tuple[int, int]] = set()
+        matchers = [self.lower, self.orth] + ([self.norm] if self.norm is not None else [])
+        vocab = doc.vocab.strings
+        for matcher in matchers:
+            for match_id, start, end in matcher(doc):
+                if (start, end) in seen:
+                    continue
+                seen.add((start, end))
+                label, value = self.values[vocab[match_id]]
+                span = doc[start:end]
+                cands.append((span.start_char, span.end_char, label, value))
+        doc._.sk_cands = cands
+        return doc
+
+
+# ------------------------------------------------------------------ sokhund_resolve
+
+_SKIP = {",", "&", "/", "+", "and", "och", "or", "eller", "the", "all", "hela", "samt", "-", "(", ")", ":", "|",
+         "inom", "in", "i", "whole", "most", "de", "flesta", "även", "also", "plus", "countries", "länder",
+         "we", "vi", "ship", "skickar", "shipping", "frakt", "*", "only", "endast", "bara", "also", "ochså"}
+BARE_SHIP_TO = {"WW"}
+
+
+@Language.factory("sokhund_resolve", default_config={"max_cue_distance": 8})
+def make_resolve(nlp: Language, name: str, max_cue_distance: int) -> Resolver:
+    return Resolver(max_cue_distance)
+
+
+class Resolver:
+    def __init__(self, max_cue_distance: int) -> None:
+        self.max_cue_distance = max_cue_distance
+
+    def __call__(self, doc: Doc) -> Doc:
+        cands: list[Cand] = list(doc._.sk_cands or [])
+        for ent in doc.ents:  # EntityRuler output: SHIPPING / PAYMENT / CONTACT words and cues
+            cands.append((ent.start_char, ent.end_char, ent.label_, ent.ent_id_))
+        kept: list[Cand] = []
+        for c in sorted(cands, key=lambda c: (-(c[1] - c[0]), -PRIORITY.get(c[2], 0), c[0])):
+            if not any(c[0] < k[1] and k[0] < c[1] for k in kept):
+                kept.append(c)
+        kept.sort(key=lambda c: c[0])
+        entities, places = self._roles(doc, kept)
+        doc._.sk_entities = entities
+        doc._.sk_places = places
+        spans = []
+        for e in entities:
+            span = doc.char_span(e["start"], e["end"], label=e["label"], alignment_mode="expand")
+            if span is not None:
+                spans.append(span)
+        doc.ents = filter_spans(spans)
+        return doc
+
+    def _roles(self, doc: Doc, kept: list[Cand]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        text = doc.text
+        out: list[dict[str, Any]] = []
+        bare: list[dict[str, Any]] = []
+        cues = [(s, e, lab) for s, e, lab, _ in kept if lab.startswith("CUE_")]
+        place_spans = [(s, e) for s, e, lab, _ in kept if lab in ("PLACE", "SE_PLACE")]
+        for s, e, label, value in kept:
+            if label.startswith("CUE_"):
+                continue
+            if label in ("PLACE", "SE_PLACE"):
+                role = self._role(text, s, e, cues, place_spans)
+                code = value["code"]
+                if role is None and code in BARE_SHIP_TO:
+                    role = "SHIP_TO"
+                if role is None:
+                    bare.append({"label": label, "start": s, "end": e, "text": text[s:e], "value": {"code": code}})
+                    continue
+                label, value = role, {"code": code}
+            out.append({"label": _final_label(label, value), "start": s, "end": e, "text": text[s:e], "value": _final_value(label, value)})
+        return out, bare
+
+    def _role(self, text: str, s: int, e: int, cues: list[tuple[int, int, str]], places: list[tuple[int, int]]) -> str | None:
+        # walk back over separators and other places to the nearest cue
+        pos = s
+        steps = 0
+        while steps < self.max_cue_distance:
+            cue = next((c for c in cues if c[1] <= pos and not text[c[1] : pos].strip(" \t")), None)
+            if cue:
+                return "SHIP_FROM" if cue[2] == "CUE_FROM" else "SHIP_TO"
+            prev = next((p for p in places if p[1] <= pos and not text[p[1] : pos].strip(" \t")), None)
+            if prev:
+                pos = prev[0]
+                steps += 1
+                continue
+            m = re.search(r"(\S+)\s*$", text[:pos])
+            if not m or m.group(1).lower().strip(".") not in _SKIP and not re.fullmatch(r"[^\w]+", m.group(1)):
+                break
+            pos = m.start(1)
+            steps += 1
+        # forward: "Sweden only", "UK Delivery Only", "Sverige endast", "SE -> EU"
+        after = text[e : e + 40]
+        m = re.match(r"\s*[\-(\[,]?\s*(?:delivery|shipping|leverans|frakt)?\s*(only|endast|bara)\b", after, re.I)
+        if m:
+            return "SHIP_TO"
+        nxt = next((c for c in cues if c[0] >= e and not text[e : c[0]].strip(" \t-")), None)
+        if nxt and nxt[2] == "CUE_TO" and any(p[0] >= nxt[1] and not text[nxt[1] : p[0]].strip(" \t:") for p in places):
+            return "SHIP_FROM"
+        if re.match(r"\s*(?:->|→|=>|➡)\s*", after) and any(p[0] > e and p[0] - e < 8 for p in places):
+            return "SHIP_FROM"
+        if re.search(r"(?:->|→|=>|➡)\s*$", text[max(0, s - 5) : s]):
+            return "SHIP_TO"
+        return None
+
+
+def _final_label(label: str, value: Any) -> str:
+    return label
+
+
+def _final_value(label: str, value: Any) -> Any:
+    if label == "SHIPPING" and isinstance(value, str):
+        kind, _, val = value.partition(":")
+        return {"kind": kind, "value": val}
+    if label == "PAYMENT" and isinstance(value, str):
+        return {"method": value}
+    if label == "CONTACT" and isinstance(value, str):
+        return {"kind": value, "value": None}
+    return value
+
+
+def build_pipeline(lang: str, terms: Path = DATA / "terms_patterns.jsonl") -> Language:
+    """A blank spaCy pipeline for ``lang`` with the Sökhund components."""
+    import spacy
+
+    nlp = spacy.blank(lang)
+    if lang == "sv":
+        nlp.add_pipe("sokhund_lemma_norm")
+    nlp.add_pipe("sokhund_patterns")
+    nlp.add_pipe("sokhund_lexicon", config={"match_norm": lang == "sv"})
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True, "validate": False})
+    patterns = [json.loads(line) for line in terms.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ruler.add_patterns([p for p in patterns if "label" in p])  # type: ignore[attr-defined]
+    nlp.add_pipe("sokhund_resolve")
+    return nlp
+
+
+__all__ = ["build_pipeline", "OUTPUT_LABELS", "Span"]

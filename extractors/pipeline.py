@@ -1,0 +1,116 @@
+"""``SpacyExtractor``: the Extractor of extractors/base.py, one spaCy pipeline per language.
+
+    from extractors.base import ExtractRequest
+    from extractors.pipeline import SpacyExtractor
+
+    ex = SpacyExtractor()
+    [result] = ex.extract([ExtractRequest("5g kola 1 200 kr, skickas från Sverige", date="2024-03-01")])
+
+Pipelines are built once per process (lazily, per language) and run with ``nlp.pipe`` in batches.
+Every text goes through hygiene (NFKC, zero-width, decoration, homoglyphs, length bound); entity
+offsets are reported against the original text. ``extract`` never raises on bad text: a failing text
+yields the empty contract shape with a flag.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+from extractors import lang as langid
+from extractors.base import ExtractRequest, empty_result
+from extractors.summary import summarise
+from extractors.text import clean, map_span
+
+log = logging.getLogger(__name__)
+
+MAX_CHARS = 20_000
+PIPELINE_LANGS = ("sv", "en")
+
+
+class SpacyExtractor:
+    def __init__(self, rates: Any = "default", max_chars: int = MAX_CHARS, batch_size: int = 256,
+                 use_langdetect: bool = True) -> None:
+        self.max_chars = max_chars
+        self.batch_size = batch_size
+        self.use_langdetect = use_langdetect
+        self._nlp: dict[str, Any] = {}
+        if rates == "default":
+            try:
+                from extractors.rates import RateTable
+
+                rates = RateTable.default()
+            except Exception as exc:  # no table shipped: conversions are flagged, never guessed
+                log.warning("no exchange-rate table: %s", exc)
+                rates = None
+        self.rates = rates
+
+    def nlp(self, lang: str) -> Any:
+        if lang not in self._nlp:
+            from extractors.components import build_pipeline
+
+            self._nlp[lang] = build_pipeline(lang)
+        return self._nlp[lang]
+
+    def extract(self, requests: list[ExtractRequest]) -> list[dict[str, Any]]:
+        prepared: list[tuple[str, list[int] | None, list[str], str | None, str]] = []
+        for req in requests:
+            flags: list[str] = []
+            try:
+                text = req.text if isinstance(req.text, str) else str(req.text or "")
+                cleaned, offsets, truncated = clean(text, self.max_chars)
+                if truncated:
+                    flags.append(f"truncated: text cut at {self.max_chars} characters")
+                if req.kind == "title":
+                    lang = langid.detect(cleaned, req.lang, use_langdetect=False)
+                else:
+                    lang = langid.detect(cleaned, req.lang, use_langdetect=self.use_langdetect)
+            except Exception as exc:  # never crash on one text
+                cleaned, offsets, lang = "", None, req.lang
+                flags.append(f"error: {type(exc).__name__}: {exc}")
+            pipe = lang if lang in PIPELINE_LANGS else "en"
+            prepared.append((cleaned, offsets, flags, lang, pipe))
+
+        results: list[dict[str, Any] | None] = [None] * len(requests)
+        for pipe in PIPELINE_LANGS:
+            idx = [i for i, p in enumerate(prepared) if p[4] == pipe]
+            if not idx:
+                continue
+            nlp = self.nlp(pipe)
+            docs = nlp.pipe((prepared[i][0] for i in idx), batch_size=self.batch_size)
+            for i in idx:
+                req = requests[i]
+                cleaned, offsets, flags, lang, _ = prepared[i]
+                try:
+                    doc = next(docs)
+                    results[i] = self._result(req, doc, offsets, flags, lang)
+                except StopIteration:
+                    break
+                except Exception as exc:
+                    log.exception("extraction failed")
+                    res = empty_result(req.text if isinstance(req.text, str) else "", lang)
+                    res["summary"]["flags"] = [*flags, f"error: {type(exc).__name__}: {exc}"]
+                    results[i] = res
+        return [r if r is not None else empty_result(q.text, q.lang) for r, q in zip(results, requests, strict=True)]
+
+    def _result(self, req: ExtractRequest, doc: Any, offsets: list[int] | None, flags: list[str], lang: str | None) -> dict[str, Any]:
+        text = req.text if isinstance(req.text, str) else str(req.text or "")
+        flags = list(flags) + list(doc._.sk_flags or [])
+        entities = []
+        for e in doc._.sk_entities or []:
+            s, t = map_span(offsets, e["start"], e["end"])
+            entities.append({"label": e["label"], "start": s, "end": t, "text": text[s:t], "value": e["value"]})
+        places = []
+        for p in doc._.sk_places or []:
+            s, t = map_span(offsets, p["start"], p["end"])
+            places.append({**p, "start": s, "end": t, "text": text[s:t]})
+        result: dict[str, Any] = {"text": text, "lang": lang, "entities": entities, "_places": places}
+        result["summary"] = summarise(result, req.date, self.rates, flags)
+        del result["_places"]
+        return result
+
+
+@lru_cache(maxsize=1)
+def default_spacy_extractor() -> SpacyExtractor:
+    return SpacyExtractor()

@@ -1,0 +1,50 @@
+"""Helpers for end-to-end tests: a seeded testbed world crawled day by day into a private index."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler.adapters import load_all
+from crawler.demo import _site_env
+from crawler.runner import CrawlResult, run_crawl
+from testbed.server import Testbed
+
+
+def as_of(testbed: Testbed) -> str:
+    return f"{testbed.today}T12:00:00+00:00"
+
+
+def site_names(testbed: Testbed, browser: bool = True) -> list[str]:
+    adapters = load_all()
+    names = [n for n in adapters if n in testbed.urls]
+    if not browser:
+        names = [n for n in names if not any(p.render for p in adapters[n].pages.values())]
+    return names
+
+
+@dataclass
+class CrawledWorld:
+    testbed: Testbed
+    sites: list[str]
+    results: list[CrawlResult] = field(default_factory=list)
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+def crawl_days(home: Path, seed: int, days: int, sites: list[str] | None = None, **testbed_kwargs: Any) -> CrawledWorld:
+    os.environ["SOKHUND_HOME"] = str(home)
+    testbed = Testbed(seed=seed, state_dir=home / "testbed", **testbed_kwargs)
+    testbed.start()
+    try:
+        os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
+        world = CrawledWorld(testbed, sites or site_names(testbed))
+        for day in range(days):
+            world.results.append(run_crawl(world.sites, as_of=as_of(testbed), run_id=f"day{day}", timeout=600))
+            if day < days - 1:
+                testbed.advance()
+        world.truth = testbed.truth()
+    finally:
+        testbed.stop()
+    return world

@@ -1,0 +1,123 @@
+"""End to end: a real Scrapy crawl of a 3-day testbed world over HTTP on 127.0.0.1, checked against
+the world's ground truth: ≥99% of the listings and 100% of the vendors active each day are indexed."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.warc import read_record
+from indexer.base import IndexBackend, open_backend
+from tests.e2e_world import CrawledWorld, crawl_days
+
+pytestmark = pytest.mark.slow
+
+DAYS = 3
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> CrawledWorld:
+    home = tmp_path_factory.mktemp("e2e")
+    return crawl_days(home, seed=11, days=DAYS)
+
+
+@pytest.fixture()
+def index(world: CrawledWorld) -> Iterator[IndexBackend]:
+    backend = open_backend()
+    yield backend
+    backend.close()
+
+
+def _by_day(rows: list[dict], kind: str) -> dict[tuple[int, str], set[str]]:
+    out: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for row in rows:
+        if row["kind"] == kind:
+            out[(row["day"], row["site"])].add(str(row["id"]))
+    return out
+
+
+def test_every_crawl_finished(world: CrawledWorld) -> None:
+    for result in world.results:
+        assert result.ok, result.finish_reasons
+        assert set(result.finish_reasons.values()) == {"finished"}
+
+
+def test_listings_active_each_day_are_indexed(world: CrawledWorld, index: IndexBackend) -> None:
+    seen: dict[tuple[int, str], set[str]] = defaultdict(set)
+    day_of_run = {f"day{d}": d for d in range(DAYS)}
+    for obs in index.iter_docs("listing_observation"):
+        seen[(day_of_run[obs["run_id"]], obs["site"])].add(str(obs["listing_id"]))
+    truth = _by_day(world.truth["active"], "listing")
+    assert truth, "the world has no active listings"
+    for key, expected in truth.items():
+        coverage = len(expected & seen[key]) / len(expected)
+        assert coverage >= 0.99, f"day {key[0]} {key[1]}: {coverage:.3f} of {len(expected)} listings indexed"
+
+
+def test_vendors_active_each_day_are_indexed(world: CrawledWorld, index: IndexBackend) -> None:
+    names = {(v["site"], str(v["vendor_id"])): v["vendor"] for v in world.truth["vendors"]}
+    seen: dict[tuple[int, str], set[str]] = defaultdict(set)
+    day_of_run = {f"day{d}": d for d in range(DAYS)}
+    for obs in index.iter_docs("vendor_observation"):
+        seen[(day_of_run[obs["run_id"]], obs["site"])].add(obs["name"])
+    truth = _by_day(world.truth["active"], "vendor")
+    for (day, site), ids in truth.items():
+        expected = {names[(site, i)] for i in ids}
+        missing = expected - seen[(day, site)]
+        assert not missing, f"day {day} {site}: vendors not indexed: {sorted(missing)[:5]}"
+
+
+def test_prices_and_vendors_match_truth(world: CrawledWorld, index: IndexBackend) -> None:
+    truth = {(x["site"], str(x["listing_id"])): x for x in world.truth["listings"]}
+    last = f"day{DAYS - 1}"
+    checked = wrong = 0
+    for obs in index.iter_docs("listing_observation"):
+        if obs["run_id"] != last:
+            continue
+        expected = truth[(obs["site"], str(obs["listing_id"]))]
+        checked += 1
+        if obs["price"] != pytest.approx(expected["price_today"], rel=1e-6) or obs["currency"] != expected["currency"]:
+            wrong += 1
+    assert checked > 400 and wrong / checked <= 0.01, f"{wrong} of {checked} prices differ from the truth"
+
+
+def test_every_listing_points_to_its_evidence(world: CrawledWorld, index: IndexBackend) -> None:
+    captures = {c["id"]: c for c in index.iter_docs("capture")}
+    listings = list(index.iter_docs("listing"))
+    for listing in listings[:: max(1, len(listings) // 40)]:
+        capture = captures[listing["capture_id"]]
+        url, body = read_record(capture["warc_file"], capture["warc_offset"])
+        assert url == listing["url"]
+        assert hashlib.sha256(body).hexdigest() == listing["capture_sha256"]
+
+
+def test_invalid_pages_are_never_indexed_as_content(world: CrawledWorld, index: IndexBackend) -> None:
+    invalid = {c["id"] for c in index.iter_docs("capture") if c["invalid_kind"]}
+    assert invalid, "the testbed's DDoS queue should have produced invalid captures"
+    for kind in ("listing", "vendor", "post", "feedback"):
+        assert not [d for d in index.iter_docs(kind) if d.get("capture_id") in invalid]
+
+
+def test_forum_posts_are_indexed(world: CrawledWorld, index: IndexBackend) -> None:
+    posts = world.truth.get("posts") or []
+    if not posts:
+        pytest.skip("the world has no forum")
+    indexed = {(p["site"], str(p["post_id"])) for p in index.iter_docs("post")}
+    expected = {(p["site"], str(p["post_id"])) for p in posts}
+    assert len(expected & indexed) / len(expected) >= 0.99
+
+
+def test_search_finds_swedish_listings(world: CrawledWorld, index: IndexBackend) -> None:
+    from indexer.base import SearchFilters
+
+    hits = index.search("listing", "kokain", SearchFilters(site="flugsvamp"), limit=50)
+    assert hits and all("kokain" in (h.doc["title"] + h.doc["description"]).lower() for h in hits)
+
+
+def test_demo_data_dir_is_private(world: CrawledWorld) -> None:
+    home = Path(world.results[0].log_file).parents[2]
+    assert (home / "index.sqlite").exists() and (home / "warc").is_dir() and (home / "jobs").is_dir()
