@@ -87,15 +87,16 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=2, help="simulated days to crawl (default 2)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--home", help="data directory (default: a new temporary one)")
+    parser.add_argument("--reuse", action="store_true", help="score the crawl already in --home (from turnover_eval)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from benchmarks.turnover_eval import crawl_testbed
+    from benchmarks.turnover_eval import crawl_testbed, load_crawl
     from indexer.base import open_backend
     from indexer.identity import link_vendors
 
     home = Path(args.home or tempfile.mkdtemp(prefix="sokhund-identity-"))
-    index_url, truth, _ = crawl_testbed(args.days, args.seed, home)
+    index_url, truth, _ = load_crawl(home) if args.reuse else crawl_testbed(args.days, args.seed, home)
     backend = open_backend(index_url)
     try:
         result = link_vendors(backend, write=True)

@@ -233,16 +233,24 @@ def crawl_stats(result: Any) -> dict[str, Any]:
     site (``{site: {pages, items, …}}``) or already totalled."""
     raw = getattr(result, "stats", None) or {}
     per_site = raw if raw and all(isinstance(v, dict) for v in raw.values()) and "pages" not in raw else {"_": raw}
-    totals: dict[str, Any] = {"pages": 0, "items": 0, "errors": 0, "invalid_pages": {}}
+    totals: dict[str, Any] = {"pages": 0, "items": 0, "errors": 0, "invalid_pages": {}, "items_by_kind": {}}
     for stats in per_site.values():
         for key in ("pages", "items", "errors"):
             value = stats.get(key, 0)
-            totals[key] += int(value) if isinstance(value, int | float) else 0
+            if isinstance(value, dict):  # items per kind (listing, vendor, post …)
+                for kind, n in value.items():
+                    totals["items_by_kind"][kind] = totals["items_by_kind"].get(kind, 0) + int(n)
+                    totals[key] += int(n)
+            elif isinstance(value, int | float):
+                totals[key] += int(value)
         for kind, n in (stats.get("invalid_pages") or {}).items():
             totals["invalid_pages"][kind] = totals["invalid_pages"].get(kind, 0) + int(n)
     if per_site.keys() != {"_"}:
-        totals["sites"] = {site: {k: s.get(k) for k in ("pages", "items", "errors", "invalid_pages") if k in s}
-                           for site, s in per_site.items()}
+        keep = ("pages", "captures", "items", "errors", "invalid_pages", "site_stopped", "finish_reason", "elapsed")
+        totals["sites"] = {site: {k: s.get(k) for k in keep if k in s} for site, s in per_site.items()}
+    reasons = getattr(result, "finish_reasons", None)
+    if reasons:
+        totals["finish_reasons"] = dict(reasons)
     return totals
 
 
@@ -458,7 +466,7 @@ def start_scheduler(names: list[str] | None = None, *, crawl: str | None = None,
 
         def on_start(_event: Any) -> None:
             for job in schedule_campaigns(scheduler, selected, crawl=crawl):
-                log.warning("scheduled %s: next run %s", job.name, job.next_run_time)
+                print(f"scheduled {job.name}: next run {job.next_run_time}", flush=True)
 
         scheduler.add_listener(on_start, EVENT_SCHEDULER_STARTED)
         if threading.current_thread() is threading.main_thread():

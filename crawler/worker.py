@@ -56,6 +56,18 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
 
         browser_proxy = settings.get("SOKHUND_BROWSER_PROXY") if tor else None
         settings.update(playwright_settings(proxy=browser_proxy))
+    redis_url = overrides.pop("SOKHUND_REDIS_URL", None) or os.environ.get("SOKHUND_REDIS_URL")
+    if redis_url:
+        # Scale-out: every worker of this run shares one frontier and one dupe filter in Redis.
+        settings.update({
+            "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+            "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+            "SCHEDULER_PERSIST": True,
+            "SCHEDULER_QUEUE_KEY": f"sokhund:{adapter.name}:{run_id}:requests",
+            "SCHEDULER_DUPEFILTER_KEY": f"sokhund:{adapter.name}:{run_id}:dupefilter",
+            "REDIS_URL": redis_url,
+            "JOBDIR": None,
+        })
     settings.update(overrides)
     return settings
 
@@ -102,7 +114,8 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
     for name in sites:
         adapter = load_adapter(name)
         site_names[name] = adapter.name
-        _claim_jobdir(adapter.name, run_id)
+        if not (overrides.get("SOKHUND_REDIS_URL") or os.environ.get("SOKHUND_REDIS_URL")):
+            _claim_jobdir(adapter.name, run_id)  # with Redis, the shared frontier is the job state
         base_cls = ForumSpider if adapter.kind == "forum" else MarketSpider
         # One spider class per site so each crawler gets its own settings (politeness, budget, JOBDIR).
         spider_cls = type(f"{base_cls.__name__}_{adapter.name}", (base_cls,),
@@ -113,6 +126,7 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
     process.start()
     for name, reason in reasons.items():
         folder = jobdir(site_names[name], run_id)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "RUNNING").unlink(missing_ok=True)  # a graceful stop: the JOBDIR queue is complete
         if reason == "finished":
             (folder / "DONE").touch()

@@ -100,7 +100,9 @@ def filters_col(filters: list[tuple[str, str]], label: str) -> dict[str, Any]:
         "operationType": "filters",
         "isBucketed": True,
         "scale": "ordinal",
-        "params": {"filters": [{"input": {"query": q, "language": "kuery"}, "label": lbl} for q, lbl in filters]},
+        "params": {
+            "filters": [{"input": {"query": q, "language": "kuery"}, "label": lbl} for q, lbl in filters]
+        },
     }
 
 
@@ -128,9 +130,7 @@ def lens(
             "state": {
                 "datasourceStates": {
                     "formBased": {
-                        "layers": {
-                            layer: {"columns": columns, "columnOrder": order, "incompleteColumns": {}}
-                        }
+                        "layers": {layer: {"columns": columns, "columnOrder": order, "incompleteColumns": {}}}
                     }
                 },
                 "visualization": visualization,
@@ -140,7 +140,9 @@ def lens(
                 "adHocDataViews": {},
             },
         },
-        "references": [{"type": "index-pattern", "id": dv_id, "name": f"indexpattern-datasource-layer-{layer}"}],
+        "references": [
+            {"type": "index-pattern", "id": dv_id, "name": f"indexpattern-datasource-layer-{layer}"}
+        ],
         **CORE,
         "typeMigrationVersion": "8.9.0",
     }
@@ -241,7 +243,10 @@ def visualizations() -> list[dict[str, Any]]:
             "Största säljare (omsättning SEK)",
             "Top vendors by summed turnover_sek on listing observations.",
             obs,
-            {"x": terms_col("vendor", 15, "y", "Säljare"), "y": metric_col("sum", "turnover_sek", "Omsättning (SEK)")},
+            {
+                "x": terms_col("vendor", 15, "y", "Säljare"),
+                "y": metric_col("sum", "turnover_sek", "Omsättning (SEK)"),
+            },
             "lnsXY",
             xy("bar_horizontal", "x", ["y"]),
         ),
@@ -262,7 +267,14 @@ def visualizations() -> list[dict[str, Any]]:
 
 
 def dashboard(vis: list[dict[str, Any]]) -> dict[str, Any]:
-    layout = [(0, 0, 24, 15), (24, 0, 24, 15), (0, 15, 24, 15), (24, 15, 24, 15), (0, 30, 24, 18), (24, 30, 24, 18)]
+    layout = [
+        (0, 0, 24, 15),
+        (24, 0, 24, 15),
+        (0, 15, 24, 15),
+        (24, 15, 24, 15),
+        (0, 30, 24, 18),
+        (24, 30, 24, 18),
+    ]
     panels = []
     refs = []
     for i, (v, (x, y, w, h)) in enumerate(zip(vis, layout, strict=True)):

@@ -47,11 +47,14 @@ def import_dashboards(
     except httpx.HTTPError as exc:
         raise KibanaImportError(f"Kibana at {base} is unreachable: {exc}") from exc
     if resp.status_code != 200:
-        raise KibanaImportError(f"Kibana at {base} refused the import (HTTP {resp.status_code}): {resp.text[:500]}")
+        raise KibanaImportError(
+            f"Kibana at {base} refused the import (HTTP {resp.status_code}): {resp.text[:500]}"
+        )
     result: dict[str, Any] = resp.json()
     if not result.get("success", False):
         errors = "; ".join(
-            f"{e.get('type')}/{e.get('id')}: {e.get('error', {}).get('type')}" for e in result.get("errors", [])
+            f"{e.get('type')}/{e.get('id')}: {e.get('error', {}).get('type')}"
+            for e in result.get("errors", [])
         )
         raise KibanaImportError(f"Kibana at {base} rejected some saved objects: {errors}")
     return result

@@ -106,7 +106,9 @@ def _normalise_fields(item: dict[str, Any], results: list[dict[str, Any]], defau
     from extractors.normalise import parse_price
     from extractors.pgp import PGPParseError, parse_key
 
-    merged: dict[str, Any] = {}
+    from extractors.base import SUMMARY_FIELDS
+
+    merged: dict[str, Any] = {name: None for name in SUMMARY_FIELDS}
     for r in results:  # first non-null value from the free-text results
         for k, v in r["summary"].items():
             if merged.get(k) is None and v is not None:

@@ -42,8 +42,15 @@ def dearmor(block: str) -> tuple[bytes, bool | None]:
     match = ARMOR_RE.search(block)
     body = match.group("body") if match else block
     body = html.unescape(re.sub(r"<[^>]+>", "\n", body))
-    lines = [ln.strip() for ln in body.splitlines()]
-    lines = [ln for ln in lines if ln and not _HEADER.match(ln)]
+    # Armor headers ("Version: …", "Comment: …") come before the body; the body's first line is a full
+    # 64-character base64 line. Working on whitespace-separated chunks also handles armor whose line
+    # breaks were flattened to spaces by an HTML-to-text step.
+    chunks = body.split()
+    start = next((i for i, c in enumerate(chunks) if len(c) >= 40 and re.fullmatch(r"[A-Za-z0-9+/=]+", c)), None)
+    if start is None:
+        lines = [ln.strip() for ln in body.splitlines() if ln.strip() and not _HEADER.match(ln.strip())]
+    else:
+        lines = chunks[start:]
     crc_ok: bool | None = None
     checksum = None
     if lines and re.fullmatch(r"=[A-Za-z0-9+/]{4}", lines[-1]):

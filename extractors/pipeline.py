@@ -26,12 +26,15 @@ from extractors.text import clean, map_span
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 20_000
+FAST_MAX_CHARS = 400  # titles longer than this go through spaCy
 PIPELINE_LANGS = ("sv", "en")
 
 
 class SpacyExtractor:
     def __init__(self, rates: Any = "default", max_chars: int = MAX_CHARS, batch_size: int = 256,
-                 use_langdetect: bool = True) -> None:
+                 use_langdetect: bool = True, fast_titles: bool = True) -> None:
+        self.fast_titles = fast_titles
+        self._fast: dict[str, Any] = {}
         self.max_chars = max_chars
         self.batch_size = batch_size
         self.use_langdetect = use_langdetect
@@ -73,8 +76,18 @@ class SpacyExtractor:
             prepared.append((cleaned, offsets, flags, lang, pipe))
 
         results: list[dict[str, Any] | None] = [None] * len(requests)
+        if self.fast_titles:
+            for i, req in enumerate(requests):
+                if req.kind == "title" and len(prepared[i][0]) <= FAST_MAX_CHARS:
+                    cleaned, offsets, flags, lang, pipe = prepared[i]
+                    try:
+                        ents, places, more = self.fast(pipe)(cleaned)
+                        results[i] = self._build(req, ents, places, offsets, [*flags, *more], lang)
+                    except Exception as exc:
+                        log.exception("extraction failed")
+                        results[i] = self._failed(req, flags, lang, exc)
         for pipe in PIPELINE_LANGS:
-            idx = [i for i, p in enumerate(prepared) if p[4] == pipe]
+            idx = [i for i, p in enumerate(prepared) if p[4] == pipe and results[i] is None]
             if not idx:
                 continue
             nlp = self.nlp(pipe)
@@ -89,20 +102,35 @@ class SpacyExtractor:
                     break
                 except Exception as exc:
                     log.exception("extraction failed")
-                    res = empty_result(req.text if isinstance(req.text, str) else "", lang)
-                    res["summary"]["flags"] = [*flags, f"error: {type(exc).__name__}: {exc}"]
-                    results[i] = res
+                    results[i] = self._failed(req, flags, lang, exc)
         return [r if r is not None else empty_result(q.text, q.lang) for r, q in zip(results, requests, strict=True)]
 
+    def fast(self, lang: str) -> Any:
+        if lang not in self._fast:
+            from extractors.components import FastTitlePath
+
+            self._fast[lang] = FastTitlePath(self.nlp(lang))
+        return self._fast[lang]
+
+    @staticmethod
+    def _failed(req: ExtractRequest, flags: list[str], lang: str | None, exc: Exception) -> dict[str, Any]:
+        res = empty_result(req.text if isinstance(req.text, str) else "", lang)
+        res["summary"]["flags"] = [*flags, f"error: {type(exc).__name__}: {exc}"]
+        return res
+
     def _result(self, req: ExtractRequest, doc: Any, offsets: list[int] | None, flags: list[str], lang: str | None) -> dict[str, Any]:
-        text = req.text if isinstance(req.text, str) else str(req.text or "")
         flags = list(flags) + list(doc._.sk_flags or [])
+        return self._build(req, doc._.sk_entities or [], doc._.sk_places or [], offsets, flags, lang)
+
+    def _build(self, req: ExtractRequest, ents: list[dict[str, Any]], bare: list[dict[str, Any]], offsets: list[int] | None,
+               flags: list[str], lang: str | None) -> dict[str, Any]:
+        text = req.text if isinstance(req.text, str) else str(req.text or "")
         entities = []
-        for e in doc._.sk_entities or []:
+        for e in ents:
             s, t = map_span(offsets, e["start"], e["end"])
             entities.append({"label": e["label"], "start": s, "end": t, "text": text[s:t], "value": e["value"]})
         places = []
-        for p in doc._.sk_places or []:
+        for p in bare:
             s, t = map_span(offsets, p["start"], p["end"])
             places.append({**p, "start": s, "end": t, "text": text[s:t]})
         result: dict[str, Any] = {"text": text, "lang": lang, "entities": entities, "_places": places}

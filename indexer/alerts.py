@@ -113,32 +113,59 @@ def _site_filter(rule: Any) -> list[str] | None:
 
 
 # ----------------------------------------------------------------------------------- baselines
-def site_baselines(backend: IndexBackend, sites: list[str] | None = None) -> dict[str, str]:
-    """Per site, the as-of time of its first crawl (the baseline): the earliest ``observed_at`` of its
-    vendor and listing observations, or the earliest vendor ``first_seen`` when there are none."""
+@dataclass(frozen=True)
+class Baseline:
+    """A site's first crawl: its as-of time and run id (``run_id`` is empty when only vendors are known)."""
+
+    as_of: str
+    run_id: str = ""
+
+
+def site_baselines(backend: IndexBackend, sites: list[str] | None = None) -> dict[str, Baseline]:
+    """Per site, its first crawl (the baseline): the earliest ``observed_at`` of its vendor and listing
+    observations, with that observation's run; or the earliest vendor ``first_seen`` when there are none."""
     if sites is None:
         sites = [s for s, _ in backend.terms("vendor", "site", size=10_000)]
-    out: dict[str, str] = {}
+    out: dict[str, Baseline] = {}
     for site in sites:
-        times: list[str] = []
+        found: list[tuple[datetime, str, str]] = []  # (time, raw value, kind)
         for kind in ("vendor_observation", "listing_observation"):
-            times += [str(v) for v, _ in backend.terms(kind, "observed_at", SearchFilters(site=site), size=100_000)]
-        if not times:
-            times = [str(v) for v, _ in backend.terms("vendor", "first_seen", SearchFilters(site=site), size=100_000)]
-        parsed = [(t, _parse_time(t)) for t in times]
-        parsed = [(t, p) for t, p in parsed if p is not None]
-        if parsed:
-            out[site] = min(parsed, key=lambda tp: tp[1])[0]
+            for value, _ in backend.terms(kind, "observed_at", SearchFilters(site=site), size=100_000):
+                parsed = _parse_time(str(value))
+                if parsed is not None:
+                    found.append((parsed, str(value), kind))
+        if found:
+            _, as_of, kind = min(found)
+            hits = backend.search(kind, None, SearchFilters(site=site, extra={"observed_at": as_of}), limit=1)
+            out[site] = Baseline(as_of, str(hits[0].doc.get("run_id") or "") if hits else "")
+            continue
+        firsts = [(p, str(v)) for v, _ in backend.terms("vendor", "first_seen", SearchFilters(site=site), size=100_000)
+                  if (p := _parse_time(str(v))) is not None]
+        if firsts:
+            out[site] = Baseline(min(firsts)[1])
     return out
+
+
+def _existed_at_baseline(backend: IndexBackend, vendor_id: str, baseline: Baseline) -> bool:
+    """Seen in the baseline crawl after all: observed in the baseline run (a resumed first crawl can carry
+    a later as-of), or selling listings observed by then (its profile page was outside the page budget)."""
+    if baseline.run_id:
+        from indexer.models import VendorObservation
+
+        if backend.get("vendor_observation", VendorObservation.make_id(vendor_id, baseline.run_id)) is not None:
+            return True
+        if backend.count("listing_observation", SearchFilters(extra={"vendor_id": vendor_id, "run_id": baseline.run_id})):
+            return True
+    early = SearchFilters(extra={"vendor_id": vendor_id}, date_field="observed_at", date_to=baseline.as_of)
+    return backend.count("listing_observation", early) > 0
 
 
 # ----------------------------------------------------------------------------------- new vendor
 def _new_vendor_candidates(backend: IndexBackend, rule: NewVendorRule, ev: _Evidence,
-                           run_id: str | None) -> Iterator[Candidate]:
-    baselines = site_baselines(backend, _site_filter(rule))
-    for site, baseline in baselines.items():
-        base_time = _parse_time(baseline)
-        filters = SearchFilters(site=site, date_field="first_seen", date_from=baseline)
+                           run_id: str | None, skip: set[str]) -> Iterator[Candidate]:
+    for site, baseline in site_baselines(backend, _site_filter(rule)).items():
+        base_time = _parse_time(baseline.as_of)
+        filters = SearchFilters(site=site, date_field="first_seen", date_from=baseline.as_of)
         for vendor in backend.iter_docs("vendor", filters):
             first = _parse_time(vendor.get("first_seen"))
             score = vendor.get("swedish_score")
@@ -146,8 +173,10 @@ def _new_vendor_candidates(backend: IndexBackend, rule: NewVendorRule, ev: _Evid
                 continue  # part of the baseline crawl
             if score is None or float(score) < rule.min_swedish_score:
                 continue
-            yield Candidate(rule.name, vendor["id"], _new_vendor_builder(backend, rule, ev, vendor, baseline, run_id),
-                            rule)
+            if Alert.make_id(rule.name, vendor["id"]) in skip or _existed_at_baseline(backend, vendor["id"], baseline):
+                continue
+            yield Candidate(rule.name, vendor["id"],
+                            _new_vendor_builder(backend, rule, ev, vendor, baseline, run_id), rule)
 
 
 def _vendor_listings(backend: IndexBackend, vendor_id: str, limit: int = 5) -> list[dict[str, Any]]:
@@ -161,7 +190,7 @@ def _first_observation(backend: IndexBackend, kind: str, field: str, entity: str
 
 
 def _new_vendor_builder(backend: IndexBackend, rule: NewVendorRule, ev: _Evidence, vendor: dict[str, Any],
-                        baseline: str, run_id: str | None) -> Callable[[], Alert]:
+                        baseline: Baseline, run_id: str | None) -> Callable[[], Alert]:
     def build() -> Alert:
         obs = _first_observation(backend, "vendor_observation", "vendor", vendor["id"])
         listings = _vendor_listings(backend, vendor["id"])
@@ -189,7 +218,8 @@ def _new_vendor_builder(backend: IndexBackend, rule: NewVendorRule, ev: _Evidenc
                 "swedish_signals": list(vendor.get("swedish_signals") or []),
                 "threshold": rule.min_swedish_score,
                 "first_seen": vendor.get("first_seen"),
-                "baseline": baseline,
+                "baseline": baseline.as_of,
+                "baseline_run": baseline.run_id,
                 "ships_from": vendor.get("ships_from"),
                 "pgp_fingerprints": vendor.get("pgp_fingerprints") or [],
                 "contacts": vendor.get("contacts") or [],
@@ -438,13 +468,10 @@ def _fire(backend: IndexBackend, config: AlertConfig, outbox: Outbox, candidates
     the index. An alert in the outbox but missing from the index (crash in between) is repaired."""
     known = outbox.known(c.alert_id for c in candidates)
     fired: list[Alert] = []
-    repair: list[Alert] = []
+    indexed = {a["id"] for a in backend.iter_docs("alert")}
+    repair = [Alert.from_dict(p) for i in sorted(outbox.alert_ids() - indexed) if (p := outbox.payload(i))]
     for cand in candidates:
         if cand.alert_id in known:
-            if backend.get("alert", cand.alert_id) is None:
-                payload = outbox.payload(cand.alert_id)
-                if payload:
-                    repair.append(Alert.from_dict(payload))  # type: ignore[arg-type]
             continue
         alert = cand.build()
         if outbox.record(alert.to_dict(), config.channels_for(cand.rule_config)):
@@ -468,7 +495,9 @@ def evaluate(backend: IndexBackend, run_id: str | None = None, *, rules: list[st
             candidates: list[Candidate] = []
             for rule in config.enabled_rules(rules):
                 if isinstance(rule, NewVendorRule):
-                    candidates += _new_vendor_candidates(backend, rule, ev, run_id)
+                    already = outbox.known(Alert.make_id(rule.name, v["id"]) for v in
+                                           backend.iter_docs("vendor", SearchFilters(site=_site_filter(rule))))
+                    candidates += _new_vendor_candidates(backend, rule, ev, run_id, already)
                 elif isinstance(rule, ShipsFromRule):
                     already = outbox.known(Alert.make_id(rule.name, v) for v, _ in
                                            backend.terms("listing_observation", "vendor_id",

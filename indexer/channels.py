@@ -313,6 +313,10 @@ class Outbox:
                 raise
         return new
 
+    def alert_ids(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT id FROM alerts")}
+
     def payload(self, alert_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT payload FROM alerts WHERE id = ?", (alert_id,)).fetchone()

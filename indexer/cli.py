@@ -175,7 +175,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def print_profile(profile: dict[str, Any], out: Any = sys.stdout) -> None:
+def print_profile(profile: dict[str, Any], out: Any = None) -> None:
+    out = out or sys.stdout
     print(f"Vendor {profile['query']!r}: {', '.join(profile['aliases'])} on {', '.join(profile['sites'])}", file=out)
     print(f"first seen {profile['first_seen']}, last seen {profile['last_seen']}", file=out)
     print("\nProfiles", file=out)

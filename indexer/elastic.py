@@ -180,7 +180,14 @@ def text_clauses(schema: KindSchema, terms: list[Term]) -> list[dict[str, Any]]:
         text = " ".join(term.words)
         if term.prefix:
             clauses.append(
-                {"multi_match": {"query": text, "fields": fields, "type": "phrase_prefix", "max_expansions": 200}}
+                {
+                    "multi_match": {
+                        "query": text,
+                        "fields": fields,
+                        "type": "phrase_prefix",
+                        "max_expansions": 200,
+                    }
+                }
             )
         elif term.is_phrase:
             clauses.append({"multi_match": {"query": text, "fields": fields, "type": "phrase"}})
@@ -285,7 +292,9 @@ class ElasticBackend:
             for kind in ALL_KINDS:
                 name = self.index(kind)
                 if kind in TIME_SERIES:
-                    self._create_ignoring_exists(lambda n=name: self.client.indices.create_data_stream(name=n))
+                    self._create_ignoring_exists(
+                        lambda n=name: self.client.indices.create_data_stream(name=n)
+                    )
                 else:
                     self._create_ignoring_exists(lambda n=name: self.client.indices.create(index=n))
             self._ready = True

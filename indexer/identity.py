@@ -22,6 +22,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 from indexer.base import IndexBackend
@@ -125,10 +126,37 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+@lru_cache(maxsize=4096)
+def key_block_fingerprints(block: str) -> tuple[str, ...]:
+    """Primary and subkey fingerprints of every armored public key in ``block`` (via the extractors'
+    OpenPGP parser); empty when it cannot be parsed. Used when a Vendor carries its published key block
+    but the crawl did not fill ``pgp_fingerprints``."""
+    try:
+        from extractors.pgp import find_keys
+    except ImportError:
+        return ()
+    out: list[str] = []
+    try:
+        for _, _, key, _ in find_keys(block):
+            if key:
+                out += [key["fingerprint"], *key.get("subkeys", [])]
+    except Exception:  # a malformed block is no evidence, never a crash
+        return ()
+    return tuple(out)
+
+
+def vendor_fingerprints(vendor: dict[str, Any]) -> list[str]:
+    """Normalised full fingerprints of a vendor: the indexed ones plus those of its published key block."""
+    found = [*(vendor.get("pgp_fingerprints") or [])]
+    if vendor.get("pgp_key"):
+        found += key_block_fingerprints(str(vendor["pgp_key"]))
+    return sorted({n for n in (normalise_fingerprint(fp) for fp in found) if n})
+
+
 def _vendor_values(vendor: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(kind, strength, normalised value) for every piece of linking evidence on a vendor."""
     out: set[tuple[str, str, str]] = set()
-    for fp in vendor.get("pgp_fingerprints") or []:
+    for fp in vendor_fingerprints(vendor):
         norm = normalise_fingerprint(fp)
         if norm:
             out.add(("pgp_fingerprint", STRONG, norm))

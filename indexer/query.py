@@ -87,18 +87,6 @@ def date_bounds(filters: SearchFilters) -> tuple[str | None, str | None, str | N
     return filters.date_from or None, lt, lte
 
 
-def bucket_start(value: str, interval: str) -> str:
-    """Bucket key (``YYYY-MM-DD``) of an ISO date/time: the day, the ISO week's Monday, or the 1st."""
-    day = date.fromisoformat(value[:10])
-    if interval == "day":
-        return day.isoformat()
-    if interval == "week":
-        return (day - timedelta(days=day.weekday())).isoformat()
-    if interval == "month":
-        return day.replace(day=1).isoformat()
-    raise ValueError(f"interval must be day, week or month, not {interval!r}")
-
-
 def check_interval(interval: str) -> str:
     if interval not in ("day", "week", "month"):
         raise ValueError(f"interval must be day, week or month, not {interval!r}")

@@ -46,8 +46,19 @@ TIME_SERIES: dict[str, str] = {
 }
 
 DATE_FIELDS = frozenset(
-    {"fetched_at", "observed_at", "first_seen", "last_seen", "joined", "date", "posted_at", "fired_at",
-     "started_at", "finished_at", "as_of"}
+    {
+        "fetched_at",
+        "observed_at",
+        "first_seen",
+        "last_seen",
+        "joined",
+        "date",
+        "posted_at",
+        "fired_at",
+        "started_at",
+        "finished_at",
+        "as_of",
+    }
 )
 
 

@@ -112,9 +112,7 @@ class SQLiteBackend:
         cols = schema.scalar_fields
         db.execute(
             f"CREATE TABLE IF NOT EXISTS {_q(t)} (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
-            f"doc TEXT NOT NULL"
-            + "".join(f", {_q(c.name)} {_SQL_TYPES[c.kind]}" for c in cols)
-            + ")"
+            f"doc TEXT NOT NULL" + "".join(f", {_q(c.name)} {_SQL_TYPES[c.kind]}" for c in cols) + ")"
         )
         existing = {row[1] for row in db.execute(f"PRAGMA table_info({_q(t)})")}
         for c in cols:  # a field added to the model later: add the column and backfill it from the JSON
@@ -303,7 +301,8 @@ class SQLiteBackend:
         while True:
             where = " AND ".join(["t.id > ?", *clauses])
             rows = self._read(
-                f"SELECT t.id, t.doc FROM {_q(kind)} t WHERE {where} ORDER BY t.id LIMIT 1000", [last, *params]
+                f"SELECT t.id, t.doc FROM {_q(kind)} t WHERE {where} ORDER BY t.id LIMIT 1000",
+                [last, *params],
             )
             for _, doc in rows:
                 yield json.loads(doc)

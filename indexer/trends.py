@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from indexer.base import IndexBackend
-from indexer.query import bucket_start, check_interval
 from indexer.rollup import SWEDISH_THRESHOLD
 from indexer.turnover import (
     METHODS,
     TurnoverBucket,
     TurnoverReport,
     aggregate,
+    bucket_start,
+    check_interval,
     compute_turnover,
 )
 
@@ -257,7 +258,7 @@ def plot_trends(trends: Trends, path: Path | str) -> Path:
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
 
@@ -269,7 +270,7 @@ def _single(path: Path, draw: Any, trends: Trends) -> Path:
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
 

@@ -40,7 +40,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from indexer.base import IndexBackend, SearchFilters
-from indexer.query import bucket_start, check_interval
 
 METHOD_COUNTER = "counter"
 METHOD_FEEDBACK = "feedback"
@@ -132,6 +131,26 @@ class TurnoverReport:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+PERIODS = ("day", "week", "month")
+
+
+def check_interval(period: str) -> str:
+    if period not in PERIODS:
+        raise ValueError(f"period must be day, week or month, not {period!r}")
+    return period
+
+
+def bucket_start(value: str, period: str) -> str:
+    """The bucket (``YYYY-MM-DD``) of an ISO date/time: the day, the ISO week's Monday or the 1st — the
+    same keys as the backends' ``date_histogram``."""
+    day = date.fromisoformat(str(value)[:10])
+    if check_interval(period) == "day":
+        return day.isoformat()
+    if period == "week":
+        return (day - timedelta(days=day.weekday())).isoformat()
+    return day.replace(day=1).isoformat()
+
+
 def _day(value: Any) -> str | None:
     """The ISO day of an ISO date/time, or None when it is not one."""
     if not value:

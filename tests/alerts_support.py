@@ -152,6 +152,6 @@ def flaky_crawl(sites: list[str], *, as_of: str | None = None, run_id: str | Non
             ])
     finally:
         backend.close()
-    stats = {site: {"pages": 10, "items": 5, "errors": 0, "invalid_pages": {"ddos": 1}} for site in sites}
+    stats = {site: {"pages": 10, "items": {"listing": 3, "vendor": 2}, "errors": 0, "invalid_pages": {"ddos": 1}} for site in sites}
     return FakeCrawlResult(run_id=run_id or "", as_of=day, stats=stats,
                            new_vendor_ids=[Vendor.make_id(s, f"vendor{n}") for s in sites])

@@ -55,8 +55,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
-        req = Request(self.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()},
-                      body)
+        req = Request(
+            self.command,
+            parts.path,
+            parse_qs(parts.query),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+        )
         with self.server.state.lock:
             self.server.state.requests.append(req)
         return req
@@ -117,10 +122,16 @@ class _EsServer(_Server):
     def route(self, h: _Handler, req: Request) -> None:
         s, path = self.state, req.path
         if path == "/":
-            return h._reply(200, {
-                "name": "fake", "cluster_name": "fake", "tagline": "You Know, for Search",
-                "version": {"number": "8.15.0", "build_flavor": "default"},
-            }, ES_HEADERS)
+            return h._reply(
+                200,
+                {
+                    "name": "fake",
+                    "cluster_name": "fake",
+                    "tagline": "You Know, for Search",
+                    "version": {"number": "8.15.0", "build_flavor": "default"},
+                },
+                ES_HEADERS,
+            )
         if path.startswith("/_index_template/") or path.startswith("/_data_stream/"):
             return h._reply(200, {"acknowledged": True}, ES_HEADERS)
         if path.endswith("/_bulk") or path == "/_bulk":
@@ -138,9 +149,13 @@ class _EsServer(_Server):
             doc = s.docs.get(parts[0], {}).get(parts[2])
             if doc is None:
                 return h._reply(404, {"_index": parts[0], "_id": parts[2], "found": False}, ES_HEADERS)
-            return h._reply(200, {"_index": parts[0], "_id": parts[2], "found": True, "_source": doc}, ES_HEADERS)
+            return h._reply(
+                200, {"_index": parts[0], "_id": parts[2], "found": True, "_source": doc}, ES_HEADERS
+            )
         if len(parts) == 1 and req.method == "PUT":
-            return h._reply(200, {"acknowledged": True, "shards_acknowledged": True, "index": parts[0]}, ES_HEADERS)
+            return h._reply(
+                200, {"acknowledged": True, "shards_acknowledged": True, "index": parts[0]}, ES_HEADERS
+            )
         return h._reply(404, {"error": {"type": "fake_not_found", "reason": path}, "status": 404}, ES_HEADERS)
 
     def _bulk(self, req: Request) -> dict[str, Any]:

@@ -176,7 +176,9 @@ class BackendBehaviour:
         assert "1" not in ids(loaded.search("listing", "kokain"))
 
     def test_round_trip_keeps_lists_and_dicts(self, backend: IndexBackend) -> None:
-        doc = listing("x", title="t", ships_to=["SE", "FI"], shipping=[{"carrier": "PostNord"}], entities={"a": 1})
+        doc = listing(
+            "x", title="t", ships_to=["SE", "FI"], shipping=[{"carrier": "PostNord"}], entities={"a": 1}
+        )
         backend.upsert([doc])
         assert backend.get("listing", doc.id) == doc.to_dict()
 
@@ -205,9 +207,14 @@ class BackendBehaviour:
         ]
         assert ids(loaded.search("listing", None, SearchFilters(extra={"escrow": "FE"}))) == ["1"]
         # list field: any element matches
-        assert sorted(ids(loaded.search("listing", None, SearchFilters(extra={"ships_to": "NO"})))) == ["2", "3"]
+        assert sorted(ids(loaded.search("listing", None, SearchFilters(extra={"ships_to": "NO"})))) == [
+            "2",
+            "3",
+        ]
         # several values: any of them
-        assert sorted(ids(loaded.search("listing", None, SearchFilters(extra={"substance": ["mdma", "cannabis"]})))) == [
+        assert sorted(
+            ids(loaded.search("listing", None, SearchFilters(extra={"substance": ["mdma", "cannabis"]})))
+        ) == [
             "4",
             "6",
         ]
@@ -238,7 +245,9 @@ class BackendBehaviour:
             assert ids(loaded.search("listing", q)) == ["1"], q
         for q in ("göteborg", "Göteborg", "goteborg", "gött", "hämtas"):
             assert ids(loaded.search("listing", q)) == ["4"], q
-        assert ids(loaded.search("listing", "högsta kvalité", SearchFilters(vendor="NordiskKvalitet"))) == ["1"]
+        assert ids(loaded.search("listing", "högsta kvalité", SearchFilters(vendor="NordiskKvalitet"))) == [
+            "1"
+        ]
         assert ids(loaded.search("listing", None, SearchFilters(vendor="GöteborgsGröna"))) == ["4"]
 
     def test_phrases(self, loaded: IndexBackend) -> None:
@@ -272,9 +281,14 @@ class BackendBehaviour:
         assert len(loaded.search("listing", "kokain", limit=1)) == 1
 
     def test_other_kinds(self, backend: IndexBackend) -> None:
-        v = Vendor(id=Vendor.make_id("svmarket", "NordiskKvalitet"), site="svmarket", name="NordiskKvalitet",
-                   profile="Vi skickar med PostNord varje dag. Swish ej.", ships_from="SE",
-                   last_seen="2024-03-04T10:00:00Z")
+        v = Vendor(
+            id=Vendor.make_id("svmarket", "NordiskKvalitet"),
+            site="svmarket",
+            name="NordiskKvalitet",
+            profile="Vi skickar med PostNord varje dag. Swish ej.",
+            ships_from="SE",
+            last_seen="2024-03-04T10:00:00Z",
+        )
         backend.upsert([v])
         assert [h.id for h in backend.search("vendor", "postnord")] == [v.id]
         assert backend.terms("vendor", "ships_from") == [("SE", 1)]
@@ -282,7 +296,11 @@ class BackendBehaviour:
     # -------------------------------------------------------------- aggregations
     def test_terms(self, loaded: IndexBackend) -> None:
         assert loaded.terms("listing", "ships_from") == [("SE", 4), ("NL", 2)]
-        assert loaded.terms("listing", "substance_class") == [("stimulant", 3), ("cannabis", 1), ("entactogen", 1)]
+        assert loaded.terms("listing", "substance_class") == [
+            ("stimulant", 3),
+            ("cannabis", 1),
+            ("entactogen", 1),
+        ]
         assert loaded.terms("listing", "vendor", size=2) == [("DutchDirect", 2), ("Stockholmsbaren", 2)]
         assert loaded.terms("listing", "vendor", SearchFilters(ships_from="SE")) == [
             ("Stockholmsbaren", 2),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indexer.alert_rules import AlertConfigError, add_watch, load_config, load_watchlist
-from indexer.alerts import acknowledge, evaluate_alerts, list_alerts, retro_hunt, site_baselines
+from indexer.alerts import Baseline, acknowledge, evaluate_alerts, list_alerts, retro_hunt, site_baselines
 from indexer.base import open_backend
 from indexer.channels import Outbox
 from indexer.models import Alert, Vendor
@@ -48,7 +48,7 @@ def _jsonl(home: Path) -> list[dict]:
 def test_first_crawl_is_baseline_then_new_swedish_vendor_fires_once(backend, quiet, sokhund_home):
     crawl_docs(backend, "flugsvamp", "r1", DAY1, vendors=SV)
     assert evaluate_alerts(backend, "r1") == []  # the first crawl of a site is its baseline
-    assert site_baselines(backend) == {"flugsvamp": DAY1}
+    assert site_baselines(backend) == {"flugsvamp": Baseline(DAY1, "r1")}
 
     crawl_docs(backend, "flugsvamp", "r2", DAY2, vendors=[*SV, NEW_SV, {"name": "newforeign", "swedish_score": 0.2}])
     fired = evaluate_alerts(backend, "r2")
@@ -74,6 +74,16 @@ def test_baseline_is_per_site(backend, quiet):
     crawl_docs(backend, "flugsvamp", "r1", DAY1, vendors=SV)
     # A site crawled for the first time later has its own baseline: its Swedish vendors are not "new".
     crawl_docs(backend, "nordbazaar", "r2", DAY2, vendors=[{"name": "svensken", "swedish_score": 0.9}])
+    assert evaluate_alerts(backend) == []
+
+
+def test_vendor_seen_in_baseline_via_listings_or_resumed_run_is_not_new(backend, quiet):
+    # Baseline run r1: the profile of "budgetmiss" was outside the page budget, only its listing was seen.
+    crawl_docs(backend, "flugsvamp", "r1", DAY1, vendors=SV,
+               listings=[{"listing_id": "9", "vendor": "budgetmiss", "title": "Hasch", "ships_from": "SE"}])
+    # The baseline crawl resumed later (same run id, later as-of) found "sentfound".
+    crawl_docs(backend, "flugsvamp", "r1", DAY2, vendors=[{"name": "sentfound", "swedish_score": 0.9}])
+    crawl_docs(backend, "flugsvamp", "r2", DAY3, vendors=[{"name": "budgetmiss", "swedish_score": 0.9}])
     assert evaluate_alerts(backend) == []
 
 

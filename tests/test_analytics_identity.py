@@ -134,3 +134,23 @@ def test_score_identity_strong_precision_on_a_testbed_like_world(tmp_path: Path)
     assert scores["strong"]["recall"] == 1.0
     assert scores["candidate"]["predicted_pairs"] >= 5 and scores["candidate"]["precision"] == 0.0
     assert scores["medium"]["predicted_pairs"] == 0  # the generic contact linked nobody
+
+
+def test_fingerprints_are_read_from_the_published_key_block(tmp_path: Path) -> None:
+    """A vendor whose crawl kept only the armored key (no fingerprints) still links strongly."""
+    import json
+
+    keys = Path(__file__).resolve().parents[1] / "testbed" / "data" / "pgp_keys.jsonl"
+    first, second = (json.loads(line) for line in keys.read_text(encoding="utf-8").splitlines()[:2])
+    idx = backend(tmp_path)
+    idx.upsert([
+        vendor("flugsvamp", "Nordanvind", pgp_key=first["armored"]),
+        vendor("nordbazaar", "NorthWind", fingerprints=[first["fingerprint"]]),
+        vendor("nordbazaar", "Other", pgp_key=second["armored"]),
+        vendor("flugsvamp", "Broken", pgp_key="-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot a key\n"
+                                              "-----END PGP PUBLIC KEY BLOCK-----"),
+    ])
+    result = link_vendors(idx)
+    assert [sorted(i.names) for i in result.identities] == [["flugsvamp:Nordanvind", "nordbazaar:NorthWind"]]
+    assert result.identities[0].strength == STRONG
+    assert result.identities[0].evidence[0]["value"] == first["fingerprint"]

@@ -11,7 +11,14 @@ import pytest
 from indexer import cli as analytics_cli
 from indexer.models import Vendor
 from indexer.sqlite import SQLiteBackend
-from indexer.trends import compute_trends, new_vendors, price_per_gram, swedish_share, write_trend_plots
+from indexer.trends import (
+    compute_trends,
+    new_vendors,
+    plot_trends,
+    price_per_gram,
+    swedish_share,
+    write_trend_plots,
+)
 from tests.analytics_data import backend, day, feedback, listing, observation, vendor
 
 FP = "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678"
@@ -84,8 +91,8 @@ def test_write_trend_plots_produces_valid_pngs(tmp_path: Path) -> None:
 
 
 def test_plots_of_an_empty_index_still_render(tmp_path: Path) -> None:
-    paths = write_trend_plots(backend(tmp_path), tmp_path / "plots")
-    assert paths and all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+    path = plot_trends(compute_trends(backend(tmp_path), period="day"), tmp_path / "empty.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
 
 
 def _run(argv: list[str]) -> int:
@@ -109,7 +116,7 @@ def test_trends_cli_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[
     row = data["turnover"][0]
     assert set(row) == {"period", "key", "method", "units", "value_sek", "unvalued_units"}
     assert {r["method"] for r in data["turnover"]} == {"counter", "feedback", "feedback_corrected"}
-    assert data["feedback_rates"]["nordbazaar"]["rate"] == pytest.approx(0.5)
+    assert data["feedback_rates"]["nordbazaar"]["rate"] == pytest.approx(5 / 18)  # 5 feedback, 2 sales a day
     _is_png(plot)
     assert _run(["trends", "--index", url, "--period", "day"]) == 0
     table = capsys.readouterr().out

@@ -175,7 +175,7 @@ def _simulate(idx: object, seed: int, days: int = 20, p_feedback: float = 0.7) -
     return truth
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_lower_bound_never_above_truth_and_estimates_meet_targets(tmp_path: Path, seed: int) -> None:
     idx = backend(tmp_path)
     truth = _simulate(idx, seed)

@@ -84,7 +84,7 @@ def test_run_once_records_failed_then_ok_runs_with_stats(sokhund_home, capsys):
     assert failed.status == "failed" and "simulated crawl failure" in failed.error
     ok = run_campaign("test-fast", crawl=FLAKY)  # baseline crawl: vendor2, no alert
     assert ok.status == "ok" and ok.stats["alerts"] == 0
-    assert ok.stats["pages"] == 10 and ok.stats["items"] == 5 and ok.stats["invalid_pages"] == {"ddos": 1}
+    assert ok.stats["pages"] == 10 and ok.stats["items"] == 5 and ok.stats["items_by_kind"] == {"listing": 3, "vendor": 2} and ok.stats["invalid_pages"] == {"ddos": 1}
     third = run_campaign("test-fast", crawl=FLAKY)  # vendor3 is new after the baseline: one alert
     assert third.stats["alerts"] == 1 and third.stats["new_vendors"] == 1
 

@@ -35,7 +35,7 @@ def index(world: CrawledWorld) -> Iterator[IndexBackend]:
 def _by_day(rows: list[dict], kind: str) -> dict[tuple[int, str], set[str]]:
     out: dict[tuple[int, str], set[str]] = defaultdict(set)
     for row in rows:
-        if row["kind"] == kind:
+        if row["kind"] == kind and row["day"] >= 0:
             out[(row["day"], row["site"])].add(str(row["id"]))
     return out
 

@@ -59,7 +59,11 @@ def test_templates_indices_and_data_streams(es: FakeServer, backend: ElasticBack
     assert set(expected) == {f"sokhund-{k}" for k in ALL_KINDS}
     assert "/_data_stream/sokhund-listing_observation" in puts
     assert "/_data_stream/sokhund-vendor_observation" in puts
-    assert "/sokhund-listing" in puts and "/sokhund-vendor" in puts and "/sokhund-listing_observation" not in puts
+    assert (
+        "/sokhund-listing" in puts
+        and "/sokhund-vendor" in puts
+        and "/sokhund-listing_observation" not in puts
+    )
 
     listing_tpl = puts["/_index_template/sokhund-listing"].json()
     settings = listing_tpl["template"]["settings"]
@@ -116,7 +120,9 @@ def test_bulk_ndjson_lines(es: FakeServer, backend: ElasticBackend) -> None:
     ]
 
 
-def test_resent_observation_409_counts_as_done(es: FakeServer, backend: ElasticBackend, tmp_path: Path) -> None:
+def test_resent_observation_409_counts_as_done(
+    es: FakeServer, backend: ElasticBackend, tmp_path: Path
+) -> None:
     obs = observation(corpus()[0], "run-1", 4)
     assert backend.upsert([obs]) == 1
     assert backend.upsert([obs]) == 1  # 409 from the data stream: already stored
@@ -129,7 +135,10 @@ def test_retryable_item_is_retried(es: FakeServer, backend: ElasticBackend) -> N
     es.state.item_status[docs[2].id] = 429  # once
     assert backend.upsert(docs) == 6
     bulks = [r.ndjson() for r in es.state.requests if r.path == "/_bulk"]
-    assert len(bulks) == 2 and bulks[1] == [{"index": {"_index": "sokhund-listing", "_id": docs[2].id}}, docs[2].to_dict()]
+    assert len(bulks) == 2 and bulks[1] == [
+        {"index": {"_index": "sokhund-listing", "_id": docs[2].id}},
+        docs[2].to_dict(),
+    ]
     assert len(es.state.docs["sokhund-listing"]) == 6
 
 
@@ -182,7 +191,14 @@ def test_search_dsl(es: FakeServer, backend: ElasticBackend) -> None:
                 "must": [
                     {"multi_match": {"query": "kokain", "fields": FIELDS, "type": "best_fields"}},
                     {"multi_match": {"query": "högsta kvalité", "fields": FIELDS, "type": "phrase"}},
-                    {"multi_match": {"query": "tjack", "fields": FIELDS, "type": "phrase_prefix", "max_expansions": 200}},
+                    {
+                        "multi_match": {
+                            "query": "tjack",
+                            "fields": FIELDS,
+                            "type": "phrase_prefix",
+                            "max_expansions": 200,
+                        }
+                    },
                     {"multi_match": {"query": "col val", "fields": FIELDS, "type": "phrase"}},
                 ],
                 "filter": [
@@ -207,14 +223,28 @@ def test_search_dsl(es: FakeServer, backend: ElasticBackend) -> None:
 
 def test_search_without_query_and_hostile_queries(es: FakeServer, backend: ElasticBackend) -> None:
     backend.search("listing", None)
-    assert last_search(es) == {"query": {"match_all": {}}, "size": 20, "sort": [{"id": "asc"}], "track_total_hits": False}
+    assert last_search(es) == {
+        "query": {"match_all": {}},
+        "size": 20,
+        "sort": [{"id": "asc"}],
+        "track_total_hits": False,
+    }
     backend.search("listing", '" AND OR * ( ) ~ ^ \\')
     must = last_search(es)["query"]["bool"]["must"]
     assert [m["multi_match"]["query"] for m in must] == ["and", "or"]
-    backend.search("listing", '"', SearchFilters(date_from="2024-03-01T10:00:00Z", date_to="2024-03-02T10:00:00Z",
-                                                   date_field="first_seen"))
+    backend.search(
+        "listing",
+        '"',
+        SearchFilters(
+            date_from="2024-03-01T10:00:00Z", date_to="2024-03-02T10:00:00Z", date_field="first_seen"
+        ),
+    )
     assert last_search(es)["query"] == {
-        "bool": {"filter": [{"range": {"first_seen": {"gte": "2024-03-01T10:00:00Z", "lte": "2024-03-02T10:00:00Z"}}}]}
+        "bool": {
+            "filter": [
+                {"range": {"first_seen": {"gte": "2024-03-01T10:00:00Z", "lte": "2024-03-02T10:00:00Z"}}}
+            ]
+        }
     }
     # observations: last_seen falls back to observed_at
     backend.search("listing_observation", None, SearchFilters(date_from="2024-03-01"))
@@ -223,8 +253,9 @@ def test_search_without_query_and_hostile_queries(es: FakeServer, backend: Elast
 
 def test_search_parses_hits(es: FakeServer, backend: ElasticBackend) -> None:
     doc = corpus()[0].to_dict()
-    es.state.search_response = {"hits": {"hits": [{"_index": "sokhund-listing", "_id": doc["id"], "_score": 2.5,
-                                                   "_source": doc}]}}
+    es.state.search_response = {
+        "hits": {"hits": [{"_index": "sokhund-listing", "_id": doc["id"], "_score": 2.5, "_source": doc}]}
+    }
     hits = backend.search("listing", "kokain")
     assert len(hits) == 1 and hits[0].id == doc["id"] and hits[0].score == 2.5 and hits[0].doc == doc
     assert hits[0].kind == "listing"
@@ -233,13 +264,22 @@ def test_search_parses_hits(es: FakeServer, backend: ElasticBackend) -> None:
 def test_terms_dsl_and_parse(es: FakeServer, backend: ElasticBackend) -> None:
     es.state.search_response = {
         "hits": {"hits": []},
-        "aggregations": {"terms": {"buckets": [{"key": "SE", "doc_count": 4}, {"key": "NL", "doc_count": 2}]}},
+        "aggregations": {
+            "terms": {"buckets": [{"key": "SE", "doc_count": 4}, {"key": "NL", "doc_count": 2}]}
+        },
     }
-    assert backend.terms("listing", "ships_from", SearchFilters(site="svmarket"), size=5) == [("SE", 4), ("NL", 2)]
+    assert backend.terms("listing", "ships_from", SearchFilters(site="svmarket"), size=5) == [
+        ("SE", 4),
+        ("NL", 2),
+    ]
     assert last_search(es) == {
         "query": {"bool": {"filter": [{"term": {"site": "svmarket"}}]}},
         "size": 0,
-        "aggs": {"terms": {"terms": {"field": "ships_from", "size": 5, "order": [{"_count": "desc"}, {"_key": "asc"}]}}},
+        "aggs": {
+            "terms": {
+                "terms": {"field": "ships_from", "size": 5, "order": [{"_count": "desc"}, {"_key": "asc"}]}
+            }
+        },
     }
     backend.terms("vendor", "name")
     assert last_search(es)["aggs"]["terms"]["terms"]["field"] == "name.keyword"
@@ -248,24 +288,46 @@ def test_terms_dsl_and_parse(es: FakeServer, backend: ElasticBackend) -> None:
 def test_histogram_dsl_and_parse(es: FakeServer, backend: ElasticBackend) -> None:
     es.state.search_response = {
         "hits": {"hits": []},
-        "aggregations": {"histogram": {"buckets": [
-            {"key_as_string": "2024-03-04", "key": 1709510400000, "doc_count": 2, "sum": {"value": 2400.0}},
-            {"key_as_string": "2024-03-11", "key": 1710115200000, "doc_count": 1, "sum": {"value": 0.0}},
-        ]}},
+        "aggregations": {
+            "histogram": {
+                "buckets": [
+                    {
+                        "key_as_string": "2024-03-04",
+                        "key": 1709510400000,
+                        "doc_count": 2,
+                        "sum": {"value": 2400.0},
+                    },
+                    {
+                        "key_as_string": "2024-03-11",
+                        "key": 1710115200000,
+                        "doc_count": 1,
+                        "sum": {"value": 0.0},
+                    },
+                ]
+            }
+        },
     }
-    out = backend.date_histogram("listing_observation", "observed_at", "week", SearchFilters(ships_from="SE"),
-                                 sum_field="price_sek")
+    out = backend.date_histogram(
+        "listing_observation", "observed_at", "week", SearchFilters(ships_from="SE"), sum_field="price_sek"
+    )
     assert out == [("2024-03-04", 2, 2400.0), ("2024-03-11", 1, 0.0)]
     req = [r for r in es.state.requests if r.path.endswith("/_search")][-1]
     assert req.path == "/sokhund-listing_observation/_search"
     assert req.json() == {
         "query": {"bool": {"filter": [{"term": {"ships_from": "SE"}}]}},
         "size": 0,
-        "aggs": {"histogram": {
-            "date_histogram": {"field": "observed_at", "calendar_interval": "week", "min_doc_count": 1,
-                               "format": "yyyy-MM-dd", "time_zone": "UTC"},
-            "aggs": {"sum": {"sum": {"field": "price_sek"}}},
-        }},
+        "aggs": {
+            "histogram": {
+                "date_histogram": {
+                    "field": "observed_at",
+                    "calendar_interval": "week",
+                    "min_doc_count": 1,
+                    "format": "yyyy-MM-dd",
+                    "time_zone": "UTC",
+                },
+                "aggs": {"sum": {"sum": {"field": "price_sek"}}},
+            }
+        },
     }
     with pytest.raises(ValueError):
         backend.date_histogram("listing", "last_seen", "year")
@@ -278,7 +340,10 @@ def test_get_and_count(es: FakeServer, backend: ElasticBackend) -> None:
     assert backend.get("listing", "lst-missing") is None
     assert backend.count("listing") == 1
     assert [r.path for r in es.state.requests][-3:] == [
-        f"/sokhund-listing/_doc/{lst.id}", "/sokhund-listing/_doc/lst-missing", "/sokhund-listing/_count"]
+        f"/sokhund-listing/_doc/{lst.id}",
+        "/sokhund-listing/_doc/lst-missing",
+        "/sokhund-listing/_count",
+    ]
 
 
 # ---------------------------------------------------------------------- outage: spool and replay
@@ -316,7 +381,10 @@ def test_cluster_down_spools_and_replays(
 def test_cluster_down_mid_write(es: FakeServer, tmp_path: Path) -> None:
     """The connection drops after the first bulk chunk: the rest is spooled, then replayed."""
     b = ElasticBackend(es.url, spool_dir=tmp_path, retries=1, backoff=0.01, timeout=2)
-    many = [Listing(id=Listing.make_id("s", str(i)), site="s", listing_id=str(i), title=f"t {i}") for i in range(4500)]
+    many = [
+        Listing(id=Listing.make_id("s", str(i)), site="s", listing_id=str(i), title=f"t {i}")
+        for i in range(4500)
+    ]
     b.upsert(many[:1])
     server = es._server
     assert server is not None

@@ -40,8 +40,14 @@ def _cleanup(b: ElasticBackend) -> None:
 class TestElasticBehaviour(BackendBehaviour):
     @pytest.fixture()
     def backend(self, tmp_path: Path) -> Iterator[ElasticBackend]:
-        b = ElasticBackend(ES_URL, prefix=f"sokhund-test-{uuid.uuid4().hex[:10]}", refresh=True,
-                           spool_dir=tmp_path / "spool", retries=1, backoff=0.2)
+        b = ElasticBackend(
+            ES_URL,
+            prefix=f"sokhund-test-{uuid.uuid4().hex[:10]}",
+            refresh=True,
+            spool_dir=tmp_path / "spool",
+            retries=1,
+            backoff=0.2,
+        )
         yield b
         assert b.spool_files() == [], "nothing may be left in the spool against a healthy cluster"
         _cleanup(b)

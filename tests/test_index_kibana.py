@@ -80,7 +80,8 @@ def test_references_resolve() -> None:
             for layer in layers.values():
                 for col in layer["columns"]:
                     assert f'"{col}"' in used or any(
-                        c.get("params", {}).get("orderBy", {}).get("columnId") == col for c in layer["columns"].values()
+                        c.get("params", {}).get("orderBy", {}).get("columnId") == col
+                        for c in layer["columns"].values()
                     ), f"{o['id']}: column {col} unused"
         if o["type"] == "dashboard":
             panels = json.loads(o["attributes"]["panelsJSON"])
@@ -152,7 +153,9 @@ def test_import_unreachable_names_the_url() -> None:
         import_dashboards(url, timeout=2)
 
 
-@pytest.mark.skipif(not os.environ.get("SOKHUND_KIBANA_URL"), reason="SOKHUND_KIBANA_URL not set: no Kibana to import into")
+@pytest.mark.skipif(
+    not os.environ.get("SOKHUND_KIBANA_URL"), reason="SOKHUND_KIBANA_URL not set: no Kibana to import into"
+)
 def test_import_into_real_kibana() -> None:
     result = import_dashboards(os.environ["SOKHUND_KIBANA_URL"])
     assert result["success"] and result["successCount"] == len(objects())

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures_tor import Sentinel, SiteServer
-from tor.testnet import PrivateTorNetwork, socks_connect, tor_rss_bytes
+from tor.testnet import PrivateTorNetwork, tor_rss_bytes
 
 pytestmark = [pytest.mark.tor, pytest.mark.filterwarnings("ignore:setDaemon:DeprecationWarning")]
 
@@ -43,3 +43,87 @@ def test_scrapy_fetches_onion_page(tor_testnet: PrivateTorNetwork, onion_http_se
     assert sorted(onion_http_server.paths("/page/fetch/")) == sorted(f"/page/fetch/{i}" for i in range(5))
     assert result["onion_lookups"] == [] and tor_sentinel.hits == []
     assert result["stats"]["tor/responses"] == 6
+
+
+def _stream_recorder(ctl: Any, onion: str) -> list[tuple[str, str]]:
+    """(stream id, circuit id) of every stream to ``onion`` that tor reports SUCCEEDED from now on."""
+    from stem import StreamStatus
+    from stem.control import EventType
+
+    seen: list[tuple[str, str]] = []
+
+    def on_stream(event: Any) -> None:
+        if event.status == StreamStatus.SUCCEEDED and event.target_address == onion:
+            seen.append((event.id, event.circ_id))
+
+    ctl.controller.add_event_listener(on_stream, EventType.STREAM)
+    return seen
+
+
+def test_two_sites_use_two_circuits(tor_testnet: PrivateTorNetwork, run_tor_crawl: Any) -> None:
+    """alpha and beta crawl the SAME onion: only SOCKS-auth isolation can keep them on separate circuits."""
+    from tor.controller import TorController
+
+    state = tor_testnet.state
+    onion = state.onions["site_a"]
+    with TorController.attach(state.control) as ctl:
+        streams = _stream_recorder(ctl, onion)
+        result = run_tor_crawl({
+            "sites": {"alpha": {"start": [state.url("site_a", "/list/isoA/3")]},
+                      "beta": {"start": [state.url("site_a", "/list/isoB/3")]}},
+            "settings": _routing(state),
+        })
+        assert len(result["pages"]) == 8, result["errors"]
+        circuits = {c.id: c for c in ctl.circuits()}
+    used = {circ for _, circ in streams}
+    assert len(streams) >= 2  # keep-alive: one or more streams per site
+    owners = {circ: circuits[circ].socks_username for circ in used if circ in circuits}
+    assert set(owners.values()) == {"alpha", "beta"}, owners
+    by_site = {site: {c for c, o in owners.items() if o == site} for site in ("alpha", "beta")}
+    assert by_site["alpha"].isdisjoint(by_site["beta"])
+
+
+def test_same_credentials_share_a_circuit(tor_testnet: PrivateTorNetwork) -> None:
+    """Control for the test above: without different credentials, tor reuses one circuit."""
+    import httpx
+
+    from tor.controller import TorController
+
+    state = tor_testnet.state
+    onion = state.onions["site_b"]
+    with TorController.attach(state.control) as ctl:
+        streams = _stream_recorder(ctl, onion)
+        with httpx.Client(proxy=f"socks5h://gamma:sokhund-0@{state.socks}", timeout=30) as client:
+            for _ in range(3):
+                assert client.get(state.url("site_b", "/"), headers={"Connection": "close"}).status_code == 200
+    assert len(streams) == 3 and len({c for _, c in streams}) == 1
+
+
+def test_ban_sends_newnym_and_rotates_circuit(tor_testnet: PrivateTorNetwork, run_tor_crawl: Any) -> None:
+    import time
+
+    from stem import Signal
+    from stem.control import EventType
+
+    from tor.controller import TorController
+
+    state = tor_testnet.state
+    onion = state.onions["site_b"]
+    with TorController.attach(state.control) as ctl:
+        time.sleep(ctl.controller.get_newnym_wait())  # tor allows one NEWNYM per 10 s
+        signals: list[str] = []
+        ctl.controller.add_event_listener(lambda e: signals.append(str(e.signal)), EventType.SIGNAL)
+        streams = _stream_recorder(ctl, onion)
+        result = run_tor_crawl({
+            "sites": {"delta": {"start": [state.url("site_b", "/ban/delta1")]}},
+            "settings": _routing(state),
+        })
+        circuits = {c.id: c for c in ctl.circuits()}
+    pages = result["pages"]
+    assert [p["status"] for p in pages] == [403, 200], result["errors"]
+    assert pages[0]["rotation"]["generation"] == 1
+    assert str(Signal.NEWNYM) in signals
+    assert result["stats"].get("tor/newnym_sent") == 1 and result["stats"].get("tor/rotations") == 1
+    first, second = streams[0][1], streams[-1][1]
+    assert first != second  # the retry went out on a new circuit
+    assert circuits[second].socks_username == "delta"

@@ -21,6 +21,7 @@ down`` from the state file otherwise.
 from __future__ import annotations
 
 import atexit
+import http.client
 import json
 import logging
 import os
@@ -224,6 +225,22 @@ def socks_connect(socks_port: int, host: str, port: int, timeout: float = 10.0) 
         return False
 
 
+def consensus_running_relays(dir_port: int) -> int:
+    """How many relays the authority's current microdesc consensus lists as Running (0 if none yet)."""
+    conn = http.client.HTTPConnection("127.0.0.1", dir_port, timeout=5)
+    try:
+        conn.request("GET", "/tor/status-vote/current/consensus-microdesc")
+        response = conn.getresponse()
+        if response.status != 200:
+            return 0
+        text = response.read().decode("ascii", "replace")
+    except (OSError, http.client.HTTPException):
+        return 0
+    finally:
+        conn.close()
+    return sum(1 for line in text.splitlines() if line.startswith("s ") and "Running" in line.split())
+
+
 # ---- the network -----------------------------------------------------------------------------------
 
 
@@ -408,6 +425,11 @@ class PrivateTorNetwork:
         for node in [auth, *relays]:
             self._spawn(node)
         self._wait_log(auth, "Published microdesc consensus", deadline)
+        # clients that start on a consensus missing a relay cannot build onion paths (4 distinct relays)
+        # until they refetch it: wait for a consensus that lists every relay as Running
+        while consensus_running_relays(auth.dir_port or 0) < 1 + RELAYS:
+            self._check_deadline(auth, deadline, f"publish a consensus with all {1 + RELAYS} relays")
+            time.sleep(0.5)
         self._spawn(onion)
         self._spawn(client)
         for name in self.services:
@@ -425,7 +447,6 @@ class PrivateTorNetwork:
 
     def _client_lines(self, node: Node) -> list[str]:
         return [
-            f"Nickname {node.name}",
             f"SocksPort 127.0.0.1:{node.socks_port} IsolateSOCKSAuth",
             f"ControlPort 127.0.0.1:{node.control_port}",
             "CookieAuthentication 1",
