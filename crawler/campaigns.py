@@ -417,15 +417,23 @@ def build_scheduler(*, blocking: bool = False, max_workers: int = 4, jobstore: P
     )
 
 
-def schedule_campaigns(scheduler: Any, campaigns: list[Campaign], *, crawl: str | None = None) -> list[Any]:
-    """Add (or replace) one job per enabled campaign; drop stored jobs of campaigns that are gone."""
+def schedule_campaigns(scheduler: Any, campaigns: list[Campaign], *, crawl: str | None = None,
+                       defined: set[str] | None = None) -> list[Any]:
+    """Add (or replace) one job per enabled campaign in ``campaigns``. Stored jobs of campaigns that no
+    longer exist (or are disabled) are removed; those of other defined campaigns are paused, so serving a
+    subset runs only that subset."""
     if crawl is not None and not isinstance(crawl, str):
         raise CampaignError("a scheduled crawl function must be a 'module:function' reference (it is persisted)")
     if crawl is not None:
         resolve_crawl(crawl)  # fail now, not at 4 a.m.
     wanted = {JOB_PREFIX + c.name for c in campaigns if c.enabled}
+    still_defined = {JOB_PREFIX + n for n in (defined if defined is not None else set())}
     for job in scheduler.get_jobs():
-        if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+        if not job.id.startswith(JOB_PREFIX) or job.id in wanted:
+            continue
+        if job.id in still_defined:
+            scheduler.pause_job(job.id)
+        else:
             scheduler.remove_job(job.id)
     jobs = []
     for campaign in campaigns:
@@ -459,24 +467,71 @@ def start_scheduler(names: list[str] | None = None, *, crawl: str | None = None,
         raise CampaignError("no enabled campaign to serve")
     if crawl is not None:
         resolve_crawl(crawl)  # a bad reference fails here, not inside the scheduler
+    defined = {name for name, c in campaigns.items() if c.enabled}
+    lock = _serve_lock(Path(jobstore or jobstore_path()))
     scheduler = build_scheduler(blocking=blocking, jobstore=jobstore)
+    from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+
+    scheduler.add_listener(lambda _event: _release(lock), EVENT_SCHEDULER_SHUTDOWN)
     if blocking:
         # A blocking scheduler adds jobs to the store once started; schedule from its start event.
         from apscheduler.events import EVENT_SCHEDULER_STARTED
 
         def on_start(_event: Any) -> None:
-            for job in schedule_campaigns(scheduler, selected, crawl=crawl):
+            for job in schedule_campaigns(scheduler, selected, crawl=crawl, defined=defined):
                 print(f"scheduled {job.name}: next run {job.next_run_time}", flush=True)
 
         scheduler.add_listener(on_start, EVENT_SCHEDULER_STARTED)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, lambda _sig, _frame: scheduler.shutdown(wait=False))
-        scheduler.start()
+        try:
+            scheduler.start()
+        finally:
+            _release(lock)
         return scheduler
-    scheduler.start(paused=True)
-    schedule_campaigns(scheduler, selected, crawl=crawl)
+    try:
+        scheduler.start(paused=True)
+        schedule_campaigns(scheduler, selected, crawl=crawl, defined=defined)
+    except BaseException:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        _release(lock)
+        raise
     scheduler.resume()
     return scheduler
+
+
+def _serve_lock(store: Path) -> Any:
+    """One scheduler per job store: APScheduler 3 does not share a job store between processes, and two
+    would run every job twice. Held (flock) until the scheduler shuts down."""
+    import fcntl
+
+    path = store.with_suffix(".lock")
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "?"
+        handle.close()
+        raise CampaignError(f"another `sokhund campaign serve` (pid {owner}) already uses {store}; "
+                            "stop it first (one scheduler per data directory)") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _release(handle: Any) -> None:
+    import fcntl
+
+    if handle.closed:
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
 
 
 def stored_jobs(path: Path | None = None) -> dict[str, float | None]:

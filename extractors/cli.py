@@ -78,13 +78,13 @@ def _page(args: argparse.Namespace, extractor: Any, indent: int | None) -> int:
     from extractors.normalise import country_code
 
     if not args.site:
-        raise SystemExit("sokhund extract: --page needs --site ADAPTER")
+        raise ValueError("--page needs --site ADAPTER")
     adapter = load_adapter(args.site)
     url = args.url or ""
     page_type = args.page_type or (adapter.page_type(url) if url else None)
     if page_type is None or page_type not in adapter.pages:
         known = ", ".join(adapter.pages)
-        raise SystemExit(f"sokhund extract: cannot tell the page type; give --url or --page-type ({known})")
+        raise ValueError(f"cannot tell the page type; give --url or --page-type ({known})")
     spec = adapter.pages[page_type]
     html = Path(args.page).read_text(encoding="utf-8", errors="replace")
     items = parse_page(spec, html, url or adapter.url() + "/")
@@ -103,10 +103,9 @@ def _page(args: argparse.Namespace, extractor: Any, indent: int | None) -> int:
 def _normalise_fields(item: dict[str, Any], results: list[dict[str, Any]], default_currency: str | None,
                       country_code: Any) -> dict[str, Any]:
     """Structural fields (price, ships_from, ships_to, pgp) normalised, falling back to the text."""
+    from extractors.base import SUMMARY_FIELDS
     from extractors.normalise import parse_price
     from extractors.pgp import PGPParseError, parse_key
-
-    from extractors.base import SUMMARY_FIELDS
 
     merged: dict[str, Any] = {name: None for name in SUMMARY_FIELDS}
     for r in results:  # first non-null value from the free-text results

@@ -2,14 +2,14 @@
 
 Pipeline (both languages, built from ``spacy.blank``)::
 
-    [sokhund_lemma_norm (sv only)] -> sokhund_patterns -> sokhund_lexicon -> entity_ruler -> sokhund_resolve
+    [sokhund_lemma_norm (sv only)] -> sokhund_patterns -> sokhund_lexicon -> sokhund_terms -> sokhund_resolve
 
 - ``sokhund_patterns``: regular expressions for PRICE, QUANTITY, CRYPTO_ADDRESS (checksum-validated),
   PGP_KEY (armored blocks parsed with PGPy; full fingerprints in text) and CONTACT handles.
 - ``sokhund_lexicon``: PhraseMatchers for substances and places (LOWER; NORM = lemma in Swedish).
-- ``entity_ruler``: spaCy's EntityRuler with ``terms_patterns.jsonl`` (SHIPPING, PAYMENT, CONTACT
+- ``sokhund_terms``: spaCy's SpanRuler (the span-based entity ruler) with ``terms_patterns.jsonl`` (SHIPPING, PAYMENT, CONTACT
   channel words, and the cues that give places their role).
-- ``sokhund_resolve``: overlaps, ship-from/ship-to roles, final ``doc.ents`` and ``doc._.sk_entities``.
+- ``sokhund_resolve``: overlaps, ship-from/ship-to roles, final ``doc.spans["sokhund"]`` and ``doc._.sk_entities``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ if not Doc.has_extension("sk_cands"):
     Doc.set_extension("sk_places", default=None)
     Doc.set_extension("sk_flags", default=None)
 
+TERMS_KEY = "sokhund_terms"
+ENTS_KEY = "sokhund"
 OUTPUT_LABELS = (
     "SUBSTANCE", "QUANTITY", "PRICE", "SHIP_FROM", "SHIP_TO", "SHIPPING", "PAYMENT", "CONTACT",
     "CRYPTO_ADDRESS", "PGP_KEY",
@@ -54,6 +56,8 @@ _CONTACT_RE = re.compile(
     r"|\+?\d[\d \-]{6,16}\d|05[0-9a-f]{64}|[A-Za-z0-9_][\w.\-]{2,63})",
     re.I,
 )
+_KIND_RE = re.compile(r"(?<!\w)(?:wickr|tele|tg|signal|threema|jabber|xmpp|session|snap|kik|whatsapp|e-?post|e-?mail|mejl|mail)", re.I)
+_CANNA_RE = re.compile(r"\b(?:canna|thc)(?!bis\b)[a-z]{3,}(?:-[a-z]+)?\b|\bcanna-[a-z]{3,}\b", re.I)
 _EMAIL_RE = re.compile(r"(?<![\w.@])[A-Za-z0-9][\w.+\-]{0,63}@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,12}(?![\w@])")
 _TME_RE = re.compile(r"(?:https?://)?t\.me/(?P<h>[A-Za-z0-9_]{4,32})", re.I)
 _SESSION_RE = re.compile(r"(?<![0-9a-fA-F])05[0-9a-f]{64}(?![0-9a-fA-F])")
@@ -66,6 +70,12 @@ _KIND_CANON = {"wickr": "wickr", "wickr me": "wickr", "wickrme": "wickr", "wickr
                "jabber": "jabber", "xmpp": "jabber", "session": "session", "session id": "session",
                "snapchat": "snapchat", "snap": "snapchat", "kik": "kik", "whatsapp": "whatsapp", "e-post": "email",
                "epost": "email", "e-mail": "email", "email": "email", "mejl": "email", "mail": "email"}
+
+
+def doc_text(doc: Doc) -> str:
+    """``doc.text`` rebuilds the string token by token; the extractor passes it in ``user_data``."""
+    text = doc.user_data.get("sk_text")
+    return text if isinstance(text, str) else doc.text
 
 
 def _load_words() -> frozenset[str]:
@@ -92,7 +102,7 @@ class PatternFinder:
         self.words = _load_words()
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.sk_cands, doc._.sk_flags = self.find(doc.text)
+        doc._.sk_cands, doc._.sk_flags = self.find(doc_text(doc))
         return doc
 
     def find(self, text: str) -> tuple[list[Cand], list[str]]:
@@ -107,6 +117,8 @@ class PatternFinder:
                 value["per"] = "g" if unit.startswith("g") else "unit"
                 end = m.end()
             cands.append((p.start, end, "PRICE", value))
+        for m in _CANNA_RE.finditer(text):  # THCookies, THCandy, Cannapops, Canna-Squares
+            cands.append((m.start(), m.end(), "SUBSTANCE", {"name": "cannabis", "class": "cannabis"}))
         for q in normalise.find_quantities(text):
             cands.append((q.start, q.end, "QUANTITY", q.as_value()))
         if any(c.isdigit() for c in text):
@@ -138,7 +150,8 @@ class PatternFinder:
                                        "snap", "kik", "whatsapp", "post", "mail", "mejl", "@", "t.me")):
             return out
         taken: list[tuple[int, int]] = []
-        for m in _CONTACT_RE.finditer(text):
+        matches = (_CONTACT_RE.match(text, k.start()) for k in _KIND_RE.finditer(text))
+        for m in (m for m in matches if m is not None):
             handle = m.group("handle")
             sep = text[m.end("kind") : m.start("handle")]
             explicit = bool(sep.strip()) or handle.startswith("@") or any(c.isdigit() or c == "_" for c in handle)
@@ -253,6 +266,12 @@ class Lexicon:
                     case_sensitive.setdefault(key, []).append(a.upper())
                 else:
                     phrases.setdefault(key, []).append(a)
+        for line in (DATA / "terms_patterns.jsonl").read_text(encoding="utf-8").splitlines():
+            p = json.loads(line) if line.strip() else {}
+            if "label" in p and not isinstance(p["pattern"], str):
+                key = f"TERM|{p['label']}|{p['id']}"
+                self.values[key] = (p["label"], p["id"])
+                case_sensitive.setdefault(key, []).append(" ".join(t["ORTH"] for t in p["pattern"]))
         self.values["SEPLACE"] = ("SE_PLACE", {"code": "SE"})
         phrases["SEPLACE"] = [str(p) for p in data.get("se_places", [])]
         self.phrases = phrases
@@ -287,32 +306,38 @@ class Lexicon:
 
 _SKIP = {",", "&", "/", "+", "and", "och", "or", "eller", "the", "all", "hela", "samt", "-", "(", ")", ":", "|",
          "inom", "in", "i", "whole", "most", "de", "flesta", "även", "also", "plus", "countries", "länder",
-         "we", "vi", "ship", "skickar", "shipping", "frakt", "*", "only", "endast", "bara", "also", "ochså"}
+         "we", "vi", "ship", "skickar", "shipping", "frakt", "*", "only", "endast", "bara", "ochså"}
 BARE_SHIP_TO = {"WW"}
 
 
-@Language.factory("sokhund_resolve", default_config={"max_cue_distance": 8})
-def make_resolve(nlp: Language, name: str, max_cue_distance: int) -> Resolver:
-    return Resolver(max_cue_distance)
+@Language.factory("sokhund_resolve", default_config={"max_cue_distance": 8, "write_spans": True})
+def make_resolve(nlp: Language, name: str, max_cue_distance: int, write_spans: bool) -> Resolver:
+    return Resolver(max_cue_distance, write_spans)
 
 
 class Resolver:
-    def __init__(self, max_cue_distance: int) -> None:
+    """Final entities go to ``doc._.sk_entities`` (dicts with char offsets and normalised values) and,
+    as spaCy spans, to ``doc.spans["sokhund"]`` (not ``doc.ents``: rebuilding the token-level entity
+    annotation costs more than the whole rest of the pipeline on long descriptions)."""
+
+    def __init__(self, max_cue_distance: int, write_spans: bool = True) -> None:
         self.max_cue_distance = max_cue_distance
+        self.write_spans = write_spans
 
     def __call__(self, doc: Doc) -> Doc:
         cands: list[Cand] = list(doc._.sk_cands or [])
-        for ent in doc.ents:  # EntityRuler output: SHIPPING / PAYMENT / CONTACT words and cues
-            cands.append((ent.start_char, ent.end_char, ent.label_, ent.ent_id_))
-        entities, places = self.resolve(doc.text, cands)
+        for span in doc.spans.get(TERMS_KEY, []):  # span ruler: SHIPPING / PAYMENT / CONTACT words and cues
+            cands.append((span.start_char, span.end_char, span.label_, span.id_))
+        entities, places = self.resolve(doc_text(doc), cands)
         doc._.sk_entities = entities
         doc._.sk_places = places
-        spans = []
-        for e in entities:
-            span = doc.char_span(e["start"], e["end"], label=e["label"], alignment_mode="expand")
-            if span is not None:
-                spans.append(span)
-        doc.ents = filter_spans(spans)
+        if self.write_spans:
+            spans = []
+            for e in entities:
+                span = doc.char_span(e["start"], e["end"], label=e["label"], alignment_mode="expand")
+                if span is not None:
+                    spans.append(span)
+            doc.spans[ENTS_KEY] = filter_spans(spans)
         return doc
 
     def resolve(self, text: str, cands: list[Cand]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -412,9 +437,15 @@ def build_pipeline(lang: str, terms: Path = DATA / "terms_patterns.jsonl") -> La
         nlp.add_pipe("sokhund_lemma_norm")
     nlp.add_pipe("sokhund_patterns")
     nlp.add_pipe("sokhund_lexicon", config={"match_norm": lang == "sv"})
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True, "validate": False})
+    ruler = nlp.add_pipe(
+        "span_ruler",
+        name="sokhund_terms",
+        config={"spans_key": TERMS_KEY, "phrase_matcher_attr": "LOWER", "annotate_ents": False, "validate": False},
+    )
     patterns = [json.loads(line) for line in terms.read_text(encoding="utf-8").splitlines() if line.strip()]
-    ruler.add_patterns([p for p in patterns if "label" in p])  # type: ignore[attr-defined]
+    # phrase patterns only: token patterns (case-sensitive ORTH, e.g. "Bring", "DD") are matched by the
+    # lexicon's ORTH PhraseMatcher, which keeps spaCy's token Matcher (a per-token walk) out of the pipeline
+    ruler.add_patterns([p for p in patterns if "label" in p and isinstance(p["pattern"], str)])  # type: ignore[attr-defined]
     nlp.add_pipe("sokhund_resolve")
     return nlp
 
@@ -437,10 +468,10 @@ class FastTitlePath:
         lexicon: Lexicon = nlp.get_pipe("sokhund_lexicon")  # type: ignore[assignment]
         self.patterns: PatternFinder = nlp.get_pipe("sokhund_patterns")  # type: ignore[assignment]
         self.resolver: Resolver = nlp.get_pipe("sokhund_resolve")  # type: ignore[assignment]
+        self.prefixes: set[str] = set()
         self.lemmas = nlp.get_pipe("sokhund_lemma_norm").table if "sokhund_lemma_norm" in nlp.pipe_names else None  # type: ignore[attr-defined]
         self.lower: dict[str, tuple[str, Any]] = {}
         self.exact: dict[str, tuple[str, Any]] = {}
-        self.prefixes: set[str] = set()
         for key, texts in lexicon.phrases.items():
             label, value = lexicon.values[key]
             for t in texts:

@@ -44,7 +44,8 @@ def detect(text: str, hint: str | None = None, use_langdetect: bool = True) -> s
     long_text = len(text) >= 200
     if use_langdetect and long_text and (lang is None or margin < 0.5):
         try:
-            from langdetect import DetectorFactory, detect as ld_detect
+            from langdetect import DetectorFactory
+            from langdetect import detect as ld_detect
 
             DetectorFactory.seed = 0
             return ld_detect(text[:2000])

@@ -58,8 +58,8 @@ CURRENCY_WORDS: dict[str, str] = {
 _CUR_PRE = r"SEK|USD|US\$|EUR|GBP|mBTC|BTC|XMR|NOK|DKK|€|\$|£|Ƀ|₿|kr\.?(?=\s?\d)"
 _CUR_POST = r"kronor|kr\.?|:-|,-|SEK|USD|EUR|euros?|dollars?|€|\$|£|GBP|mBTC|BTC|XMR|bitcoin|monero|spänn|NOK|DKK"
 PRICE_RE = re.compile(
-    rf"(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?!\s?(?:mg|g|gr|kg|st|x)\b)"
-    rf"|(?<![\w.,])(?=\d)(?P<n2>{_NUM})\s?(?P<post>{_CUR_POST})(?![\w])"
+    rf"(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?![\d.,]?\d)(?!\s?(?:mg|g|gr|kg|st|x)\b)"
+    rf"|(?<![\w.,])(?=\d)(?P<n2>{_NUM})(?![\d.,]?\d)\s?(?P<post>{_CUR_POST})(?![\w])"
     r"|(?<![\w])(?P<n3>\d+|en|ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio)\s(?P<lax>lax|laxar|papp|lakan)\b",
     re.I,
 )

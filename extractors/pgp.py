@@ -83,20 +83,19 @@ def parse_key(block: str) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         try:
             key, _ = pgpy.PGPKey.from_blob(bytearray(data))
+            fpr = _fpr(key)
+            return {
+                "fingerprint": fpr,
+                "version": 4 if len(fpr) == 40 else (5 if len(fpr) == 64 else None),
+                "subkeys": [_fpr(sub) for sub in key.subkeys.values()],
+                "user_ids": [uid.userid for uid in key.userids],
+                "created": key.created.isoformat() if key.created else None,
+                "algorithm": getattr(key.key_algorithm, "name", str(key.key_algorithm)),
+                "bits": key.key_size if isinstance(key.key_size, int) else None,
+                "crc_ok": crc_ok,
+            }
         except Exception as exc:  # PGPy raises several types on malformed packets
-            raise PGPParseError(f"not an OpenPGP public key: {exc}") from None
-    fpr = _fpr(key)
-    version = 4 if len(fpr) == 40 else (5 if len(fpr) == 64 else None)
-    return {
-        "fingerprint": fpr,
-        "version": version,
-        "subkeys": [_fpr(sub) for sub in key.subkeys.values()],
-        "user_ids": [uid.userid for uid in key.userids],
-        "created": key.created.isoformat() if key.created else None,
-        "algorithm": getattr(key.key_algorithm, "name", str(key.key_algorithm)),
-        "bits": key.key_size if isinstance(key.key_size, int) else None,
-        "crc_ok": crc_ok,
-    }
+            raise PGPParseError(f"not an OpenPGP public key: {type(exc).__name__}: {exc}") from None
 
 
 def find_keys(text: str) -> list[tuple[int, int, dict[str, Any] | None, str | None]]:

@@ -91,7 +91,7 @@ class SpacyExtractor:
             if not idx:
                 continue
             nlp = self.nlp(pipe)
-            docs = nlp.pipe((prepared[i][0] for i in idx), batch_size=self.batch_size)
+            docs = nlp.pipe((self._make_doc(nlp, prepared[i][0]) for i in idx), batch_size=self.batch_size)
             for i in idx:
                 req = requests[i]
                 cleaned, offsets, flags, lang, _ = prepared[i]
@@ -104,6 +104,12 @@ class SpacyExtractor:
                     log.exception("extraction failed")
                     results[i] = self._failed(req, flags, lang, exc)
         return [r if r is not None else empty_result(q.text, q.lang) for r, q in zip(results, requests, strict=True)]
+
+    @staticmethod
+    def _make_doc(nlp: Any, text: str) -> Any:
+        doc = nlp.make_doc(text)
+        doc.user_data["sk_text"] = text
+        return doc
 
     def fast(self, lang: str) -> Any:
         if lang not in self._fast:

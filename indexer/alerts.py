@@ -53,10 +53,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    """ISO date or date-time → aware UTC datetime (naive values are taken as UTC)."""
-    if not value:
+def _parse_time(value: str | float | None) -> datetime | None:
+    """ISO date or date-time → aware UTC datetime (naive values are taken as UTC). Epoch milliseconds
+    (what an Elasticsearch terms aggregation returns for a date field) are accepted too."""
+    if value is None or value == "":
         return None
+    if isinstance(value, int | float) or str(value).isdigit():
+        return datetime.fromtimestamp(float(value) / 1000, UTC)
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
@@ -131,16 +134,18 @@ def site_baselines(backend: IndexBackend, sites: list[str] | None = None) -> dic
         found: list[tuple[datetime, str, str]] = []  # (time, raw value, kind)
         for kind in ("vendor_observation", "listing_observation"):
             for value, _ in backend.terms(kind, "observed_at", SearchFilters(site=site), size=100_000):
-                parsed = _parse_time(str(value))
+                parsed = _parse_time(value)
                 if parsed is not None:
-                    found.append((parsed, str(value), kind))
+                    raw = parsed.isoformat() if isinstance(value, int | float) else str(value)
+                    found.append((parsed, raw, kind))
         if found:
             _, as_of, kind = min(found)
             hits = backend.search(kind, None, SearchFilters(site=site, extra={"observed_at": as_of}), limit=1)
             out[site] = Baseline(as_of, str(hits[0].doc.get("run_id") or "") if hits else "")
             continue
-        firsts = [(p, str(v)) for v, _ in backend.terms("vendor", "first_seen", SearchFilters(site=site), size=100_000)
-                  if (p := _parse_time(str(v))) is not None]
+        firsts = [(p, p.isoformat() if isinstance(v, int | float) else str(v))
+                  for v, _ in backend.terms("vendor", "first_seen", SearchFilters(site=site), size=100_000)
+                  if (p := _parse_time(v)) is not None]
         if firsts:
             out[site] = Baseline(min(firsts)[1])
     return out

@@ -23,11 +23,12 @@ Every number carries the method that produced it:
     divided by the counter sales in that window. A site without counters gets the pooled rate of the
     counter sites. **Assumption:** buyers leave feedback at about the same rate on every market; the
     testbed draws each market's rate from 0.65–0.75, so expect a few percent of error from this alone.
-    A site with its own counters is never corrected with a borrowed rate: its counter figures are used.
+    Inside a listing's counter window the counters are used, never corrected feedback; outside it (history
+    before we started watching) a counter site's feedback is corrected with that site's own measured rate.
 
 ``best``
-    Per listing: counters where the listing has them, otherwise the corrected feedback estimate when a
-    rate is known, otherwise the lower bound. Each row still says which method it came from.
+    Counters inside each listing's counter window; elsewhere the corrected feedback estimate when a rate
+    is known, else the lower bound. Each row still says which method it came from.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class TurnoverReport:
     corrected: list[SaleEstimate] = field(default_factory=list)
     rates: dict[str, FeedbackRate] = field(default_factory=dict)  # measured, per counter site and "*"
     applied_rates: dict[str, tuple[float, str]] = field(default_factory=dict)  # site -> (rate, source)
-    counter_listings: set[str] = field(default_factory=set)
+    counter_windows: dict[str, tuple[str, str]] = field(default_factory=dict)  # listing -> (first, last) reading
     notes: list[str] = field(default_factory=list)
 
     def estimates(self, method: str) -> list[SaleEstimate]:
@@ -119,14 +120,18 @@ class TurnoverReport:
             return self.best()
         raise ValueError(f"unknown turnover method {method!r}; expected one of {(*METHODS, 'best')}")
 
+    @property
+    def counter_listings(self) -> set[str]:
+        return set(self.counter_windows)
+
     def best(self) -> list[SaleEstimate]:
-        """Counters where a listing has them, else corrected feedback, else the feedback lower bound."""
+        """Counters inside each listing's counter window; outside it corrected feedback when a rate is
+        known, else the feedback lower bound."""
         out = list(self.counter)
-        corrected_listings = {e.listing for e in self.corrected}
-        out += [e for e in self.corrected if e.listing not in self.counter_listings]
-        out += [
-            e for e in self.feedback if e.listing not in self.counter_listings and e.listing not in corrected_listings
-        ]
+        out += self.corrected
+        corrected_sites = {e.site for e in self.corrected}
+        out += [e for e in self.feedback if e.site not in corrected_sites
+                and not in_counter_window(self.counter_windows, e.listing, e.day)]
         return out
 
 
@@ -267,9 +272,20 @@ def counter_sales(
     return out, notes
 
 
-def counter_listings(observations: dict[str, list[dict[str, Any]]]) -> set[str]:
-    """Listings with at least two counter readings (so the counter method covers them)."""
-    return {lid for lid, obs in observations.items() if sum(1 for o in obs if o.get("sold") is not None) >= 2}
+def counter_windows(observations: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[str, str]]:
+    """Listing id -> (first, last) day of its counter readings, for listings with two or more: the counter
+    method covers the days after the first reading up to the last."""
+    out: dict[str, tuple[str, str]] = {}
+    for lid, obs in observations.items():
+        days = [d for d in (_day(o["observed_at"]) for o in obs if o.get("sold") is not None) if d]
+        if len(days) >= 2:
+            out[lid] = (min(days), max(days))
+    return out
+
+
+def in_counter_window(windows: dict[str, tuple[str, str]], listing: str, day: str) -> bool:
+    window = windows.get(listing)
+    return window is not None and window[0] < day <= window[1]
 
 
 # ---------------------------------------------------------------------------------------------- feedback
@@ -421,15 +437,15 @@ def estimate_feedback_rates(
 def corrected_sales(
     feedback: list[SaleEstimate],
     rates_by_site: dict[str, FeedbackRate],
-    exclude_listings: set[str],
+    windows: dict[str, tuple[str, str]],
     override: float | None = None,
 ) -> tuple[list[SaleEstimate], dict[str, tuple[float, str]]]:
-    """Feedback estimates scaled by 1/rate, for listings the counter method does not cover."""
+    """Feedback estimates scaled by 1/rate, except on days a listing's counters cover."""
     applied: dict[str, tuple[float, str]] = {}
     out: list[SaleEstimate] = []
     pooled = rates_by_site.get("*")
     for est in feedback:
-        if est.listing in exclude_listings:
+        if in_counter_window(windows, est.listing, est.day):
             continue
         if est.site not in applied:
             if override is not None:
@@ -491,15 +507,15 @@ def compute_turnover(
             backend, site=site, rates=rates, observations=observations, listings=listings
         )
     measured = estimate_feedback_rates(observations, all_feedback)
-    covered = counter_listings(observations)
-    corrected, applied = corrected_sales(feedback, measured, covered, feedback_rate)
+    windows = counter_windows(observations)
+    corrected, applied = corrected_sales(feedback, measured, windows, feedback_rate)
     report = TurnoverReport(
         counter=counter,
         feedback=feedback,
         corrected=corrected,
         rates=measured,
         applied_rates=applied,
-        counter_listings=covered,
+        counter_windows=windows,
         notes=notes + fb_notes,
     )
     return report
@@ -514,7 +530,7 @@ def aggregate(
         raise ValueError(f"cannot group turnover by {by!r}; expected one of {sorted(GROUP_FIELDS)}")
     buckets: dict[tuple[str, str | None, str], TurnoverBucket] = {}
     for est in estimates:
-        key = getattr(est, GROUP_FIELDS[by]) if by else None
+        key = (getattr(est, GROUP_FIELDS[by]) or "unknown") if by else None
         start = bucket_start(est.day, period)
         bucket = buckets.get((start, key, est.method))
         if bucket is None:

@@ -138,9 +138,13 @@ def test_correction_factor_estimated_on_counter_site_and_borrowed(tmp_path: Path
     corrected = [e for e in report.corrected if e.site == "fs"]
     assert sum(e.units for e in corrected) == pytest.approx(20.0)
     assert sum(e.value_sek or 0 for e in corrected) == pytest.approx(4000.0)
-    assert not any(e.listing == cnt.id for e in report.corrected)  # counters cover it
+    # inside its counter window the counters speak for it; outside, its site's own measured rate applies
+    assert sorted(e.day for e in report.corrected if e.listing == cnt.id) == [day(1), day(6)]
+    assert "measured on nb" in report.applied_rates["nb"][1]
     best = report.best()
-    assert {e.method for e in best if e.site == "nb"} == {METHOD_COUNTER}
+    assert {(e.method, e.day) for e in best if e.site == "nb" and e.method != METHOD_COUNTER} == {
+        (METHOD_CORRECTED, day(1)), (METHOD_CORRECTED, day(6))}
+    assert sum(e.units for e in best if e.site == "nb" and e.method == METHOD_COUNTER) == 10
     assert {e.method for e in best if e.site == "fs"} == {METHOD_CORRECTED}
     assert compute_turnover(idx, rates=rates(), feedback_rate=0.5).applied_rates["fs"][0] == 0.5
 

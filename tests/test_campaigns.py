@@ -108,6 +108,8 @@ def test_serve_survives_failing_crawl_and_persists_job(sokhund_home):
     _campaign(sokhund_home, "test-fast", TEST_CAMPAIGN)
     scheduler = campaigns.start_scheduler(["test-fast"], crawl=FLAKY)
     try:
+        with pytest.raises(CampaignError, match="one scheduler per data directory"):
+            campaigns.start_scheduler(["test-fast"], crawl=FLAKY)
         runs = campaigns.wait_for_runs("test-fast", 3, timeout=20)
     finally:
         scheduler.shutdown(wait=True)
@@ -130,9 +132,13 @@ def test_serve_survives_failing_crawl_and_persists_job(sokhund_home):
 
     # A restarted scheduler picks the stored job up again (and replaces it with the current YAML).
     time.sleep(0.2)
+    _campaign(sokhund_home, "other", TEST_CAMPAIGN.replace("test-fast", "other"))
+    scheduler = campaigns.start_scheduler(["test-fast", "other"], crawl=FLAKY)
+    scheduler.shutdown(wait=True)
     scheduler = campaigns.start_scheduler(["test-fast"], crawl=FLAKY)
-    try:
-        assert [j.id for j in scheduler.get_jobs()] == ["campaign:test-fast"]
+    try:  # serving a subset pauses the other stored jobs
+        jobs = {j.id: j.next_run_time for j in scheduler.get_jobs()}
+        assert set(jobs) == {"campaign:test-fast", "campaign:other"} and jobs["campaign:other"] is None
     finally:
         scheduler.shutdown(wait=True)
 

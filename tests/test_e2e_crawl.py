@@ -121,3 +121,12 @@ def test_search_finds_swedish_listings(world: CrawledWorld, index: IndexBackend)
 def test_demo_data_dir_is_private(world: CrawledWorld) -> None:
     home = Path(world.results[0].log_file).parents[2]
     assert (home / "index.sqlite").exists() and (home / "warc").is_dir() and (home / "jobs").is_dir()
+
+
+def test_vendor_pgp_fingerprints_match_truth(world: CrawledWorld, index: IndexBackend) -> None:
+    truth = {(v["site"], v["vendor"]): v["pgp_fingerprint"] for v in world.truth["vendors"]}
+    vendors = [v for v in index.iter_docs("vendor") if (v["site"], v["name"]) in truth]
+    assert len(vendors) >= 80
+    for vendor in vendors:
+        assert truth[(vendor["site"], vendor["name"])] in vendor["pgp_fingerprints"], vendor["name"]
+    assert sum(1 for v in vendors if v["contacts"]) >= len(vendors) // 2

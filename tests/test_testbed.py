@@ -167,3 +167,18 @@ def test_write_truth_files(served: Testbed, tmp_path: Path) -> None:
     assert {"unit_price", "currency", "unit_price_sek", "value_sek", "orders", "date"} <= set(sale)
     ids = [json.loads(x) for x in (out / "identities.jsonl").read_text(encoding="utf-8").splitlines()]
     assert any("flugsvamp" in i["sites"] and "nordbazaar" in i["sites"] for i in ids)
+
+
+def test_country_codes_survive_yaml() -> None:
+    """YAML 1.1 reads a bare NO (Norway) as False; every country code in the world's data is a string."""
+    import yaml
+
+    from testbed import catalog
+
+    checked = 0
+    for name in ("text_sv.yaml", "text_en.yaml"):
+        data = yaml.safe_load((Path(catalog.__file__).parent / "data" / name).read_text(encoding="utf-8"))
+        for options in data.get("ships_to_options", []):
+            checked += 1
+            assert all(isinstance(code, str) for code in options), options  # codes or region names
+    assert checked

@@ -18,7 +18,7 @@ from tor.testnet import PrivateTorNetwork, free_ports
 pytestmark = [pytest.mark.tor, pytest.mark.filterwarnings("ignore:setDaemon:DeprecationWarning")]
 
 # the resolver guards are defence in depth: switch them off here so that only the routing is tested
-NO_GUARDS = {"SOKHUND_TOR_GUARD_SYSTEM_RESOLVER": False, "DNS_RESOLVER": "scrapy.resolver.CachingThreadedResolver"}
+NO_GUARDS = {"SOKHUND_TOR_GUARD_SYSTEM_RESOLVER": False, "TWISTED_DNS_RESOLVER": "scrapy.resolver.CachingThreadedResolver"}
 
 
 def _lines(path: Any) -> int:
@@ -106,6 +106,20 @@ def test_bad_onion_address_is_refused_with_reason(tor_sentinel: Sentinel, run_to
         "settings": {"SOKHUND_TOR_SOCKS": "127.0.0.1:9", **NO_GUARDS},
     })
     assert result["pages"] == [] and "v2 onion address" in result["errors"][0]
+    assert result["onion_lookups"] == [] and tor_sentinel.hits == []
+
+
+def test_missing_tor_handler_refuses_tor_requests(tor_sentinel: Sentinel, run_tor_crawl: Any) -> None:
+    """Middleware installed but http/https served by Scrapy's plain handler: Tor requests are refused."""
+    onion = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion"
+    plain = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+    result = run_tor_crawl({
+        "sites": {"site_a": {"start": [f"http://{onion}:{tor_sentinel.port}/"]},
+                  "mirror": {"start": [f"http://127.0.0.1:{tor_sentinel.port}/mirror"], "network": "tor"}},
+        "settings": {"DOWNLOAD_HANDLERS": {"http": plain, "https": plain}, **NO_GUARDS},
+    })
+    assert result["pages"] == [] and len(result["errors"]) == 2
+    assert all("TorRoutingNotInstalled" in e and "DOWNLOAD_HANDLERS" in e for e in result["errors"])
     assert result["onion_lookups"] == [] and tor_sentinel.hits == []
 
 

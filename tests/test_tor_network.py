@@ -32,14 +32,18 @@ def test_network_boots_on_loopback_only(tor_testnet: PrivateTorNetwork) -> None:
 def test_scrapy_fetches_onion_page(tor_testnet: PrivateTorNetwork, onion_http_server: SiteServer,
                                    tor_sentinel: Sentinel, run_tor_crawl: Any) -> None:
     state = tor_testnet.state
+    clear = f"http://127.0.0.1:{onion_http_server.port}"
     result = run_tor_crawl({
-        "sites": {"site_a": {"start": [state.url("site_a", "/list/fetch/5")]}},
+        "sites": {"site_a": {"start": [state.url("site_a", "/list/fetch/5")]},
+                  "clear": {"start": [f"{clear}/list/clear/2"], "network": "clearnet"}},
         "settings": _routing(state),
     })
-    urls = sorted(p["url"] for p in result["pages"])
-    assert len(urls) == 6, result["errors"]
-    assert all(p["status"] == 200 for p in result["pages"])
-    assert all(state.onions["site_a"] in u for u in urls)
+    assert all(p["status"] == 200 for p in result["pages"]), result["errors"]
+    urls = sorted(p["url"] for p in result["pages"] if p["site"] == "site_a")
+    assert len(urls) == 6 and all(state.onions["site_a"] in u for u in urls)
+    # clearnet sites still go direct, through Scrapy's own handler
+    assert sorted(p["url"] for p in result["pages"] if p["site"] == "clear") == [
+        f"{clear}/list/clear/2", f"{clear}/page/clear/0", f"{clear}/page/clear/1"]
     assert sorted(onion_http_server.paths("/page/fetch/")) == sorted(f"/page/fetch/{i}" for i in range(5))
     assert result["onion_lookups"] == [] and tor_sentinel.hits == []
     assert result["stats"]["tor/responses"] == 6

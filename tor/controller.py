@@ -29,6 +29,8 @@ from stem import CircStatus, Signal
 from stem.control import EventType
 
 log = logging.getLogger(__name__)
+# stem logs every control message at DEBUG and every unknown circuit purpose of tor 0.4.9 at INFO
+logging.getLogger("stem").setLevel(logging.WARNING)
 
 DEFAULT_SOCKS = "127.0.0.1:9050"
 DEFAULT_CONTROL = "127.0.0.1:9051"

@@ -5,7 +5,7 @@ Wiring (settings; see tor/README.md)::
     DOWNLOAD_HANDLERS = {"http": "tor.scrapy_routing.TorDownloadHandler",
                          "https": "tor.scrapy_routing.TorDownloadHandler"}
     DOWNLOADER_MIDDLEWARES = {"tor.scrapy_routing.TorFailClosedMiddleware": 960}
-    DNS_RESOLVER = "tor.scrapy_routing.OnionRefusingResolver"
+    TWISTED_DNS_RESOLVER = "tor.scrapy_routing.OnionRefusingResolver"   # DNS_RESOLVER before Scrapy 2.19
     SOKHUND_TOR_SOCKS = "127.0.0.1:9050"
     SOKHUND_TOR_CONTROL = "127.0.0.1:9051"      # optional: NEWNYM, circuit health
 
@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 from scrapy import Request, Spider, signals
-from scrapy.exceptions import DownloadFailedError, DownloadTimeoutError, NotConfigured
+from scrapy.exceptions import DownloadFailedError, DownloadTimeoutError, IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.responsetypes import responsetypes
@@ -64,6 +64,10 @@ class TorUnavailableError(Exception):
 
 class TorCircuitError(DownloadFailedError):
     """tor answered but could not reach the site (circuit / onion descriptor / connection failure)."""
+
+
+class TorRoutingNotInstalled(IgnoreRequest):
+    """The crawl's http/https download handler is not :class:`TorDownloadHandler`: Tor requests are refused."""
 
 
 class OnionRequestError(Exception):
@@ -272,14 +276,27 @@ class TorRouter:
         except Exception:
             return None
 
+    def gave_up(self) -> bool:
+        if self.up or not self.config.max_wait or self.down_since is None:
+            return False
+        return time.monotonic() - self.down_since > self.config.max_wait
+
     async def wait_until_up(self) -> None:
         """Return when tor answers; raise TorUnavailableError after SOKHUND_TOR_MAX_WAIT (0 = never)."""
         while not self.up:
             if self.config.socks is None:
                 raise TorUnavailableError("no Tor route configured (set SOKHUND_TOR_SOCKS=HOST:PORT)")
+            if self.gave_up():
+                engine = getattr(self.crawler, "engine", None)
+                if engine is not None and engine.paused:
+                    # let the queued Tor requests reach this point and fail too, instead of hanging
+                    log.error("gave up waiting for tor at %s:%s after %.0fs (SOKHUND_TOR_MAX_WAIT): failing "
+                              "Tor requests; none was sent directly", *self.config.socks, self.config.max_wait)
+                    engine.unpause()
+                raise TorUnavailableError(
+                    f"tor at {self.config.socks[0]}:{self.config.socks[1]} down for more than "
+                    f"{self.config.max_wait:.0f}s (SOKHUND_TOR_MAX_WAIT); request not sent")
             waited = time.monotonic() - (self.down_since or time.monotonic())
-            if self.config.max_wait and waited > self.config.max_wait:
-                raise TorUnavailableError(f"tor at {self.config.socks} down for {waited:.0f}s (SOKHUND_TOR_MAX_WAIT)")
             if waited - self._last_warning >= 30:
                 self._last_warning = waited
                 log.warning("still waiting for tor at %s:%s (%.0fs); Tor requests are held, not sent",
@@ -504,6 +521,9 @@ class TorFailClosedMiddleware:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
         self.router = TorRouter.for_crawler(crawler)
+        self.not_installed = routing_not_installed(crawler.settings)
+        if self.not_installed:
+            log.error("Tor requests will be refused: %s", self.not_installed)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> TorFailClosedMiddleware:
@@ -512,6 +532,10 @@ class TorFailClosedMiddleware:
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if not self.router.is_tor_request(request):
             return None
+        if self.not_installed:
+            # another handler (plain HTTP/1.1, Playwright …) would send this request directly: refuse it
+            self.router._inc("tor/refused_not_installed")
+            raise TorRoutingNotInstalled(f"refusing {request.url}: {self.not_installed}")
         request.meta["sokhund_tor"] = self.router.isolation_key(request)
         if not self.router.up:
             self.router._inc("tor/requests_held")
@@ -525,6 +549,8 @@ class TorFailClosedMiddleware:
                 self.router._inc("tor/no_route")
                 return None  # Tor switched off (SOKHUND_TOR_SOCKS=none): fail the request, never go direct
             self.router.mark_down(str(exception))
+            if self.router.gave_up():
+                return None  # SOKHUND_TOR_MAX_WAIT exceeded: the request fails (it was never sent)
             self.router._inc("tor/requests_requeued")
             await self.router.wait_until_up()
             retry = request.replace(dont_filter=True)
@@ -543,11 +569,26 @@ class TorFailClosedMiddleware:
         return None
 
 
+def routing_not_installed(settings: Any) -> str | None:
+    """Why Tor requests could leave this crawl without Tor (None when TorDownloadHandler serves http/https)."""
+    handlers = settings.getwithbase("DOWNLOAD_HANDLERS")
+    for scheme in ("http", "https"):
+        path = handlers.get(scheme)
+        try:
+            cls = load_object(path) if isinstance(path, str) else path
+        except Exception:
+            cls = None
+        if not (isinstance(cls, type) and issubclass(cls, TorDownloadHandler)):
+            return (f"DOWNLOAD_HANDLERS[{scheme!r}] is {path!r}, not tor.scrapy_routing.TorDownloadHandler "
+                    "(put other handlers, e.g. Playwright's, in SOKHUND_TOR_FALLBACK_HANDLER)")
+    return None
+
+
 # ---- resolver guards -----------------------------------------------------------------------------------
 
 
 class OnionRefusingResolver(CachingThreadedResolver):
-    """Scrapy's DNS resolver (``DNS_RESOLVER``) that refuses .onion names instead of asking the system."""
+    """Scrapy's DNS resolver (``TWISTED_DNS_RESOLVER``, formerly ``DNS_RESOLVER``) that refuses .onion names instead of asking the system."""
 
     def getHostByName(self, name: str, timeout: Any = ()) -> defer.Deferred[str]:
         if is_onion_host(name):

@@ -8,7 +8,10 @@ from typing import Any
 
 from crawler.parsing import parse_number
 from extractors.base import Extractor, ExtractRequest
+from extractors.normalise import country_code
+from extractors.pgp import find_keys
 from extractors.rates import RateTable
+from extractors.text import normalise_alias
 from indexer.models import (
     Capture,
     Document,
@@ -77,6 +80,9 @@ class DocumentBuilder:
             lang = langs.get(item["site"])
             for key, kind in (("title", "title"), ("description", "description"), ("text", "post"), ("profile", "profile")):
                 text = fields.get(key)
+                if key == "profile" and fields.get("contacts"):
+                    # the profile's contact list ("Wickr: name") is read together with the profile text
+                    text = "\n".join([text or "", *map(str, _as_list(fields["contacts"]))])
                 if isinstance(text, str) and text.strip():
                     requests.append(ExtractRequest(text=text, lang=lang, date=date, kind=kind))
                     slots.append((index, key))
@@ -316,45 +322,20 @@ class DocumentBuilder:
 
 
 def _alias_norm(name: str) -> str:
-    try:
-        from extractors.hygiene import normalise_alias  # homoglyph-aware when the extractors provide it
-    except ImportError:
-        return re.sub(r"[^a-z0-9]", "", name.casefold())
     return normalise_alias(name)
 
 
 def _pgp(block: Any) -> tuple[list[str], str | None]:
+    """Full fingerprints (primary and subkeys) of the armored key blocks published on a profile."""
     if not block or "BEGIN PGP PUBLIC KEY BLOCK" not in str(block):
         return [], None
     text = str(block)
-    try:
-        from extractors.pgp import fingerprints_of_block
-    except ImportError:
-        return [], text
-    try:
-        return fingerprints_of_block(text), text
-    except Exception:
-        return [], text
+    fingerprints: list[str] = []
+    for _start, _end, key, _error in find_keys(text):
+        if key:
+            fingerprints += [key["fingerprint"], *key["subkeys"]]
+    return list(dict.fromkeys(fingerprints)), text
 
 
 def _country_normaliser() -> Any:
-    try:
-        from extractors.countries import country_code
-    except ImportError:
-        import pycountry
-
-        overrides = {"sverige": "SE", "sweden": "SE", "uk": "GB", "united kingdom": "GB", "tyskland": "DE",
-                     "nederländerna": "NL", "holland": "NL", "netherlands": "NL", "usa": "US", "germany": "DE"}
-
-        def country_code(text: str) -> str | None:
-            key = text.strip().casefold()
-            if key in overrides:
-                return overrides[key]
-            if len(key) == 2 and pycountry.countries.get(alpha_2=key.upper()):
-                return key.upper()
-            try:
-                return pycountry.countries.lookup(key).alpha_2
-            except LookupError:
-                return None
-
     return country_code
