@@ -58,9 +58,9 @@ CURRENCY_WORDS: dict[str, str] = {
 _CUR_PRE = r"SEK|USD|US\$|EUR|GBP|mBTC|BTC|XMR|NOK|DKK|€|\$|£|Ƀ|₿|kr\.?(?=\s?\d)"
 _CUR_POST = r"kronor|kr\.?|:-|,-|SEK|USD|EUR|euros?|dollars?|€|\$|£|GBP|mBTC|BTC|XMR|bitcoin|monero|spänn|NOK|DKK"
 PRICE_RE = re.compile(
-    rf"(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?![\d.,]?\d)(?!\s?(?:mg|g|gr|kg|st|x)\b)"
-    rf"|(?<![\w.,])(?=\d)(?P<n2>{_NUM})(?![\d.,]?\d)\s?(?P<post>{_CUR_POST})(?![\w])"
-    r"|(?<![\w])(?P<n3>\d+|en|ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio)\s(?P<lax>lax|laxar|papp|lakan)\b",
+    rf"(?=[SUEGMBXNDK€$£Ƀ₿])(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?![\d.,]?\d)(?!\s?(?:mg|g|gr|kg|st|x)\b)"
+    rf"|(?=\d)(?<![\w.,])(?P<n2>{_NUM})(?![\d.,]?\d)\s?(?P<post>{_CUR_POST})(?![\w])"
+    r"|(?=[\dETFSÅN])(?<![\w])(?P<n3>\d+|en|ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio)\s(?P<lax>lax|laxar|papp|lakan)\b",
     re.I,
 )
 _SV_NUM = {"en": 1, "ett": 1, "två": 2, "tre": 3, "fyra": 4, "fem": 5, "sex": 6, "sju": 7, "åtta": 8, "nio": 9, "tio": 10}
@@ -129,7 +129,7 @@ _DOSE_UNITS = r"mg|mcg|µg|μg|ug|ml"
 _FRAC = {"1/2": 0.5, "½": 0.5, "1/4": 0.25, "¼": 0.25, "1/8": 0.125, "half": 0.5, "halv": 0.5, "halva": 0.5,
          "quarter": 0.25, "kvarts": 0.25, "eighth": 0.125}
 QUANTITY_RE = re.compile(
-    r"(?<![\w.,])(?=\d)(?:"
+    r"(?=\d)(?<![\w.,])(?:"
     # 100 x 2mg, 50x (30MG), 10x100mg
     rf"(?P<c1>\d+)\s?[x×*]\s?\(?\s?(?P<d1>{_NUMQ})\s?(?P<du1>{_DOSE_UNITS})\b\)?"
     # 100mg x 10
@@ -141,9 +141,9 @@ QUANTITY_RE = re.compile(
     # 5g, 0,5 g, 1 oz, 1 kg (not a concentration like 250mg/ml)
     rf"|(?P<m>{_NUMQ})\s?(?P<mu>{_MASS_UNITS})\b(?!\s?/\s?(?:ml|l)\b))"
     # x10
-    r"|(?<![\w])[x×]\s?(?P<c5>\d+)\b(?!\s?(?:mg|g|ml)\b)"
+    r"|(?=[x×])(?<![\w])[x×]\s?(?P<c5>\d+)\b(?!\s?(?:mg|g|ml)\b)"
     # 1/2 oz, half oz, halv kilo
-    rf"|(?<![\w])(?P<fr>1/2|½|1/4|¼|1/8|half|halv|halva|quarter|kvarts|eighth)\s?(?:an?\s)?(?P<fu>{_MASS_UNITS})\b",
+    rf"|(?=[1½¼HQEK])(?<![\w])(?P<fr>1/2|½|1/4|¼|1/8|half|halv|halva|quarter|kvarts|eighth)\s?(?:an?\s)?(?P<fu>{_MASS_UNITS})\b",
     re.I,
 )
 _EIGHTBALL = re.compile(r"\b(?:8[\s-]?ball|eight[\s-]?ball)\b", re.I)

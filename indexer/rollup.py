@@ -132,7 +132,20 @@ def _call_external(scorer: Any, texts: list[str], ships_from: str | None, ships_
         score, signals = result
     if score is None:
         return None
-    return round(float(score), 3), signal_strings(signals or [])
+    signals = list(signals or [])
+    if ships_from and ships_from != "SE":
+        # The listings' structured ships_from is abroad: a text mention of Sweden ("3–5 dagar till Sverige")
+        # must not count as shipping from Sweden. Re-combine the remaining signals with the extractors' rule.
+        kept = [s for s in signals if not (isinstance(s, dict) and s.get("signal") == "ships_from_se")]
+        if len(kept) != len(signals):
+            try:
+                from extractors.swedish import combine
+            except ImportError:
+                combine = None
+            if combine is not None:
+                score = combine(kept) if kept else 0.0
+                signals = kept
+    return round(float(score), 3), signal_strings(signals)
 
 
 def signal_strings(signals: Iterable[Any]) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from indexer.base import IndexBackend
 from indexer.rollup import SWEDISH_THRESHOLD
 from indexer.turnover import (
     METHODS,
+    SaleEstimate,
     TurnoverBucket,
     TurnoverReport,
     aggregate,
@@ -146,6 +147,12 @@ def swedish_share(backend: IndexBackend, period: str = "week", threshold: float 
     return rows
 
 
+def best_estimates(report: TurnoverReport) -> list[SaleEstimate]:
+    """The report's best estimate (counters, else corrected feedback, else the lower bound) labelled
+    ``best``: the one line that covers every site. Its parts keep their own labels in the other rows."""
+    return [replace(e, method="best") for e in report.best()]
+
+
 def compute_trends(
     backend: IndexBackend,
     *,
@@ -160,6 +167,7 @@ def compute_trends(
     buckets = []
     for method in METHODS:
         buckets += aggregate(report.estimates(method), by=by, period=period)
+    buckets += aggregate(best_estimates(report), by=by, period=period)
     buckets.sort(key=lambda b: (b.period, b.method, str(b.key)))
     return Trends(
         period=period,
@@ -201,7 +209,7 @@ def _plot_turnover(ax: Any, trends: Trends) -> None:
     else:
         for b in trends.turnover:
             series[b.method][b.period] += b.value_sek
-        ax.set_title(f"Turnover per {trends.period} by method (SEK; feedback = lower bound)")
+        ax.set_title(f"Turnover per {trends.period} by method (SEK; feedback = lower bound, best = all sites)")
     for label, points in sorted(series.items()):
         keys = sorted(points)
         ax.plot(_dates(keys), [points[k] for k in keys], marker="o", label=label)
@@ -293,8 +301,7 @@ def write_trend_plots(backend: IndexBackend, out_dir: Path | str, period: str | 
     report = compute_turnover(backend)
     by_method = compute_trends(backend, period=period, report=report)
     by_site = Trends(period, "site", report=report,
-                     turnover=sorted((b for m in METHODS for b in aggregate(report.estimates(m), by="site", period=period)),
-                                     key=lambda b: (b.period, b.method, str(b.key))))
+                     turnover=aggregate(best_estimates(report), by="site", period=period))
     return [
         plot_trends(by_method, out / "trends_overview.png"),
         _single(out / "turnover_by_method.png", _plot_turnover, by_method),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,14 @@ class CrawledWorld:
     truth: dict[str, Any] = field(default_factory=dict)
 
 
-def crawl_days(home: Path, seed: int, days: int, sites: list[str] | None = None, **testbed_kwargs: Any) -> CrawledWorld:
+DayCallback = Callable[[int, CrawlResult, Testbed], None]
+
+
+def crawl_days(home: Path, seed: int, days: int, sites: list[str] | None = None, *,
+               after_crawl: DayCallback | None = None, **testbed_kwargs: Any) -> CrawledWorld:
+    """Crawl ``days`` testbed days (run ids ``day0``, ``day1`` …). ``after_crawl(day, result, testbed)``, when
+    given, runs after each day's crawl and before the testbed advances (e.g. roll-up + alert evaluation per
+    crawl cycle, as a campaign does)."""
     os.environ["SOKHUND_HOME"] = str(home)
     testbed = Testbed(seed=seed, state_dir=home / "testbed", **testbed_kwargs)
     testbed.start()
@@ -41,7 +49,10 @@ def crawl_days(home: Path, seed: int, days: int, sites: list[str] | None = None,
         os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
         world = CrawledWorld(testbed, sites or site_names(testbed))
         for day in range(days):
-            world.results.append(run_crawl(world.sites, as_of=as_of(testbed), run_id=f"day{day}", timeout=600))
+            result = run_crawl(world.sites, as_of=as_of(testbed), run_id=f"day{day}", timeout=600)
+            world.results.append(result)
+            if after_crawl is not None:
+                after_crawl(day, result, testbed)
             if day < days - 1:
                 testbed.advance()
         world.truth = testbed.truth()

@@ -74,3 +74,18 @@ def test_rollup_entry_point_also_links_identities(tmp_path: Path) -> None:
     idx.upsert([vendor("flugsvamp", "a", fingerprints=[fp]), vendor("nordbazaar", "b", fingerprints=[fp])])
     rollup(idx)
     assert idx.count("vendor_identity") == 1
+
+
+def test_structured_ships_from_abroad_overrides_a_text_mention_of_sweden(tmp_path: Path) -> None:
+    def scorer(texts: list[str], ships_from: str | None, ships_to: list[str]) -> tuple[float, list[dict[str, object]]]:
+        return 0.67, [{"signal": "ships_from_se", "weight": 0.45, "evidence": "till Sverige"},
+                      {"signal": "swedish_text", "weight": 0.4, "evidence": "3 of 3 texts are Swedish"}]
+
+    idx = backend(tmp_path)
+    idx.upsert([listing("flugsvamp", "7", "Tysken", price=100, currency="SEK", ships_from="DE",
+                        description="Skickas från Tyskland med spårbart brev, 3–5 dagar till Sverige.")])
+    rollup_vendors(idx, scorer=scorer)
+    doc = idx.get("vendor", Vendor.make_id("flugsvamp", "Tysken"))
+    assert doc is not None
+    assert doc["swedish_signals"] == ["swedish_text: 3 of 3 texts are Swedish"]
+    assert doc["swedish_score"] == 0.4

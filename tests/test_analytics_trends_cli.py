@@ -115,7 +115,11 @@ def test_trends_cli_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert data["by"] == "substance" and data["period"] == "week"
     row = data["turnover"][0]
     assert set(row) == {"period", "key", "method", "units", "value_sek", "unvalued_units"}
-    assert {r["method"] for r in data["turnover"]} == {"counter", "feedback", "feedback_corrected"}
+    assert {r["method"] for r in data["turnover"]} == {"counter", "feedback", "feedback_corrected", "best"}
+    best = sum(r["value_sek"] for r in data["turnover"] if r["method"] == "best")
+    parts = sum(r["value_sek"] for r in data["turnover"] if r["method"] == "counter")
+    parts += sum(r["value_sek"] for r in data["turnover"] if r["method"] == "feedback_corrected")
+    assert best == pytest.approx(parts)  # every site has a rate here, so best = counters + corrected
     assert data["feedback_rates"]["nordbazaar"]["rate"] == pytest.approx(5 / 18)  # 5 feedback, 2 sales a day
     _is_png(plot)
     assert _run(["trends", "--index", url, "--period", "day"]) == 0

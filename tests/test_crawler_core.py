@@ -89,7 +89,7 @@ def test_parse_number(text: str, expected: float | None) -> None:
 
 def test_warc_roundtrip_keeps_body_and_hash(tmp_path: Path) -> None:
     store = WarcStore(tmp_path, "run")
-    body = "<html>Kokain 1 g 800 kr</html>".encode()
+    body = b"<html>Kokain 1 g 800 kr</html>"
     path, offset, sha = store.write_response("http://127.0.0.1:1/a", 200, [("Content-Type", "text/html")], body, [])
     path2, offset2, _ = store.write_response("http://127.0.0.1:1/b", 404, [], b"gone", [])
     store.close()
@@ -107,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
     pages = {
         "/": b"<html><a class=item href='/item/1'>1</a><a class=item href='/item/2'>2</a>"
         b"<a class=item href='/item/3'>3</a><a class=item href='/item/4'>4</a></html>",
-        "/item/1": "<html><h1>Kokain 1g</h1><span class=price>800 kr</span><span class=vendor>Snabben</span></html>".encode(),
+        "/item/1": b"<html><h1>Kokain 1g</h1><span class=price>800 kr</span><span class=vendor>Snabben</span></html>",
         # broken: unclosed tags, stray bytes that are not UTF-8, a truncated attribute
         "/item/2": b"<html><h1>Tjack 5 g<div class=price>450 kr<p><span class=vendor>Norrland\xff\xfe<a href='",
         "/item/4": "<html><h1>Hasch 10 g</h1><span class=price>1 200 kr</span><span class=vendor>Gröna</span>".encode(),

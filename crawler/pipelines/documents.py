@@ -240,7 +240,7 @@ class DocumentBuilder:
             ships_from=self._country(f.get("ships_from")) or summary.get("ships_from"),
             profile=f.get("profile") or "",
             swedish_score=summary.get("swedish_score"),
-            swedish_signals=summary.get("swedish_signals") or [],
+            swedish_signals=[_signal_text(x) for x in summary.get("swedish_signals") or []],
             first_seen=self._first_seen(Vendor.KIND, doc_id),
             last_seen=self.as_of,
             capture_id=capture_id,
@@ -319,6 +319,15 @@ class DocumentBuilder:
                 capture_sha256=sha,
             )
         ]
+
+
+def _signal_text(signal: Any) -> str:
+    """A Swedish-score signal as the readable string the data model stores ("swish: Swish")."""
+    if isinstance(signal, dict):
+        name = signal.get("signal") or signal.get("name") or "signal"
+        evidence = signal.get("evidence")
+        return f"{name}: {evidence}" if evidence else str(name)
+    return str(signal)
 
 
 def _alias_norm(name: str) -> str:
