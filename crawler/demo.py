@@ -1,12 +1,13 @@
 """``sokhund demo``: the whole job on the simulated world.
 
 Start the testbed on 127.0.0.1 (optionally as onion services on a private Tor network), then for each
-simulated day: crawl every site, roll up vendors, evaluate alerts, advance the world. End with a
+simulated day run one campaign (crawl every site, roll up vendors, evaluate alerts) and advance the world. End with a
 summary (pages, listings, vendors, observations, new vendors per day), trend plots and the world's
 ground truth beside them."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from contextlib import ExitStack
@@ -18,7 +19,8 @@ from rich.table import Table
 
 from crawler import paths
 from crawler.adapters import load_all
-from crawler.runner import CrawlResult, run_crawl
+from crawler.campaigns import Campaign, Schedule, run_campaign
+from crawler.runner import run_crawl
 
 
 def _site_env(urls: dict[str, str], cookies: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -44,35 +46,40 @@ def _counts(as_of: str) -> dict[str, int]:
         backend.close()
 
 
-def _after_crawl(result: CrawlResult) -> list[Any]:
-    """Analyse → alert for one crawl: vendor roll-up, then the alert rules (fire once per entity)."""
+def _alert_titles(alert_ids: list[str]) -> list[str]:
     from indexer.base import open_backend
 
     backend = open_backend()
     try:
-        try:
-            from indexer.rollup import rollup
-        except ImportError:
-            rollup = None
-        if rollup is not None:
-            rollup(backend)
-        try:
-            from indexer.alerts import evaluate_alerts
-        except ImportError:
-            return []
-        return list(evaluate_alerts(backend, result.run_id) or [])
+        return [(backend.get("alert", a) or {}).get("title") or a for a in alert_ids]
     finally:
         backend.close()
+
+
+def _prepare_home() -> None:
+    """The demo needs a data directory of its own: an empty one, or one that only an earlier demo used
+    (which is then reset, so every demo starts from the same clean slate)."""
+    home = paths.home()
+    marker = home / "DEMO"
+    used = [p for p in home.iterdir() if p.name != "DEMO"]
+    if used and not marker.exists():
+        raise RuntimeError(
+            f"{home} holds other crawls; the demo will not mix with them. "
+            "Run it with SOKHUND_HOME pointing at an empty directory, e.g. SOKHUND_HOME=.sokhund-demo sokhund demo"
+        )
+    for path in used:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    marker.write_text("this data directory belongs to `sokhund demo`, which resets it on every run\n")
 
 
 def run_demo(days: int = 7, seed: int = 7, use_tor: bool = False, out: str | None = None) -> int:
     from testbed.server import Testbed
 
     console = Console()
-    out_dir = Path(out) if out else paths.sub("demo")
+    out_dir = Path(out) if out else paths.home() / "demo"
+    _prepare_home()
     out_dir.mkdir(parents=True, exist_ok=True)
     state = paths.testbed_dir() / f"demo-seed{seed}"
-    shutil.rmtree(state, ignore_errors=True)  # a fresh world every demo; the index keeps its history
     adapters = load_all()
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
@@ -94,19 +101,25 @@ def run_demo(days: int = 7, seed: int = 7, use_tor: bool = False, out: str | Non
             console.print(f"  {name:12} {urls[name]}")
         from crawler.commands import _progress
 
+        campaign = Campaign(
+            name="demo", description="sokhund demo: every site once per simulated day",
+            sites=sites, schedule=Schedule(interval_seconds=86400), tor=use_tor,
+        )
         for day in range(days):
             as_of = f"{testbed.today}T12:00:00+00:00"
             console.rule(f"day {day} · {testbed.today}")
             with _progress(console) as update:
-                result = run_crawl(sites, as_of=as_of, run_id=f"demo-s{seed}-{testbed.today}", use_tor=use_tor,
-                                   progress=update)
-            alerts = _after_crawl(result)
+                crawl = functools.partial(run_crawl, progress=update)
+                run = run_campaign(campaign, crawl=crawl, as_of=as_of)
+            if run.status != "ok":
+                console.print(f"[red]campaign run {run.id} {run.status}[/]: {run.error}")
             counts = _counts(as_of)
-            rows.append({"day": day, "date": testbed.today, "pages": result.pages, **counts,
-                         "new_vendors": len(result.new_vendor_ids) if day else 0, "alerts": len(alerts),
-                         "invalid": result.invalid_pages(), "errors": result.errors})
-            for alert in alerts:
-                console.print(f"[red]ALERT[/] {getattr(alert, 'title', alert)}")
+            alert_ids = list(run.stats.get("alert_ids") or [])
+            rows.append({"day": day, "date": testbed.today, "pages": run.stats.get("pages", 0), **counts,
+                         "new_vendors": run.stats.get("new_vendors", 0) if day else 0, "alerts": len(alert_ids),
+                         "invalid": run.stats.get("invalid_pages", {}), "errors": run.stats.get("errors", 0)})
+            for title in _alert_titles(alert_ids):
+                console.print(f"[red]ALERT[/] {title}")
             if day < days - 1:
                 testbed.advance()
         truth_dir = out_dir / "truth"
