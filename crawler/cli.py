@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "indexer.cli",
     "indexer.alerts_cli",
     "crawler.campaign_cli",
+    "dashboards.cli",
 )
 
 

@@ -30,9 +30,7 @@ from typing import Any
 
 WEIGHTS: dict[str, float] = {
     "ships_from_se": 0.6,  # structural ships_from field = SE (on its own above the 0.5 threshold)
-    "ships_from_se_text": 0.45,  # "skickas från Sverige" / "ships from Sweden" in the vendor's text
     "ships_from_abroad": -0.7,  # structural ships_from is another country: scales the score by 0.3
-    "ships_from_abroad_text": -0.5,  # the text says it ships from another country (no structural field)
     "ships_to_se_only": 0.30,  # destinations are Sweden only
     "ships_to_nordic_only": 0.10,  # destinations Nordic / SE+neighbours only
     "swedish_text": 0.25,  # the vendor's text is Swedish
@@ -42,6 +40,10 @@ WEIGHTS: dict[str, float] = {
     "letter_post": 0.05,  # "brev" (letter post) on its own
     "swedish_place": 0.15,  # Stockholm, Göteborg, Malmö … (dead drops, local delivery)
     "sweden_mentioned": 0.10,  # "Sverige"/"Sweden" without a shipping role
+}
+TEXT_WEIGHTS: dict[str, float] = {  # the same signals when only the vendor's text says so
+    "ships_from_se": 0.45,  # "skickas från Sverige" / "ships from Sweden"
+    "ships_from_abroad": -0.5,  # "ships from the Netherlands" (counts only without a structural field)
 }
 MARKET_DISCOUNT = 0.2  # a signal that only restates the market's norm keeps a fifth of its weight
 CONTEXT_DISCOUNT = 0.2  # signals found only in non-vendor text (UI, boilerplate) likewise
@@ -159,9 +161,9 @@ def signals_from_result(result: dict[str, Any]) -> list[dict[str, Any]]:
         label, value, etext = ent["label"], ent.get("value") or {}, ent.get("text", "")
         sig: dict[str, Any] | None = None
         if label == "SHIP_FROM" and value.get("code") == "SE":
-            sig = _sig("ships_from_se_text", etext)
+            sig = _sig("ships_from_se", etext, TEXT_WEIGHTS["ships_from_se"])
         elif label == "SHIP_FROM" and _country(value.get("code")):
-            sig = _sig("ships_from_abroad_text", f"{etext} ({value.get('code')})")
+            sig = _sig("ships_from_abroad", f"{etext} ({value.get('code')})", TEXT_WEIGHTS["ships_from_abroad"])
         elif label == "SHIP_TO":
             if not _is_negated(text, ent):
                 ships_to.add(value.get("code"))
@@ -175,8 +177,7 @@ def signals_from_result(result: dict[str, Any]) -> list[dict[str, Any]]:
             sig = _sig("letter_post", etext)
         if sig is None:
             continue
-        base = sig["signal"].removesuffix("_text")
-        neg = _is_negated(text, ent) if base in NEGATABLE or sig["signal"].startswith("ships_from") else None
+        neg = _is_negated(text, ent) if sig["signal"] in NEGATABLE | {"ships_from_abroad"} else None
         if neg:
             out.append({"signal": f"negated:{sig['signal']}", "weight": 0.0,
                         "evidence": _clause(text, ent) or etext})
@@ -263,35 +264,37 @@ def swedish_score(
         results = extractor.extract([ExtractRequest(text=t, kind="description") for t in texts])
         langs = [r["lang"] for r in results]
         for r in results:
-            signals.extend(s for s in signals_from_result(r) if s["signal"] != "swedish_text")
+            signals.extend({**s, "_text": True} for s in signals_from_result(r) if s["signal"] != "swedish_text")
         sv_share = langs.count("sv") / len(langs)
         if sv_share >= 0.3:
             signals.append(_sig("swedish_text", f"{langs.count('sv')} of {len(langs)} texts are Swedish"))
     if context:
         for r in extractor.extract([ExtractRequest(text=t, kind="description") for t in context]):
-            signals.extend(_discount(s, CONTEXT_DISCOUNT, "site text, not the vendor's")
+            signals.extend({**_discount(s, CONTEXT_DISCOUNT, "site text, not the vendor's"), "_text": True}
                            for s in signals_from_result(r) if s["weight"] > 0)
     signals = _resolve(signals, structured_from, mkt)
     dedup: dict[tuple[str, str], dict[str, Any]] = {}
     for s in signals:
         dedup.setdefault((s["signal"], s["evidence"]), s)
-    signals = sorted(dedup.values(), key=lambda s: -abs(float(s["weight"])))
+    signals = sorted(({k: v for k, v in s.items() if k != "_text"} for s in dedup.values()),
+                     key=lambda s: -abs(float(s["weight"])))
     return combine(signals), signals
 
 
 def _resolve(signals: list[dict[str, Any]], structured_from: str | None, market: Market | None) -> list[dict[str, Any]]:
     """Structured ships_from beats text claims; market-norm signals are discounted."""
     out: list[dict[str, Any]] = []
-    has_text_se = any(s["signal"] == "ships_from_se_text" for s in signals)
+    text_from = {s["signal"] for s in signals if s.get("_text") and s["signal"].startswith("ships_from_")}
     for s in signals:
         name = s["signal"]
-        if structured_from and name in ("ships_from_se_text", "ships_from_abroad_text"):
-            if (name == "ships_from_se_text") != (structured_from == "SE"):
-                out.append({"signal": f"conflict:{name}", "weight": 0.0,
-                            "evidence": f"{s['evidence']} [ships_from field says {structured_from}]"})
-            continue  # agreeing text adds nothing to the structured field
-        if name == "ships_from_abroad_text" and has_text_se:
-            continue  # the text names Sweden and another country as origin: too ambiguous to count against
+        if s.get("_text") and name in ("ships_from_se", "ships_from_abroad"):
+            if structured_from:
+                if (name == "ships_from_se") != (structured_from == "SE"):
+                    out.append({"signal": f"conflict:{name}", "weight": 0.0,
+                                "evidence": f"{s['evidence']} [ships_from field says {structured_from}]"})
+                continue  # agreeing text adds nothing to the structured field
+            if name == "ships_from_abroad" and "ships_from_se" in text_from:
+                continue  # the text names Sweden and another country as origin: too ambiguous to count against
         why = market.explains(name) if market else None
         if why and float(s["weight"]) > 0:
             s = _discount(s, MARKET_DISCOUNT, why)

@@ -159,3 +159,12 @@ def test_import_unreachable_names_the_url() -> None:
 def test_import_into_real_kibana() -> None:
     result = import_dashboards(os.environ["SOKHUND_KIBANA_URL"])
     assert result["success"] and result["successCount"] == len(objects())
+
+
+def test_cli_import(kibana: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
+    from crawler.cli import main
+
+    assert main(["dashboards", "import", kibana.url]) == 0
+    assert '"success": true' in capsys.readouterr().out
+    (req,) = kibana.state.requests
+    assert req.path == "/api/saved_objects/_import"
