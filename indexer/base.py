@@ -82,9 +82,9 @@ class IndexError_(RuntimeError):
 def open_backend(url: str | None = None) -> IndexBackend:
     """Open the backend named by ``url`` (``sqlite:///path`` or ``http(s)://es-host:9200``), else by
     ``$SOKHUND_INDEX_URL``; default: the embedded SQLite index in the data directory."""
-    from crawler import paths
-
     import os
+
+    from crawler import paths
 
     url = url or os.environ.get("SOKHUND_INDEX_URL") or ""
     if url.startswith(("http://", "https://")):
