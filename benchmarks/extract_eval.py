@@ -8,7 +8,9 @@ Sets (see extractors/SCHEMA.md for the fields):
   field (normalised; gold = hand mapping tests/data/hansa_shipsfrom_labels.json) and from the title
   alone, substance class (detected or not) from the title vs category == Drugs;
 - hansa_sample: 200 Hansa titles with hand-labelled substance and class (tests/data/hansa_sample_labels.jsonl);
-- agora: Agora 2014 (cannabis subcategories): substance class vs subcat, ships-from/to vs from/to;
+- agora: Agora 2014 (cannabis subcategories): substance class vs subcat, ships-from/to vs from/to. The
+  rows are split by a hash of the product title (``agora_half``) into a dev half, the only one used to
+  tune the lexicon, and a held-out half; class scores are printed for both halves and overall;
 - hansa_html: 5 saved listing pages and 5 vendor PGP pages, hand-labelled (tests/data/hansa_html_labels.json);
 - lang: language identification on the gold set and Hansa titles;
 - speed: titles/s and descriptions/s on one core.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
+import hashlib
 import json
 import sys
 import time
@@ -175,6 +178,11 @@ def eval_hansa_sample(extractor: Any) -> dict[str, dict[str, float]]:
 # ------------------------------------------------------------------ Agora 2014
 
 
+def agora_half(product: str) -> str:
+    """'dev' or 'heldout': a stable split by a hash of the title (every row of a title in one half)."""
+    return "dev" if hashlib.sha1(product.strip().encode("utf-8")).digest()[0] % 2 == 0 else "heldout"
+
+
 def eval_agora(extractor: Any) -> dict[str, dict[str, float]]:
     from extractors.normalise import country_code
 
@@ -190,10 +198,13 @@ def eval_agora(extractor: Any) -> dict[str, dict[str, float]]:
     ship_texts = [f"Ships from: {r['from'].strip()}\nShips to: {r['to'].strip()}" for r in items]
     ships = extractor.extract([ExtractRequest(text=t, kind="title") for t in ship_texts])
     cls, frm, to = PRF(), PRF(), PRF()
+    half_cls = {"dev": PRF(), "heldout": PRF()}
+    n_half = Counter(agora_half(r["product"]) for r in items)
     for r, t, s in zip(items, titles, ships, strict=True):
         gold_class = "cannabis" if r["subcat"] == "Cannabis" else None
         pc = t["summary"]["substance_class"]
         cls.add(Counter([pc] if pc else []), Counter([gold_class] if gold_class else []))
+        half_cls[agora_half(r["product"])].add(Counter([pc] if pc else []), Counter([gold_class] if gold_class else []))
         src = r["from"].strip().replace("From: ", "").split(" To:")[0]
         gf = country_code(src) if src not in ("NA", "", "Internet") else None
         if src in ("World",):
@@ -206,6 +217,8 @@ def eval_agora(extractor: Any) -> dict[str, dict[str, float]]:
         to.add(Counter(pt), Counter(gt))
     return {
         f"substance_class vs subcat ({len(items)} unique product/from/to)": cls.scores(),
+        f"  dev half ({n_half['dev']}, used for tuning)": half_cls["dev"].scores(),
+        f"  held-out half ({n_half['heldout']}, not used for tuning)": half_cls["heldout"].scores(),
         "ships_from vs from": frm.scores(),
         "ships_to vs to": to.scores(),
     }

@@ -16,6 +16,8 @@ Targets: zero false alerts, alert recall 1.0, latency 0; vendor-level F1 >= 0.9.
     .venv/bin/python benchmarks/swedish_eval.py [--seed 7] [--days 6] [--new-day 3] [--json]
         [--keep DIR]     keep the crawl (per-day index snapshots, taken before each roll-up) in DIR
         [--replay DIR]   re-score a kept crawl without crawling again (roll-up + alerts per day snapshot)
+        [--no-ships-from] ablation (with --replay): score without the structured ships_from field, to see
+                          what the text, payment, carrier and destination signals achieve on their own
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Cycle:
     index: int
     world_day: int
     fired: list[dict[str, Any]] = field(default_factory=list)
+    rollup_seconds: float = 0.0
+    alert_seconds: float = 0.0
 
 
 @dataclass
@@ -67,15 +71,30 @@ def _snapshot(src: Path, dst: Path) -> None:
         a.backup(b)
 
 
-def _evaluate_cycle(cycle: Cycle) -> None:
+def _without_ships_from(texts: list[str], ships_from: str | None, ships_to: list[str], **kw: Any) -> Any:
+    from extractors.swedish import swedish_score
+
+    return swedish_score(texts, None, ships_to, **kw)
+
+
+def _evaluate_cycle(cycle: Cycle, ablate_ships_from: bool = False) -> None:
     from indexer.alerts import evaluate_alerts
     from indexer.base import open_backend
-    from indexer.rollup import rollup
+    from indexer.identity import link_vendors
+    from indexer.rollup import rollup, rollup_vendors
 
     backend = open_backend()
     try:
-        rollup(backend)
+        started = time.monotonic()
+        if ablate_ships_from:
+            rollup_vendors(backend, scorer=_without_ships_from)
+            link_vendors(backend, write=True)
+        else:
+            rollup(backend)
+        cycle.rollup_seconds = time.monotonic() - started
+        started = time.monotonic()
         cycle.fired = [a.to_dict() for a in evaluate_alerts(backend, f"day{cycle.index}", deliver=False)]
+        cycle.alert_seconds = time.monotonic() - started
     finally:
         backend.close()
 
@@ -127,7 +146,7 @@ def crawl_and_alert(home: Path, *, seed: int = 7, days: int = 6, sites: list[str
     return SwedishRun(cycles, world.truth, _final_vendors(), sites, elapsed)
 
 
-def replay(kept: Path, home: Path) -> SwedishRun:
+def replay(kept: Path, home: Path, ablate_ships_from: bool = False) -> SwedishRun:
     """Roll up and evaluate alerts on a kept crawl's per-day index snapshots (no crawling): for tuning."""
     meta = json.loads((kept / "meta.json").read_text())
     truth = json.loads((kept / "truth.json").read_text())
@@ -141,7 +160,7 @@ def replay(kept: Path, home: Path) -> SwedishRun:
         for suffix in ("-wal", "-shm"):
             Path(str(index_path()) + suffix).unlink(missing_ok=True)
         cycle = Cycle(index, world_day)
-        _evaluate_cycle(cycle)
+        _evaluate_cycle(cycle, ablate_ships_from)
         cycles.append(cycle)
     return SwedishRun(cycles, truth, _final_vendors(), meta["sites"])
 
@@ -165,6 +184,7 @@ def classification(vendors: list[dict[str, Any]], truth_vendors: list[dict[str, 
     truth = {Vendor.make_id(r["site"], str(r["vendor"])): r for r in truth_vendors}
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
     errors, unmatched = [], 0
+    scores: dict[bool, list[float]] = {True: [], False: []}
     for v in vendors:
         if v.get("site") not in sites:
             continue
@@ -174,6 +194,7 @@ def classification(vendors: list[dict[str, Any]], truth_vendors: list[dict[str, 
             continue
         score = float(v.get("swedish_score") or 0.0)
         pred, gold = score >= threshold, bool(row["swedish"])
+        scores[gold].append(score)
         cell = {(True, True): "tp", (True, False): "fp", (False, True): "fn", (False, False): "tn"}[(pred, gold)]
         for key in ("all", str(v["site"])):
             counts[key][cell] += 1
@@ -181,7 +202,9 @@ def classification(vendors: list[dict[str, Any]], truth_vendors: list[dict[str, 
             errors.append({"site": v["site"], "vendor": v.get("name"), "error": cell, "score": score,
                            "truth_ships_from": row.get("ships_from"), "ships_from": v.get("ships_from"),
                            "signals": v.get("swedish_signals")})
-    out: dict[str, Any] = {"threshold": threshold, "unmatched_vendors": unmatched, "errors": errors}
+    out: dict[str, Any] = {"threshold": threshold, "unmatched_vendors": unmatched, "errors": errors,
+                           "min_score_swedish": min(scores[True], default=None),
+                           "max_score_not_swedish": max(scores[False], default=None)}
     for key, c in sorted(counts.items()):
         out[key] = {**c, **_prf(c["tp"], c["fp"], c["fn"]), "vendors": sum(c.values())}
     return out
@@ -194,11 +217,15 @@ def alert_metrics(cycles: list[Cycle], truth_vendors: list[dict[str, Any]], site
     new = {Vendor.make_id(r["site"], str(r["vendor"])): r for r in truth_vendors
            if r.get("is_new_swedish_vendor") and r["site"] in sites}
     fired: dict[str, list[int]] = defaultdict(list)
+    label: dict[str, str] = {}
     for c in cycles:
         for a in c.fired:
             if a["rule"] == RULE:
                 fired[a["entity"]].append(c.index)
-    false_alerts = sorted(e for e in fired if e not in new)
+                details = a.get("details") or {}
+                label[a["entity"]] = (f"{details.get('site')}:{details.get('vendor')} "
+                                      f"(score {details.get('swedish_score')}, cycle {c.index})")
+    false_alerts = sorted(label[e] for e in fired if e not in new)
     per_vendor = []
     for vid, row in new.items():
         due = next((c.index for c in cycles if c.world_day >= int(row["first_day"])), None)
@@ -226,7 +253,9 @@ def alert_metrics(cycles: list[Cycle], truth_vendors: list[dict[str, Any]], site
 def report(run: SwedishRun) -> dict[str, Any]:
     return {"classification": classification(run.vendors, run.truth["vendors"], run.sites),
             "alerts": alert_metrics(run.cycles, run.truth["vendors"], run.sites),
-            "crawl_seconds": round(run.crawl_seconds, 1)}
+            "crawl_seconds": round(run.crawl_seconds, 1),
+            "rollup_seconds": [round(c.rollup_seconds, 1) for c in run.cycles],
+            "alert_seconds": [round(c.alert_seconds, 1) for c in run.cycles]}
 
 
 def _print(rep: dict[str, Any]) -> None:
@@ -237,6 +266,8 @@ def _print(rep: dict[str, Any]) -> None:
             c = cls[key]
             print(f"    {key:<11} n={c['vendors']:>3}  TP={c['tp']:>3} FP={c['fp']:>3} FN={c['fn']:>3} TN={c['tn']:>3}"
                   f"  P={c['precision']:.3f} R={c['recall']:.3f} F1={c['f1']:.3f}")
+    print(f"    margin: lowest score of a Swedish vendor {cls['min_score_swedish']}, "
+          f"highest of a non-Swedish one {cls['max_score_not_swedish']}")
     if cls["unmatched_vendors"]:
         print(f"    ({cls['unmatched_vendors']} indexed vendors not in the truth)")
     for e in cls["errors"]:
@@ -254,6 +285,7 @@ def _print(rep: dict[str, Any]) -> None:
     print(f"    alerts per cycle: {al['alerts_per_cycle']}")
     if rep.get("crawl_seconds"):
         print(f"crawl + roll-up + alerts: {rep['crawl_seconds']} s")
+    print(f"roll-up per cycle: {rep['rollup_seconds']} s; alert evaluation per cycle: {rep['alert_seconds']} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,11 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ddos", action="store_true", help="keep the markets' DDoS gates on (slower)")
     ap.add_argument("--keep", type=Path, help="keep per-day index snapshots + truth here (for --replay)")
     ap.add_argument("--replay", type=Path, help="re-score a kept crawl instead of crawling")
+    ap.add_argument("--no-ships-from", action="store_true", help="ablation (with --replay): ignore ships_from")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="swedish-eval-") as tmp:
         if args.replay:
-            run = replay(args.replay, Path(tmp))
+            run = replay(args.replay, Path(tmp), args.no_ships_from)
         else:
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)

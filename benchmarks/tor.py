@@ -155,7 +155,7 @@ def main() -> int:
     print(f"  direct:          {direct['pages_per_s']:7.1f} pages/s   median latency {direct['median_latency_ms']:6.1f} ms"
           f"   p90 {direct['p90_latency_ms']:6.1f} ms")
     print(f"  onion / direct throughput:              {onion['pages_per_s'] / direct['pages_per_s']:6.2f}")
-    print(f"  peak RSS of the 6 tor processes:        {peak['rss'] / 2**20:6.0f} MiB  "
+    print(f"  peak RSS of the tor processes:          {peak['rss'] / 2**20:6.0f} MiB  "
           f"({', '.join(f'{k} {v:.0f}' for k, v in per_process.items())} MiB at the end)")
     return 0
 

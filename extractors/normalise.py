@@ -12,6 +12,33 @@ import yaml
 
 DATA = Path(__file__).parent / "data"
 
+# ---------------------------------------------------------------- scanning
+
+
+def scan(rx: re.Pattern[str], text: str, starts: Any) -> Any:
+    """The matches of ``rx.finditer(text)``, trying ``rx`` only at the candidate ``starts`` (ascending
+    positions that include every position where a match of ``rx`` can begin).
+
+    Python's ``re`` walks every position of the text for a pattern that begins with a look-around or
+    is case-insensitive; a cheap finder over the lowercased text (a literal alternation or a character
+    class, which ``re`` skips to directly) gives the few candidate positions instead. Same matches,
+    same order, same non-overlapping rule (the next match starts at or after the previous end)."""
+    end = 0
+    for p in starts:
+        if p < end:
+            continue
+        m = rx.match(text, p)
+        if m is not None:
+            end = m.end() if m.end() > p else p + 1
+            yield m
+
+
+def lowered(text: str) -> str | None:
+    """``text.lower()`` when it keeps every character at its offset (else None: scan the slow way)."""
+    low = text.lower()
+    return low if len(low) == len(text) else None
+
+
 # ---------------------------------------------------------------- numbers
 
 _NUM = r"\d{1,3}(?:[ \u00a0.,'’]\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)?"
@@ -81,9 +108,36 @@ def currency_code(word: str) -> str | None:
     return CURRENCY_WORDS.get(w)
 
 
+# Where a price can begin (over the lowercased text): a digit run, or a currency word or symbol right
+# before one (PRICE_RE's prefix currencies are followed by at most one space and the number). The
+# Swedish slang amounts ("två lax") take the full scan.
+_DIGITS = re.compile(r"\d+")
+_ASCII_DIGITS = re.compile(r"[0-9]+")  # ``re`` scans a plain class much faster than \d (Unicode digits)
+_PRICE_PRE = re.compile(r"(?:sek|usd|us\$|eur|gbp|mbtc|btc|xmr|nok|dkk|kr\.?|[€$£ƀ₿])\s?$")
+_SLANG_HINTS = ("lax", "papp", "lakan")
+
+
+def _price_starts(low: str) -> list[int]:
+    starts: list[int] = []
+    for m in (_ASCII_DIGITS if low.isascii() else _DIGITS).finditer(low):
+        d = m.start()
+        pre = _PRICE_PRE.search(low, max(0, d - 6), d)
+        if pre is not None:
+            starts.append(pre.start())
+        starts.append(d)
+    return sorted(set(starts))
+
+
+def _price_matches(text: str) -> Any:
+    low = lowered(text)
+    if low is None or any(h in low for h in _SLANG_HINTS):
+        return PRICE_RE.finditer(text)
+    return scan(PRICE_RE, text, _price_starts(low))
+
+
 def find_prices(text: str) -> list[Price]:
     out: list[Price] = []
-    for m in PRICE_RE.finditer(text):
+    for m in _price_matches(text):
         if m.group("lax"):
             n = m.group("n3").lower()
             count = int(n) if n.isdigit() else _SV_NUM.get(n, 1)
@@ -184,9 +238,29 @@ def _unit(word: str) -> str:
     return UNIT_ALIASES.get(word.lower(), word.lower())
 
 
+# Where a quantity can begin (over the lowercased text): the first character of a run of digits and
+# "x" (every later one follows a word character, which QUANTITY_RE's look-behinds exclude), "×", a
+# fraction.
+_QUANTITY_STARTS = re.compile(r"[\dx]+|[×½¼]")
+_QUANTITY_STARTS_ASCII = re.compile(r"[0-9x]+")
+_QUANTITY_STARTS_FRAC = re.compile(r"[\dx]+|[×½¼]|half|halv|quarter|kvarts|eighth")
+_FRAC_WORDS = ("half", "halv", "quarter", "kvarts", "eighth")
+
+
+def _quantity_matches(text: str) -> Any:
+    low = lowered(text)
+    if low is None:
+        return QUANTITY_RE.finditer(text)
+    if any(w in low for w in _FRAC_WORDS):
+        finder = _QUANTITY_STARTS_FRAC
+    else:
+        finder = _QUANTITY_STARTS_ASCII if low.isascii() else _QUANTITY_STARTS
+    return scan(QUANTITY_RE, text, (m.start() for m in finder.finditer(low)))
+
+
 def find_quantities(text: str) -> list[Quantity]:
     out: list[Quantity] = []
-    for m in QUANTITY_RE.finditer(text):
+    for m in _quantity_matches(text):
         g = m.groupdict()
         s, e = m.start(), m.end()
         if g["c1"] or g["c2"]:
@@ -215,7 +289,7 @@ def find_quantities(text: str) -> list[Quantity]:
             if unit == "l":
                 val, unit = val * 1000.0, "ml"
             out.append(Quantity(val, unit, s, e))
-    for m in _EIGHTBALL.finditer(text):
+    for m in _EIGHTBALL.finditer(text) if "ball" in text.lower() else ():
         out.append(Quantity(3.5, "g", m.start(), m.end()))
     out.sort(key=lambda q: q.start)
     return out
@@ -231,7 +305,7 @@ def parse_quantity(text: str) -> Quantity | None:
 
 @lru_cache(maxsize=1)
 def places() -> dict[str, Any]:
-    return yaml.safe_load((DATA / "places.yaml").read_text(encoding="utf-8"))
+    return yaml.load((DATA / "places.yaml").read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 
 
 @lru_cache(maxsize=1)

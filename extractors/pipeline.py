@@ -7,6 +7,8 @@
     [result] = ex.extract([ExtractRequest("5g kola 1 200 kr, skickas från Sverige", date="2024-03-01")])
 
 Pipelines are built once per process (lazily, per language) and run with ``nlp.pipe`` in batches.
+Titles take the fast path (extractors/matching.py: the same data and rules, no spaCy), so a worker
+that only sees titles never imports spaCy.
 Every text goes through hygiene (NFKC, zero-width, decoration, homoglyphs, length bound); entity
 offsets are reported against the original text. ``extract`` never raises on bad text: a failing text
 yields the empty contract shape with a flag.
@@ -112,10 +114,12 @@ class SpacyExtractor:
         return doc
 
     def fast(self, lang: str) -> Any:
+        """The fast title path for ``lang``: the same data and rules without spaCy (spaCy is imported
+        only when a description, post or long title needs a pipeline)."""
         if lang not in self._fast:
-            from extractors.components import FastTitlePath
+            from extractors.matching import FastTitlePath
 
-            self._fast[lang] = FastTitlePath(self.nlp(lang))
+            self._fast[lang] = FastTitlePath(lang)
         return self._fast[lang]
 
     @staticmethod

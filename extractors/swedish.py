@@ -9,7 +9,9 @@ SCHEMA.md. Three kinds of signal, all general (none is tied to a site, template 
 * **negative** signals (weight < 0) scale the positive score by ``prod(1 + w)``: ``ships_from_abroad``
   (-0.7) when the vendor's goods ship from another country. A vendor shipping from NL is not a Swedish
   vendor however Swedish the market it sells on; a text claim "skickas från Sverige" does not outweigh
-  the structured field (it is dropped, with a zero-weight ``conflict`` note).
+  the structured field (it is dropped, with a zero-weight ``conflict`` note). Without a structured field
+  the vendor's own texts decide: the origin most of them claim counts (text weights, ``TEXT_WEIGHTS``),
+  the minority claim is kept as an ``outvoted`` note.
 * **negated cues** ("Swish tas INTE emot", "no PostNord", "we don't accept Swish") do not count: they are
   kept as zero-weight ``negated:<signal>`` notes so the analyst sees why a cue was ignored.
 
@@ -24,6 +26,7 @@ hold; pass site UI/boilerplate, if at all, as ``context_texts``, which only ever
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +45,7 @@ WEIGHTS: dict[str, float] = {
     "sweden_mentioned": 0.10,  # "Sverige"/"Sweden" without a shipping role
 }
 TEXT_WEIGHTS: dict[str, float] = {  # the same signals when only the vendor's text says so
-    "ships_from_se": 0.45,  # "skickas från Sverige" / "ships from Sweden"
+    "ships_from_se": 0.5,  # "skickas från Sverige" / "ships from Sweden" (the vendor's own claim)
     "ships_from_abroad": -0.5,  # "ships from the Netherlands" (counts only without a structural field)
 }
 MARKET_DISCOUNT = 0.2  # a signal that only restates the market's norm keeps a fifth of its weight
@@ -253,6 +256,7 @@ def swedish_score(
 
         extractor = default_spacy_extractor()
     signals: list[dict[str, Any]] = []
+    claims: Counter[str] = Counter()  # texts claiming SE / another country as origin
     structured_from = _country(ships_from)
     if structured_from == "SE":
         signals.append(_sig("ships_from_se", f"ships_from field: {ships_from}"))
@@ -264,7 +268,9 @@ def swedish_score(
         results = extractor.extract([ExtractRequest(text=t, kind="description") for t in texts])
         langs = [r["lang"] for r in results]
         for r in results:
-            signals.extend({**s, "_text": True} for s in signals_from_result(r) if s["signal"] != "swedish_text")
+            found = [s for s in signals_from_result(r) if s["signal"] != "swedish_text"]
+            claims.update({s["signal"] for s in found if s["signal"] in ("ships_from_se", "ships_from_abroad")})
+            signals.extend({**s, "_text": True} for s in found)
         sv_share = langs.count("sv") / len(langs)
         if sv_share >= 0.3:
             signals.append(_sig("swedish_text", f"{langs.count('sv')} of {len(langs)} texts are Swedish"))
@@ -272,7 +278,7 @@ def swedish_score(
         for r in extractor.extract([ExtractRequest(text=t, kind="description") for t in context]):
             signals.extend({**_discount(s, CONTEXT_DISCOUNT, "site text, not the vendor's"), "_text": True}
                            for s in signals_from_result(r) if s["weight"] > 0)
-    signals = _resolve(signals, structured_from, mkt)
+    signals = _resolve(signals, structured_from, mkt, claims)
     dedup: dict[tuple[str, str], dict[str, Any]] = {}
     for s in signals:
         dedup.setdefault((s["signal"], s["evidence"]), s)
@@ -281,10 +287,13 @@ def swedish_score(
     return combine(signals), signals
 
 
-def _resolve(signals: list[dict[str, Any]], structured_from: str | None, market: Market | None) -> list[dict[str, Any]]:
-    """Structured ships_from beats text claims; market-norm signals are discounted."""
+def _resolve(signals: list[dict[str, Any]], structured_from: str | None, market: Market | None,
+             claims: Counter[str]) -> list[dict[str, Any]]:
+    """Structured ships_from beats text claims; without it, the origin most of the vendor's texts claim
+    wins (a tie keeps both); market-norm signals are discounted."""
     out: list[dict[str, Any]] = []
-    text_from = {s["signal"] for s in signals if s.get("_text") and s["signal"].startswith("ships_from_")}
+    se, abroad = claims["ships_from_se"], claims["ships_from_abroad"]
+    outvoted = "ships_from_se" if abroad > se else "ships_from_abroad" if se > abroad else None
     for s in signals:
         name = s["signal"]
         if s.get("_text") and name in ("ships_from_se", "ships_from_abroad"):
@@ -293,7 +302,9 @@ def _resolve(signals: list[dict[str, Any]], structured_from: str | None, market:
                     out.append({"signal": f"conflict:{name}", "weight": 0.0,
                                 "evidence": f"{s['evidence']} [ships_from field says {structured_from}]"})
                 continue  # agreeing text adds nothing to the structured field
-            if name == "ships_from_abroad" and "ships_from_se" in text_from:
+            if name == outvoted:
+                out.append({"signal": f"outvoted:{name}", "weight": 0.0,
+                            "evidence": f"{s['evidence']} [{min(se, abroad)} text(s) vs {max(se, abroad)}]"})
                 continue  # the text names Sweden and another country as origin: too ambiguous to count against
         why = market.explains(name) if market else None
         if why and float(s["weight"]) > 0:

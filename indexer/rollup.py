@@ -6,10 +6,12 @@ Per vendor (``Vendor.id``), from its Listing docs (``Listing.vendor_id``):
   site); a vendor whose listings are all gone has 0;
 * ``ships_from``: the majority country of its listings (current ones first; a tie keeps the profile's own
   country when it is one of the tied, else the alphabetically first);
-* ``swedish_score`` and ``swedish_signals``: over the profile text and the listings' titles and
-  descriptions plus the structured fields (ships_from/ships_to, currencies, payment, shipping). The
+* ``swedish_score`` and ``swedish_signals``: over the text the vendor wrote (profile, the listings' titles
+  and descriptions) plus the structured fields (ships_from/ships_to, currencies, payment, shipping). The
   extractors' ``extractors.swedish.swedish_score`` is used when it exists; otherwise the built-in
-  :func:`fallback_swedish_score`, whose signals are documented there.
+  :func:`fallback_swedish_score`, whose signals are documented there. Both get the vendor's **market
+  profile** (:func:`market_profiles`): what most listings of the site share (its language, its currency,
+  shipping to Sweden) is a property of the market, not of the vendor, and is discounted.
 
 A vendor that has listings but no Vendor doc (its profile page was not crawled) gets a minimal Vendor
 doc built from its listings. Only changed docs are written, so running it twice changes nothing.
@@ -17,6 +19,7 @@ doc built from its listings. Only changed docs are written, so running it twice 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from collections import Counter, defaultdict
@@ -50,6 +53,8 @@ _SWISH = re.compile(r"\bswish\b", re.IGNORECASE)
 _POSTNORD = re.compile(r"\b(postnord|brev|rek|brevlådan|brevl[aå]da)\b", re.IGNORECASE)
 _SEK = re.compile(r"(\d\s*(kr|sek|:-))|\bsek\b|\bkronor\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-zåäöéü]+")
+MARKET_NORM_SHARE = 0.6  # a property of at least this share of a site's listings is the market's norm
+MARKET_MIN_VENDORS = 5  # below this, a site is a vendor's own shop: its language/currency are the vendor's
 
 SwedishScorer = Callable[[list[str], str | None, list[str]], tuple[float, list[str]]]
 
@@ -86,11 +91,15 @@ def fallback_swedish_score(
     currencies: Iterable[str] = (),
     payments: Iterable[str] = (),
     langs: Iterable[str | None] = (),
+    market: dict[str, Any] | None = None,
 ) -> tuple[float, list[str]]:
     """(score in 0..1, the signals that explain it). Signals: ``ships_from:SE``, ``text:swedish``
     (language tags or Swedish function words), ``currency:SEK`` (a SEK price or ``kr``/``:-`` in the
     text), ``payment:swish`` (not when negated: "Swish tas INTE emot"), ``shipping:postnord/brev``,
-    ``ships_to:SE-only``; ``ships_from:abroad`` lowers the score when the goods ship from elsewhere."""
+    ``ships_to:SE-only``; ``ships_from:abroad`` lowers the score when the goods ship from elsewhere.
+    ``market`` (see :func:`market_profiles`): signals that are the norm of the vendor's market (Swedish
+    text on a Swedish-language site, SEK on a SEK site, SE destinations where everyone ships to SE) are
+    dropped: they describe the market, not the vendor."""
     signals: list[str] = []
     joined = "\n".join(t for t in texts if t)
     if ships_from == "SE":
@@ -108,6 +117,10 @@ def fallback_swedish_score(
         signals.append("shipping:postnord/brev")
     if ships_to and {c.upper() for c in ships_to} == {"SE"}:
         signals.append("ships_to:SE-only")
+    if market:
+        norm = {"text:swedish": market.get("lang") == "sv", "currency:SEK": market.get("currency") == "SEK",
+                "ships_to:SE-only": bool(market.get("ships_to_se"))}
+        signals = [s for s in signals if not norm.get(s)]
     score = max(0.0, min(1.0, sum(WEIGHTS[s] for s in signals)))
     return round(score, 3), signals
 
@@ -120,9 +133,21 @@ def _external_scorer() -> SwedishScorer | None:
     return swedish_score  # type: ignore[no-any-return]
 
 
-def _call_external(scorer: Any, texts: list[str], ships_from: str | None, ships_to: list[str]) -> tuple[float, list[str]] | None:
+def _accepts_market(scorer: Any) -> bool:
     try:
-        result = scorer(texts, ships_from, ships_to)
+        params = inspect.signature(scorer).parameters
+    except (TypeError, ValueError):
+        return False
+    return "market" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _call_external(scorer: Any, texts: list[str], ships_from: str | None, ships_to: list[str],
+                   market: dict[str, Any] | None = None) -> tuple[float, list[str]] | None:
+    try:
+        if market is not None and _accepts_market(scorer):
+            result = scorer(texts, ships_from, ships_to, market=market)
+        else:
+            result = scorer(texts, ships_from, ships_to)
     except Exception as exc:  # a broken extractor must not stop the roll-up; the fallback takes over
         log.warning("extractors.swedish.swedish_score failed (%s); using the built-in scorer", exc)
         return None
@@ -182,12 +207,40 @@ def _latest_day_per_site(listings: Iterable[dict[str, Any]]) -> dict[str, str]:
     return latest
 
 
+def market_profiles(listings: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per site, what is normal on that market, from its listings (data, not a list of site names):
+    ``lang`` / ``currency`` when at least ``MARKET_NORM_SHARE`` of the listings share it, ``ships_to_se`` when
+    that share of the listings with destinations ship to Sweden. Sites with fewer than
+    ``MARKET_MIN_VENDORS`` vendors get no profile (a one-vendor shop's language is the vendor's own)."""
+    per_site: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc in listings:
+        per_site[str(doc.get("site") or "")].append(doc)
+    out: dict[str, dict[str, Any]] = {}
+    for site, docs in per_site.items():
+        if len({d.get("vendor_id") for d in docs if d.get("vendor_id")}) < MARKET_MIN_VENDORS:
+            continue
+        profile: dict[str, Any] = {"site": site, "lang": None, "currency": None, "ships_to_se": False}
+        for key, field_name in (("lang", "lang"), ("currency", "currency")):
+            values = [str(d[field_name]).strip() for d in docs if d.get(field_name)]
+            if values:
+                top, n = Counter(values).most_common(1)[0]
+                if n / len(values) >= MARKET_NORM_SHARE:
+                    profile[key] = top.lower() if key == "lang" else top.upper()
+        dests = [{str(c).upper() for c in d["ships_to"]} for d in docs if d.get("ships_to")]
+        if dests:
+            to_se = sum(1 for d in dests if d & {"SE", "SWEDEN", "NORDIC"})
+            profile["ships_to_se"] = to_se / len(dests) >= MARKET_NORM_SHARE
+        out[site] = profile
+    return out
+
+
 def rollup_vendors(
     backend: IndexBackend, *, scorer: SwedishScorer | None = None, create_missing: bool = True
 ) -> RollupResult:
     """Recompute listings, ships_from and the Swedish score of every vendor; write only what changed."""
     listings = list(backend.iter_docs("listing"))
     latest = _latest_day_per_site(listings)
+    markets = market_profiles(listings)
     by_vendor: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for doc in listings:
         if doc.get("vendor_id"):
@@ -223,13 +276,15 @@ def rollup_vendors(
         for d in own:
             texts += [str(d.get("title") or ""), str(d.get("description") or "")]
         texts = list(dict.fromkeys(t for t in texts if t.strip()))  # titles repeat; score each text once
-        scored = _call_external(external, texts, ships_from, ships_to) if external else None
+        market = markets.get(str(vendor.get("site") or ""))
+        scored = _call_external(external, texts, ships_from, ships_to, market) if external else None
         if scored is None:
             scored = fallback_swedish_score(
                 texts, ships_from, ships_to,
                 currencies=[d.get("currency") or "" for d in own],
                 payments=[p for d in own for p in (d.get("payment") or [])],
                 langs=[d.get("lang") for d in own],
+                market=market,
             )
         score, signals = scored
         update = {"listings": len(current), "ships_from": ships_from, "swedish_score": score,

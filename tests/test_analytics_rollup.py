@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexer.models import Vendor
-from indexer.rollup import SWEDISH_THRESHOLD, fallback_swedish_score, rollup, rollup_vendors
+from indexer.rollup import SWEDISH_THRESHOLD, fallback_swedish_score, market_profiles, rollup, rollup_vendors
 from tests.analytics_data import backend, listing, vendor
 
 SV_DESC = "Allt skickas från Sverige med PostNord brev, vakuumförpackat. Betala med Bitcoin eller Swish till stamkunder."
@@ -89,3 +89,50 @@ def test_structured_ships_from_abroad_overrides_a_text_mention_of_sweden(tmp_pat
     assert doc is not None
     assert doc["swedish_signals"] == ["swedish_text: 3 of 3 texts are Swedish"]
     assert doc["swedish_score"] == 0.4
+
+
+def _swedish_market(idx, extra_vendors: int = 5) -> None:  # noqa: ANN001
+    idx.upsert([listing("flugsvamp", f"m{i}", f"Svensk{i}", price=300, currency="SEK", ships_from="SE", lang="sv",
+                        ships_to=["SE"], description=SV_DESC) for i in range(extra_vendors)])
+
+
+def test_market_profiles_come_from_the_sites_listings(tmp_path: Path) -> None:
+    idx = backend(tmp_path)
+    _swedish_market(idx)
+    idx.upsert([listing("nordbazaar", f"e{i}", f"Intl{i}", price=30, currency="USD", ships_from="NL", lang="en",
+                        ships_to=["WW"]) for i in range(5)]
+               + [listing("tillskott", "p1", "Shop", price=300, currency="SEK", lang="sv", ships_to=["SE"])])
+    profiles = market_profiles(idx.iter_docs("listing"))
+    assert profiles["flugsvamp"] == {"site": "flugsvamp", "lang": "sv", "currency": "SEK", "ships_to_se": True}
+    assert profiles["nordbazaar"] == {"site": "nordbazaar", "lang": "en", "currency": "USD", "ships_to_se": False}
+    assert "tillskott" not in profiles  # one vendor: its language and currency are the vendor's own
+
+
+def test_foreign_vendor_on_a_swedish_market_is_not_swedish(tmp_path: Path) -> None:
+    idx = backend(tmp_path)
+    _swedish_market(idx)
+    idx.upsert([
+        vendor("flugsvamp", "Tulpanen", profile="Hej! Stamkunder får rabatt. Swish kan ordnas. Alltid PostNord."),
+        listing("flugsvamp", "nl1", "Tulpanen", price=300, currency="SEK", ships_from="NL", lang="sv", ships_to=["SE"],
+                description="Grym kvalitet. Skickas från Nederländerna med spårbart brev, 3–5 dagar till Sverige."),
+        vendor("nordbazaar", "Viking", profile="Small quality-focused shop. Same PGP key on every market."),
+        listing("nordbazaar", "se1", "Viking", price=30, currency="USD", ships_from="SE", lang="en",
+                description="Premium hash. Encrypt your address with our PGP key.", ships_to=["WW"]),
+    ])
+    rollup_vendors(idx)
+    nl = idx.get("vendor", Vendor.make_id("flugsvamp", "Tulpanen"))
+    se = idx.get("vendor", Vendor.make_id("nordbazaar", "Viking"))
+    home = idx.get("vendor", Vendor.make_id("flugsvamp", "Svensk0"))
+    assert nl is not None and se is not None and home is not None
+    assert nl["swedish_score"] < SWEDISH_THRESHOLD
+    assert nl["swedish_signals"][0].startswith("ships_from_abroad: ships_from field: NL")
+    assert any("discounted" in s for s in nl["swedish_signals"])  # Swedish text on a Swedish market
+    assert se["swedish_score"] >= SWEDISH_THRESHOLD  # English only, but ships from Sweden
+    assert home["swedish_score"] >= SWEDISH_THRESHOLD
+
+
+def test_fallback_scorer_drops_market_norms() -> None:
+    market = {"site": "flugsvamp", "lang": "sv", "currency": "SEK", "ships_to_se": True}
+    _, signals = fallback_swedish_score([SV_DESC], None, ["SE"], currencies=["SEK"], market=market)
+    assert not {"text:swedish", "currency:SEK", "ships_to:SE-only"} & set(signals)
+    assert "payment:swish" in signals

@@ -21,12 +21,18 @@ def test_network_boots_on_loopback_only(tor_testnet: PrivateTorNetwork) -> None:
     state = tor_testnet.state
     assert state.boot_seconds < 60
     assert set(state.onions) == {"site_a", "site_b"} and len(set(state.onions.values())) == 2
-    assert len(state.pids()) == 6  # authority, 3 relays, onion service node, client
+    assert len(state.pids()) == 7  # 3 authorities, 2 relays, onion service node, client
     assert tor_rss_bytes(state.pids()) > 0
+    import psutil
+
+    for pid in state.pids():  # every socket of every tor process is on 127.0.0.1
+        for conn in psutil.Process(pid).net_connections(kind="inet"):
+            assert conn.laddr.ip == "127.0.0.1", (pid, conn)
+            assert not conn.raddr or conn.raddr.ip == "127.0.0.1", (pid, conn)
     for node in state.nodes:
         torrc = open(node.torrc).read()
         assert "UseDefaultFallbackDirs 0" in torrc and "TestingTorNetwork 1" in torrc
-        assert "DirAuthority auth orport=" in torrc and " 127.0.0.1:" in torrc
+        assert torrc.count("DirAuthority auth") == 3 and "OutboundBindAddress 127.0.0.1" in torrc
 
 
 def test_scrapy_fetches_onion_page(tor_testnet: PrivateTorNetwork, onion_http_server: SiteServer,

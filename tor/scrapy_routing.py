@@ -156,6 +156,7 @@ class TorRouter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sokhund-tor-control")
         self.pending: list[Any] = []  # control-port futures (NEWNYM) still running
         if crawler is not None:
+            crawler.signals.connect(self._spider_opened, signal=signals.spider_opened)
             crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -372,6 +373,10 @@ class TorRouter:
         for key, value in health.as_stats().items():
             if key not in ("tor/newnym_sent", "tor/newnym_rate_limited"):
                 self.stats.set_value(key, value)
+
+    def _spider_opened(self, spider: Spider | None = None) -> None:
+        if self.config.control is not None:  # start counting circuits built / failed during the crawl
+            self.pending.append(self._executor.submit(self.controller))
 
     def _spider_closed(self, spider: Spider | None = None) -> None:
         for future in self.pending:

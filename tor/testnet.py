@@ -1,17 +1,21 @@
 """A private Tor network on 127.0.0.1, for tests and the demo.
 
-Smallest network in which a client reaches an onion service (an onion circuit needs 4 distinct relays:
-guard, middle, rendezvous / intro point, HSDir):
+    3 directory authorities + 2 relays + 1 onion-service node + 1 client
 
-    1 directory authority + 3 relays + 1 onion-service node + 1 client
+An onion connection needs 4 distinct relays (guard, middle/vanguard, rendezvous or intro point, HSDir),
+and a client only uses relays with a non-zero bandwidth weight. A fresh relay that has carried no
+traffic advertises 0, so every authority reads the same ``V3BandwidthsFile`` (1000 for every relay);
+measured values reach the consensus only when at least 3 authorities measure, hence 3 authorities.
+(With 1 authority + 3 relays, boots were faster but ~1 in 4 clients could not build onion paths.)
 
-Everything binds to 127.0.0.1, the only DirAuthority is ours and ``UseDefaultFallbackDirs 0``: the
-network never contacts a public relay. Relays resolve DNS through a loopback-only resolv.conf.
+Everything binds to 127.0.0.1, the only DirAuthority lines are ours and ``UseDefaultFallbackDirs 0``:
+the network never contacts a public relay. Relays resolve DNS through a loopback-only resolv.conf.
 
-Boot order: keys (``tor-gencert``, ``tor --list-fingerprint``) → authority + relays → wait for the
-authority's "Published microdesc consensus" → onion-service node + client → wait for the client's
-"Bootstrapped 100%" and for each onion to accept a SOCKS CONNECT. A boot that misses its deadline is
-torn down and retried once with fresh keys and ports.
+Boot order: keys (``tor --list-fingerprint``, ``tor-gencert``, in parallel) → authorities + relays →
+wait for a published consensus in which every relay is Running, Valid, Fast, Stable, Guard and has a
+bandwidth weight → onion-service node + client → wait for the client's "Bootstrapped 100%" and for
+each onion to accept a SOCKS CONNECT. A boot that misses its deadline is torn down and retried once
+with fresh keys and ports.
 
 Every process is started in its own session and killed by PID on :meth:`PrivateTorNetwork.down`, at
 interpreter exit (``atexit``) when the network is owned by this process, and by ``sokhund tor testnet
@@ -46,7 +50,8 @@ STATE_FILE = "testnet.json"
 VOTING_INTERVAL = 10
 VOTE_DELAY = 2
 DIST_DELAY = 2
-RELAYS = 3
+AUTHORITIES = 3
+RELAYS = 2
 
 
 class TestnetError(RuntimeError):
@@ -226,7 +231,8 @@ def socks_connect(socks_port: int, host: str, port: int, timeout: float = 10.0) 
 
 
 def consensus_running_relays(dir_port: int) -> int:
-    """How many relays the authority's current microdesc consensus lists as Running (0 if none yet)."""
+    """Relays in the authority's current microdesc consensus that a client can use on an onion path:
+    Running, Valid, Fast, Stable, Guard and a non-zero bandwidth weight (0 if there is no consensus yet)."""
     conn = http.client.HTTPConnection("127.0.0.1", dir_port, timeout=5)
     try:
         conn.request("GET", "/tor/status-vote/current/consensus-microdesc")
@@ -238,7 +244,16 @@ def consensus_running_relays(dir_port: int) -> int:
         return 0
     finally:
         conn.close()
-    return sum(1 for line in text.splitlines() if line.startswith("s ") and "Running" in line.split())
+    needed = {"Running", "Valid", "Fast", "Stable", "Guard"}
+    usable = 0
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("s "):
+            flags = set(line.split()[1:])
+        elif line.startswith("w ") and needed <= flags:
+            bandwidth = dict(part.split("=", 1) for part in line.split()[1:] if "=" in part).get("Bandwidth", "0")
+            usable += int(bandwidth) > 0
+    return usable
 
 
 # ---- the network -----------------------------------------------------------------------------------
@@ -253,7 +268,13 @@ class PrivateTorNetwork:
         services: Mapping[str, str | tuple[str, int] | ServiceTarget],
         tor_cmd: str = "tor",
         owned: bool = True,
+        authorities: int = AUTHORITIES,
+        relays: int = RELAYS,
     ) -> None:
+        if authorities + relays < 4:
+            raise ValueError("an onion circuit needs 4 distinct relays: authorities + relays must be >= 4")
+        self.authorities = authorities
+        self.relays = relays
         self.base_dir = Path(base_dir).resolve()
         self.services = {name: ServiceTarget.parse(t) for name, t in services.items()}
         self.tor_cmd = shutil.which(tor_cmd) or tor_cmd
@@ -355,17 +376,27 @@ class PrivateTorNetwork:
         self._procs = {}
         resolv = self.base_dir / "resolv.conf"
         resolv.write_text("nameserver 127.0.0.1\n")  # relays never ask a real DNS server
-        ports = free_ports(2 + RELAYS + 3)
-        auth = self._node("auth", "authority", or_port=ports[0], dir_port=ports[1])
-        relays = [self._node(f"relay{i}", "relay", or_port=ports[2 + i]) for i in range(RELAYS)]
-        onion = self._node("onion", "onion", control_port=ports[2 + RELAYS])
-        client = self._node("client", "client", socks_port=ports[3 + RELAYS], control_port=ports[4 + RELAYS])
-        self.state.nodes = [auth, *relays, onion, client]
+        n_auth, n_relays = self.authorities, self.relays
+        ports = free_ports(2 * n_auth + n_relays + 3)
+        auths = [self._node(f"auth{i}", "authority", or_port=ports[2 * i], dir_port=ports[2 * i + 1])
+                 for i in range(n_auth)]
+        relays = [self._node(f"relay{i}", "relay", or_port=ports[2 * n_auth + i]) for i in range(n_relays)]
+        base = 2 * n_auth + n_relays
+        onion = self._node("onion", "onion", control_port=ports[base])
+        client = self._node("client", "client", socks_port=ports[base + 1], control_port=ports[base + 2])
+        self.state.nodes = [*auths, *relays, onion, client]
 
-        dir_authority = self._make_authority_keys(auth)
+        fingerprints = self._fingerprints([*auths, *relays])
+        dir_authorities = self._make_authority_keys(auths, fingerprints)
+        # Every relay gets the same *measured* bandwidth. Relays that have carried no traffic yet
+        # advertise 0, and clients never pick a 0-weight relay: with fewer than 4 usable relays there are
+        # no onion circuits. Measured values reach the consensus only from 3 or more authorities.
+        bandwidths = self.base_dir / "bandwidths"
+        bandwidths.write_text(f"{int(time.time())}\n" + "".join(
+            f"node_id=${fp} bw=1000\n" for fp in fingerprints.values()))
         self._common = [
             "TestingTorNetwork 1",
-            dir_authority,
+            *dir_authorities,
             "UseDefaultFallbackDirs 0",
             "Address 127.0.0.1",
             "OutboundBindAddress 127.0.0.1",
@@ -380,25 +411,30 @@ class PrivateTorNetwork:
         now = time.time()
         # first vote ~5 s after start: valid-after boundary = vote time + vote delay + dist delay
         offset = int(now + 5 + VOTE_DELAY + DIST_DELAY) % VOTING_INTERVAL
-        self._write_torrc(auth, [
-            f"Nickname {auth.name}",
-            f"ORPort 127.0.0.1:{auth.or_port}",
-            f"DirPort 127.0.0.1:{auth.dir_port}",
-            "SocksPort 0",
-            "AuthoritativeDirectory 1",
-            "V3AuthoritativeDirectory 1",
-            "ContactInfo sokhund-testnet@localhost",
-            "AssumeReachable 1",
-            "TestingDirAuthVoteGuard *",
-            "TestingDirAuthVoteHSDir *",
-            f"V3AuthVotingInterval {VOTING_INTERVAL}",
-            f"V3AuthVoteDelay {VOTE_DELAY}",
-            f"V3AuthDistDelay {DIST_DELAY}",
-            f"TestingV3AuthInitialVotingInterval {VOTING_INTERVAL}",
-            f"TestingV3AuthInitialVoteDelay {VOTE_DELAY}",
-            f"TestingV3AuthInitialDistDelay {DIST_DELAY}",
-            f"TestingV3AuthVotingStartOffset {offset}",
-        ])
+        for auth in auths:
+            self._write_torrc(auth, [
+                f"Nickname {auth.name}",
+                f"ORPort 127.0.0.1:{auth.or_port}",
+                f"DirPort 127.0.0.1:{auth.dir_port}",
+                "SocksPort 0",
+                "AuthoritativeDirectory 1",
+                "V3AuthoritativeDirectory 1",
+                "ContactInfo sokhund-testnet@localhost",
+                "AssumeReachable 1",
+                "TestingDirAuthVoteGuard *",
+                "TestingDirAuthVoteHSDir *",
+                f"V3AuthVotingInterval {VOTING_INTERVAL}",
+                f"V3AuthVoteDelay {VOTE_DELAY}",
+                f"V3AuthDistDelay {DIST_DELAY}",
+                f"TestingV3AuthInitialVotingInterval {VOTING_INTERVAL}",
+                f"TestingV3AuthInitialVoteDelay {VOTE_DELAY}",
+                f"TestingV3AuthInitialDistDelay {DIST_DELAY}",
+                f"TestingV3AuthVotingStartOffset {offset}",
+                # a fresh relay would wait days for Stable; onion circuits need Stable (NEED_UPTIME) relays
+                "AuthDirVoteStableGuaranteeMinUptime 0",
+                "AuthDirVoteStableGuaranteeMTBF 0",
+                f"V3BandwidthsFile {bandwidths}",
+            ])
         for relay in relays:
             self._write_torrc(relay, [
                 f"Nickname {relay.name}",
@@ -422,13 +458,15 @@ class PrivateTorNetwork:
         self._write_torrc(onion, [f"Nickname {onion.name}", *hs_lines])
         self._write_torrc(client, self._client_lines(client))
 
-        for node in [auth, *relays]:
+        for node in [*auths, *relays]:
             self._spawn(node)
-        self._wait_log(auth, "Published microdesc consensus", deadline)
-        # clients that start on a consensus missing a relay cannot build onion paths (4 distinct relays)
-        # until they refetch it: wait for a consensus that lists every relay as Running
-        while consensus_running_relays(auth.dir_port or 0) < 1 + RELAYS:
-            self._check_deadline(auth, deadline, f"publish a consensus with all {1 + RELAYS} relays")
+        first = auths[0]
+        self._wait_log(first, "Published microdesc consensus", deadline)
+        # a client that starts on a consensus missing a relay (or with a 0 bandwidth weight) cannot
+        # build onion paths until it refetches: wait until every relay is usable
+        total = n_auth + n_relays
+        while consensus_running_relays(first.dir_port or 0) < total:
+            self._check_deadline(first, deadline, f"publish a consensus with all {total} relays usable")
             time.sleep(0.5)
         self._spawn(onion)
         self._spawn(client)
@@ -462,36 +500,55 @@ class PrivateTorNetwork:
         body = [f"DataDirectory {node.data_dir}", f"PidFile {node.data_dir}/tor.pid", *self._common, *lines]
         Path(node.torrc).write_text("\n".join(body) + "\n")
 
-    def _make_authority_keys(self, auth: Node) -> str:
-        keys = Path(auth.data_dir) / "keys"
-        keys.mkdir(mode=0o700, parents=True, exist_ok=True)
-        subprocess.run(
-            [self.gencert, "--create-identity-key", "-m", "12", "-a", f"127.0.0.1:{auth.dir_port}",
-             "-i", str(keys / "authority_identity_key"), "-s", str(keys / "authority_signing_key"),
-             "-c", str(keys / "authority_certificate"), "--passphrase-fd", "0"],
-            input=b"\n", capture_output=True, check=True, timeout=60,
-        )
-        v3ident = ""
-        for line in (keys / "authority_certificate").read_text().splitlines():
-            if line.startswith("fingerprint "):
-                v3ident = line.split()[1]
-        empty = Path(auth.data_dir) / "empty-torrc"
-        empty.write_text("")
-        out = subprocess.run(
-            [self.tor_cmd, "--list-fingerprint", "-f", str(empty), "--DataDirectory", auth.data_dir,
-             "--ORPort", f"127.0.0.1:{auth.or_port}", "--Nickname", auth.name, "--Address", "127.0.0.1",
-             "--Log", "err stderr"],
-            capture_output=True, text=True, check=True, timeout=60,
-        ).stdout
-        fingerprint = ""
-        for line in out.splitlines():
-            parts = line.split()
-            if parts and parts[0] == auth.name:
-                fingerprint = "".join(parts[1:])
-        if not (v3ident and len(fingerprint) == 40):
-            raise TestnetError(f"could not read the authority's keys (v3ident {v3ident!r}, fingerprint {out!r})")
-        return (f"DirAuthority {auth.name} orport={auth.or_port} no-v2 v3ident={v3ident} "
-                f"127.0.0.1:{auth.dir_port} {fingerprint}")
+    def _fingerprints(self, nodes: list[Node]) -> dict[str, str]:
+        """Create each relay's identity key (``tor --list-fingerprint``, in parallel); name → fingerprint."""
+        procs = {}
+        for node in nodes:
+            empty = Path(node.data_dir) / "empty-torrc"
+            empty.write_text("")
+            procs[node.name] = subprocess.Popen(
+                [self.tor_cmd, "--list-fingerprint", "-f", str(empty), "--DataDirectory", node.data_dir,
+                 "--ORPort", f"127.0.0.1:{node.or_port}", "--Nickname", node.name, "--Address", "127.0.0.1",
+                 "--Log", "err stderr"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        result = {}
+        for name, proc in procs.items():
+            out, err = proc.communicate(timeout=60)
+            for line in out.splitlines():
+                parts = line.split()
+                if parts and parts[0] == name:
+                    result[name] = "".join(parts[1:])
+            if len(result.get(name, "")) != 40:
+                raise TestnetError(f"could not create the identity key of {name}: {out!r} {err!r}")
+        return result
+
+    def _make_authority_keys(self, auths: list[Node], fingerprints: dict[str, str]) -> list[str]:
+        """v3 authority keys (``tor-gencert``, in parallel) → one ``DirAuthority`` line per authority."""
+        procs = []
+        for auth in auths:
+            keys = Path(auth.data_dir) / "keys"
+            keys.mkdir(mode=0o700, parents=True, exist_ok=True)
+            proc = subprocess.Popen(
+                [self.gencert, "--create-identity-key", "-m", "12", "-a", f"127.0.0.1:{auth.dir_port}",
+                 "-i", str(keys / "authority_identity_key"), "-s", str(keys / "authority_signing_key"),
+                 "-c", str(keys / "authority_certificate"), "--passphrase-fd", "0"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )
+            procs.append((auth, keys, proc))
+        lines = []
+        for auth, keys, proc in procs:
+            out, err = proc.communicate(b"\n", timeout=120)
+            v3ident = ""
+            with suppress(FileNotFoundError):
+                for line in (keys / "authority_certificate").read_text().splitlines():
+                    if line.startswith("fingerprint "):
+                        v3ident = line.split()[1]
+            if proc.returncode or not v3ident:
+                raise TestnetError(f"tor-gencert failed for {auth.name}: {err.decode(errors='replace')}")
+            lines.append(f"DirAuthority {auth.name} orport={auth.or_port} no-v2 v3ident={v3ident} "
+                         f"127.0.0.1:{auth.dir_port} {fingerprints[auth.name]}")
+        return lines
 
     def _spawn(self, node: Node) -> None:
         logfile = open(node.log, "ab")  # handed to the child, closed here after the fork
