@@ -10,8 +10,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crawler.yamlconfig import format_validation_error, read_mapping
 
 SITES_DIR = Path(__file__).parent / "sites"
 
@@ -236,29 +237,14 @@ def _path_of(url: str) -> str:
     return (match.group(1) if match else url) or "/"
 
 
-def _format_errors(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid site adapter"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  field '{loc}': {err['msg']}")
-    return "\n".join(lines)
-
-
 def load_adapter_file(path: str | Path) -> SiteAdapter:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AdapterError(f"{path}: cannot read adapter: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise AdapterError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise AdapterError(f"{path}: field '(top level)': expected a mapping, got {type(raw).__name__}")
+    raw = read_mapping(path, "adapter", AdapterError)
     raw.setdefault("source_file", str(path))
     try:
         return SiteAdapter.model_validate(raw)
     except ValidationError as exc:
-        raise AdapterError(_format_errors(path, exc)) from None
+        raise AdapterError(format_validation_error(path, "site adapter", exc)) from None
 
 
 def adapter_paths(directory: Path = SITES_DIR) -> dict[str, Path]:

@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crawler import paths
+from crawler.yamlconfig import format_validation_error, read_mapping
 from indexer.models import CampaignRun
 
 log = logging.getLogger(__name__)
@@ -137,29 +137,14 @@ class Campaign(_Strict):
 
 
 # ----------------------------------------------------------------------------------- loading
-def _format_errors(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid campaign"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  field '{loc}': {err['msg'].removeprefix('Value error, ')}")
-    return "\n".join(lines)
-
-
 def load_campaign_file(path: str | Path) -> Campaign:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CampaignError(f"{path}: cannot read campaign: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise CampaignError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise CampaignError(f"{path}: field '(top level)': expected a mapping, got {type(raw).__name__}")
+    raw = read_mapping(path, "campaign", CampaignError)
     raw["source_file"] = str(path)
     try:
         return Campaign.model_validate(raw)
     except ValidationError as exc:
-        raise CampaignError(_format_errors(path, exc)) from None
+        raise CampaignError(format_validation_error(path, "campaign", exc)) from None
 
 
 def campaign_dirs() -> list[Path]:

@@ -349,6 +349,8 @@ class ResolverCore:
             if not clash:
                 kept.insert(i, c)
                 starts.insert(i, c[0])
+        if not any(k[2] in ("SUBSTANCE", "EDIBLE", "EDIBLE_WEAK") for k in kept):
+            kept = _with_nested_edibles(cands, kept)
         return self._roles(text, kept)
 
     def _roles(self, text: str, kept: list[Cand]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -426,6 +428,14 @@ class ResolverCore:
 
 
 _GAP = re.compile(r"[\s,;&/+|]*")
+
+
+def _with_nested_edibles(cands: list[Cand], kept: list[Cand]) -> list[Cand]:
+    """An edible word that is the unit of a count ("10 gummies", "5 cookies") loses its span to the
+    QUANTITY; with no other substance evidence it is kept as well, inside the quantity's span."""
+    nested = [c for c in cands if c[2] in ("EDIBLE", "EDIBLE_WEAK") and any(
+        k[2] == "QUANTITY" and k[3].get("count") is not None and k[0] <= c[0] and c[1] == k[1] for k in kept)]
+    return sorted([*kept, *nested], key=lambda c: c[0]) if nested else kept
 
 
 def _edible_evidence(text: str, kept: list[Cand]) -> bool:

@@ -26,6 +26,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crawler.yamlconfig import read_mapping
+
 BUILTIN_RULES = Path(__file__).parent / "data" / "alert_rules.yaml"
 USER_RULES_ENV = "SOKHUND_ALERT_RULES"
 WatchKind = Literal["keyword", "substance", "pgp", "crypto", "contact"]
@@ -264,17 +266,7 @@ def user_rules_path(explicit: str | Path | None = None) -> Path | None:
 
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AlertConfigError(f"{path}: cannot read {what}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise AlertConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise AlertConfigError(f"{path}: field '(top level)': expected a mapping, got {type(raw).__name__}")
-    return raw
+    return read_mapping(path, what, AlertConfigError, empty_ok=True)
 
 
 def format_location(loc: tuple[Any, ...], names: dict[tuple[str, int], str] | None = None,

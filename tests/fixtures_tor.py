@@ -204,9 +204,11 @@ def offline_tor(tor_binary: str, tmp_path: Path) -> Iterator[TorController]:
 
 
 @pytest.fixture()
-def run_tor_crawl(tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """``run_tor_crawl(config, timeout=120, wait=True)`` → the crawl's JSON result (or the Popen)."""
+def run_tor_crawl(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``run_tor_crawl(config, timeout=120, wait=True)`` → the crawl's JSON result (or the Popen).
+    Crawl processes still running at teardown (a failed test) are killed."""
     counter = {"n": 0}
+    started: list[subprocess.Popen[bytes]] = []
 
     def run(config: dict[str, Any], timeout: float = 120, wait: bool = True) -> Any:
         counter["n"] += 1
@@ -218,6 +220,7 @@ def run_tor_crawl(tmp_path: Path) -> Callable[..., dict[str, Any]]:
         log_path = out_path.with_suffix(".log")
         proc = subprocess.Popen([sys.executable, "-m", "tests.tor_crawl", str(cfg_path)], cwd=REPO, env=env,
                                 stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+        started.append(proc)
         proc.out_path = out_path  # type: ignore[attr-defined]
         proc.log_path = log_path  # type: ignore[attr-defined]
         proc.progress_path = Path(config["progress"])  # type: ignore[attr-defined]
@@ -225,7 +228,11 @@ def run_tor_crawl(tmp_path: Path) -> Callable[..., dict[str, Any]]:
             return proc
         return finish_crawl(proc, timeout)
 
-    return run
+    yield run
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
 
 
 def finish_crawl(proc: subprocess.Popen[bytes], timeout: float = 120) -> dict[str, Any]:

@@ -77,3 +77,19 @@ def test_default_route_and_switching_tor_off(monkeypatch: pytest.MonkeyPatch) ->
 def test_bad_endpoint_setting_is_readable() -> None:
     with pytest.raises(ValueError, match="bad tor endpoint 'localhost:socks'"):
         _router(SOKHUND_TOR_SOCKS="localhost:socks")
+
+
+def test_scrapy_settings_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tor.scrapy_routing import routing_not_installed, scrapy_settings
+
+    monkeypatch.setenv("SOKHUND_TOR_SOCKS", "127.0.0.1:9150")
+    monkeypatch.setenv("SOKHUND_TOR_CONTROL", "127.0.0.1:9151")
+    bundle = scrapy_settings(SimpleNamespace(name="flugsvamp"))
+    assert bundle["DOWNLOAD_HANDLERS"]["http"] == "tor.scrapy_routing.TorDownloadHandler"
+    assert bundle["SOKHUND_TOR_SITES"] == ["flugsvamp"] and bundle["SOKHUND_TOR_CONTROL"] == "127.0.0.1:9151"
+    assert bundle["SOKHUND_BROWSER_PROXY"] == "socks5://127.0.0.1:9150"
+    assert routing_not_installed(Settings(bundle)) is None
+    playwright = {"http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+                  "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"}
+    reason = routing_not_installed(Settings({**bundle, "DOWNLOAD_HANDLERS": playwright}))
+    assert reason and "SOKHUND_TOR_FALLBACK_HANDLER" in reason

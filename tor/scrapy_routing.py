@@ -398,6 +398,27 @@ class TorRouter:
         self._executor.shutdown(wait=False)
 
 
+def scrapy_settings(adapter: Any = None) -> dict[str, Any]:
+    """Settings that route a crawl through Tor (fail closed). Put Playwright's handler, if any, in
+    ``SOKHUND_TOR_FALLBACK_HANDLER`` — never in ``DOWNLOAD_HANDLERS``, which must stay ours."""
+    socks = os.environ.get("SOKHUND_TOR_SOCKS") or DEFAULT_SOCKS
+    settings: dict[str, Any] = {
+        "DOWNLOAD_HANDLERS": {"http": "tor.scrapy_routing.TorDownloadHandler",
+                              "https": "tor.scrapy_routing.TorDownloadHandler"},
+        "DOWNLOADER_MIDDLEWARES": {"tor.scrapy_routing.TorFailClosedMiddleware": 960},
+        "TWISTED_DNS_RESOLVER": "tor.scrapy_routing.OnionRefusingResolver",
+        "SOKHUND_TOR_SITES": [adapter.name] if adapter is not None else [],
+    }
+    if socks.strip().lower() not in NO_ROUTE:
+        host, port = parse_endpoint(socks)
+        settings["SOKHUND_TOR_SOCKS"] = f"{host}:{port}"
+        settings["SOKHUND_BROWSER_PROXY"] = f"socks5://{host}:{port}"  # chromium: no SOCKS auth, no isolation
+    for name in ("SOKHUND_TOR_CONTROL", "SOKHUND_TOR_COOKIE", "SOKHUND_TOR_CONTROL_PASSWORD"):
+        if os.environ.get(name):
+            settings[name] = os.environ[name]
+    return settings
+
+
 def request_new_identity(crawler: Any, site: str) -> RotationResult:
     """Ban hook: give ``site`` a new Tor circuit (new isolation credentials; NEWNYM if tor allows one now)."""
     return TorRouter.for_crawler(crawler).rotate(site)
@@ -431,7 +452,28 @@ class TorDownloadHandler:
 
     async def download_request(self, request: Request, spider: Spider | None = None) -> Response:
         if self.router.is_tor_request(request):
+            if request.meta.get("playwright"):
+                return await self._render_over_tor(request)
             return await self._download_tor(request)
+        return await self._fallback(request)
+
+    async def _render_over_tor(self, request: Request) -> Response:
+        """A Tor page that needs a browser: only through a Playwright handler whose chromium uses tor's
+        SOCKS port as its proxy (chromium resolves names on the proxy side). Otherwise refused."""
+        proxy = str((self.crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS").get("proxy") or {}).get("server", ""))
+        socks = self.router.config.socks
+        wanted = {f"socks5://{socks[0]}:{socks[1]}", f"socks5h://{socks[0]}:{socks[1]}"} if socks else set()
+        if "playwright" not in type(self.fallback).__module__ or proxy not in wanted:
+            raise TorRoutingNotInstalled(
+                f"refusing to render {request.url}: rendering a Tor page needs SOKHUND_TOR_FALLBACK_HANDLER = "
+                f"scrapy-playwright's handler and PLAYWRIGHT_LAUNCH_OPTIONS proxy {sorted(wanted) or 'to tor'}, "
+                f"got handler {type(self.fallback).__name__} and proxy {proxy or 'none'}")
+        if not self.router.up:
+            raise TorUnavailableError(f"tor at {socks} is down")
+        self.router._inc("tor/rendered")
+        return await self._fallback(request)
+
+    async def _fallback(self, request: Request) -> Response:
         if inspect.iscoroutinefunction(self.fallback.download_request):
             return await self.fallback.download_request(request)
         # an old-style (Deferred, with spider) handler, e.g. some third-party handlers
