@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,25 @@ def _prepare_home() -> None:
     marker.write_text("this data directory belongs to `sokhund demo`, which resets it on every run\n")
 
 
+@contextmanager
+def _onion_world(urls: dict[str, str], console: Console) -> Iterator[dict[str, str]]:
+    """Serve every testbed site as a v3 onion service on a private Tor network on 127.0.0.1, and point
+    the crawl at tor's SOCKS port. Yields the onion URL of each site."""
+    from tor.testnet import PrivateTorNetwork
+
+    services = {name: url.split("://", 1)[1].rstrip("/") for name, url in urls.items()}
+    network = PrivateTorNetwork(paths.sub("tor") / "demo-network", services)
+    console.print("booting a private Tor network on 127.0.0.1 (3 authorities, 4 relays, onion service, client) …")
+    state = network.up()
+    try:
+        console.print(f"Tor network up in {state.boot_seconds:.0f} s; SOCKS {state.socks}")
+        os.environ.update({"SOKHUND_TOR_SOCKS": state.socks, "SOKHUND_TOR_CONTROL": state.control,
+                           "SOKHUND_TOR_COOKIE": state.cookie_path})
+        yield {name: state.url(name).rstrip("/") for name in services}
+    finally:
+        network.down()
+
+
 def run_demo(days: int = 7, seed: int = 7, use_tor: bool = False, out: str | None = None) -> int:
     from testbed.server import Testbed
 
@@ -88,9 +108,7 @@ def run_demo(days: int = 7, seed: int = 7, use_tor: bool = False, out: str | Non
         stack.callback(testbed.stop)
         urls = dict(testbed.urls)
         if use_tor:
-            from tor.testnet import start_testnet_for
-
-            urls = stack.enter_context(start_testnet_for(urls, console=console))
+            urls = stack.enter_context(_onion_world(urls, console))
         sites = [name for name in adapters if name in urls and not any(p.render for p in adapters[name].pages.values())]
         rendered = [name for name in adapters if name in urls and name not in sites]
         if rendered and shutil.which("chromium"):

@@ -11,6 +11,7 @@ ROBOTSTXT_OBEY = False
 USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no control server on a crawler that may touch hostile sites
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
 CONCURRENT_REQUESTS = 32

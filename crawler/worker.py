@@ -54,8 +54,16 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
     if needs_browser(adapter):
         from crawler.render import playwright_settings
 
-        browser_proxy = settings.get("SOKHUND_BROWSER_PROXY") if tor else None
-        settings.update(playwright_settings(proxy=browser_proxy))
+        browser = playwright_settings(proxy=settings.get("SOKHUND_BROWSER_PROXY") if tor else None)
+        if tor:
+            # Tor's handler must stay the download handler (fail closed); it hands non-Tor and rendered
+            # requests to Playwright, whose chromium goes through tor's SOCKS port.
+            settings["SOKHUND_TOR_FALLBACK_HANDLER"] = browser.pop("DOWNLOAD_HANDLERS")["http"]
+        settings.update(browser)
+    if "DOWNLOADER_MIDDLEWARES" in settings:
+        # custom_settings replace the project's dict: keep Sökhund's middlewares beside Tor's
+        project = get_project_settings().getdict("DOWNLOADER_MIDDLEWARES")
+        settings["DOWNLOADER_MIDDLEWARES"] = {**project, **settings["DOWNLOADER_MIDDLEWARES"]}
     redis_url = overrides.pop("SOKHUND_REDIS_URL", None) or os.environ.get("SOKHUND_REDIS_URL")
     if redis_url:
         # Scale-out: every worker of this run shares one frontier and one dupe filter in Redis.

@@ -1,4 +1,4 @@
-"""Regenerate ``data/sv_lemmas.tsv``, the part of spaCy's Swedish lemma table the lexicon needs.
+"""Regenerate ``data/sv_lemmas.txt``, the part of spaCy's Swedish lemma table the lexicon needs.
 
 Run by a developer whenever a lexicon data file changes (substances.yaml, substances_tripsit.json,
 places.yaml): ``python -m extractors.build_lemmas``. tests/test_extract_lemmas.py fails when the shipped
@@ -60,7 +60,7 @@ def render(table: dict[str, str], lang: str = "sv") -> str:
 def main(argv: list[str] | None = None) -> int:
     lang = (argv or sys.argv[1:] or ["sv"])[0]
     table = derive(full_table(lang), lemma_relevant_words())
-    out = LEMMA_FILES.get(lang, DATA / f"{lang}_lemmas.tsv")
+    out = LEMMA_FILES.get(lang, DATA / f"{lang}_lemmas.txt")
     out.write_text(render(table, lang), encoding="utf-8")
     print(f"{out}: {len(table)} forms")
     return 0

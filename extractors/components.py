@@ -84,7 +84,7 @@ def make_lemma_norm(nlp: Language, name: str, lang: str, table: str) -> LemmaNor
 
 class LemmaNorm:
     """Sets ``token.norm_`` to the lookup lemma, so the lexicon can also match inflected forms
-    ("gräset" -> "gräs", "tabletter" -> "tablett"). The table is ``data/sv_lemmas.tsv``: the part of
+    ("gräset" -> "gräs", "tabletter" -> "tablett"). The table is ``data/sv_lemmas.txt``: the part of
     spacy-lookups-data's ``lemma_lookup`` that can change a lexicon match (see build_lemmas.py)."""
 
     def __init__(self, lang: str, table: str = "lemma_lookup") -> None:

@@ -7,7 +7,7 @@ Nothing here imports spaCy, so titles (the fast path) are extracted without load
   PGP_KEY (armored blocks parsed with PGPy; full fingerprints in text) and CONTACT handles.
 - ``lexicon_data()``: the phrase lists (substances, places, Swedish places, case-sensitive terms) the
   lexicon matchers are built from, read once per process.
-- ``lemma_table(lang)``: the derived lemma table ``data/sv_lemmas.tsv`` (see build_lemmas.py).
+- ``lemma_table(lang)``: the derived lemma table ``data/sv_lemmas.txt`` (see build_lemmas.py).
 - ``ResolverCore``: overlaps (longest wins, then PRIORITY), ship-from/ship-to roles.
 - ``FastTitlePath``: the same patterns, lexicons and resolver with a regex tokenizer.
 """
@@ -28,7 +28,7 @@ from extractors import crypto, normalise, pgp
 from extractors.normalise import lowered, scan
 
 DATA = Path(__file__).parent / "data"
-LEMMA_FILES = {"sv": DATA / "sv_lemmas.tsv"}
+LEMMA_FILES = {"sv": DATA / "sv_lemmas.txt"}
 LEMMA_LANGS = ("sv",)  # languages whose lexicon is also matched on the lemma
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster than pure Python
 
@@ -178,7 +178,6 @@ class PatternFinder:
                 out.append((m.start(), m.end(), "CONTACT", {"kind": "session", "value": m.group(0)}))
         return out
 
-
     @staticmethod
     def _kinds(text: str, low: str) -> Any:
         """= ``_KIND_RE.finditer(text)``, trying it only where a channel word begins ("e-mail"/"epost"
@@ -313,12 +312,10 @@ def lemma_table(lang: str) -> dict[str, str] | None:
                 table[form] = lemma
         return table
     try:
-        from spacy.lookups import load_lookups
-    except ImportError:
-        return None
-    try:
-        return dict(load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup").items())  # type: ignore[arg-type]
-    except Exception:  # no lookups data for this language
+        from extractors.build_lemmas import full_table
+
+        return {form: lemma for form, lemma in full_table(lang).items() if form == form.lower()}
+    except (ImportError, OSError):  # no spacy-lookups-data, or no table for this language
         return None
 
 

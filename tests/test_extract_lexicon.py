@@ -107,7 +107,7 @@ def test_lemma_table_is_current_with_the_lexicon() -> None:
     shipped = matching.lemma_table("sv")
     expected = derive(full, words)
     missing = {f: lemma for f, lemma in expected.items() if shipped.get(f) != lemma}
-    assert not missing, f"stale data/sv_lemmas.tsv, e.g. {sorted(missing.items())[:5]}"
+    assert not missing, f"stale data/sv_lemmas.txt, e.g. {sorted(missing.items())[:5]}"
     assert set(shipped) == set(expected)
     # every inflected form of a lexicon word the full table knows is covered
     inflected = {f for f, lemma in full.items() if f == f.lower() and lemma.lower() in words and f != lemma.lower()}

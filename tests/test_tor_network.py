@@ -133,7 +133,10 @@ def test_ban_sends_newnym_and_rotates_circuit(tor_testnet: PrivateTorNetwork, ru
     assert [p["status"] for p in pages] == [403, 200], result["errors"]
     assert pages[0]["rotation"]["generation"] == 1
     assert str(Signal.NEWNYM) in signals
-    assert result["stats"].get("tor/newnym_sent") == 1 and result["stats"].get("tor/rotations") == 1
+    stats = result["stats"]
+    assert stats.get("tor/newnym_sent") == 1 and stats.get("tor/rotations") == 1 and stats.get("tor/last_newnym")
+    assert stats.get("tor/circuits_open", 0) >= 1 and stats.get("tor/bootstrap_percent") == 100  # health
+    assert "tor/circuits_built" in stats and "tor/circuits_failed" in stats
     first, second = streams[0][1], streams[-1][1]
     assert first != second  # the retry went out on a new circuit
     assert circuits[second].socks_username == "delta"

@@ -320,6 +320,24 @@ class PrivateTorNetwork:
             return self.state
         raise TestnetError("private tor network did not boot:\n" + "\n".join(errors))
 
+    def publish(self, name: str, host: str, port: int, virtual_port: int = 80, timeout: float = 60.0) -> str:
+        """Expose one more local service as a v3 onion on the running network (an ephemeral service on
+        the onion node, through stem) without rebooting it. Returns the ``.onion`` address."""
+        from stem.control import Controller
+
+        node = self.state.node("onion")
+        with Controller.from_port(address="127.0.0.1", port=int(node.control_port or 0)) as controller:
+            controller.authenticate()
+            answer = controller.create_ephemeral_hidden_service(
+                {virtual_port: f"{host}:{port}"}, key_type="NEW", key_content="ED25519-V3",
+                await_publication=True, detached=True, timeout=timeout,
+            )
+        onion = f"{answer.service_id}.onion"
+        self.state.onions[name] = onion
+        self.state.services[name] = [host, port, virtual_port]
+        self.state.save(self.state_file)
+        return onion
+
     def down(self) -> list[int]:
         """Kill every process this network started (by PID, only if it still runs our torrc)."""
         killed = []
