@@ -22,14 +22,18 @@ def test_swedish_market_over_onion(tor_testnet: PrivateTorNetwork, sokhund_home:
     with Testbed(seed=13, state_dir=sokhund_home / "testbed", rate_limit=None) as testbed:
         port = int(testbed.urls["flugsvamp"].rsplit(":", 1)[1])
         onion = tor_testnet.publish("flugsvamp_e2e", "127.0.0.1", port)
+        request_cleanup = tor_testnet.unpublish
         monkeypatch.setenv("SOKHUND_SITE_FLUGSVAMP_URL", f"http://{onion}")
         monkeypatch.setenv("SOKHUND_COOKIE_FLUGSVAMP",
                            "; ".join(f"{k}={v}" for k, v in testbed.session_cookies["flugsvamp"].items()))
         monkeypatch.setenv("SOKHUND_TOR_SOCKS", state.socks)
         monkeypatch.setenv("SOKHUND_TOR_CONTROL", state.control)
         monkeypatch.setenv("SOKHUND_TOR_COOKIE", state.cookie_path)
-        result = run_crawl(["flugsvamp"], as_of=f"{testbed.today}T12:00:00+00:00", run_id="onion0", use_tor=True,
-                           settings={"CONCURRENT_REQUESTS": 8}, timeout=600)
+        try:
+            result = run_crawl(["flugsvamp"], as_of=f"{testbed.today}T12:00:00+00:00", run_id="onion0",
+                               use_tor=True, settings={"CONCURRENT_REQUESTS": 8}, timeout=600)
+        finally:
+            request_cleanup("flugsvamp_e2e")  # the session's network goes back to its own onions
         truth = testbed.truth()
     assert result.ok, result.finish_reasons
     listings = {str(r["id"]) for r in truth["active"] if r["site"] == "flugsvamp" and r["kind"] == "listing" and r["day"] == 0}

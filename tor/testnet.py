@@ -338,6 +338,19 @@ class PrivateTorNetwork:
         self.state.save(self.state_file)
         return onion
 
+    def unpublish(self, name: str) -> None:
+        """Remove an onion published with :meth:`publish`."""
+        from stem.control import Controller
+
+        onion = self.state.onions.pop(name, None)
+        self.state.services.pop(name, None)
+        self.state.save(self.state_file)
+        if onion:
+            node = self.state.node("onion")
+            with Controller.from_port(address="127.0.0.1", port=int(node.control_port or 0)) as controller:
+                controller.authenticate()
+                controller.remove_ephemeral_hidden_service(onion.removesuffix(".onion"))
+
     def down(self) -> list[int]:
         """Kill every process this network started (by PID, only if it still runs our torrc)."""
         killed = []
