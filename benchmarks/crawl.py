@@ -13,10 +13,49 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+class PeakRss:
+    """Polls a process and its children with psutil: the true peak RSS (Scrapy's own memory stat
+    samples only once a minute)."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, proc: subprocess.Popen[str]) -> None:
+        self._thread = threading.Thread(target=self._poll, args=(proc.pid,), daemon=True)
+        self._thread.start()
+
+    def _poll(self, pid: int) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(pid)
+            while not self._stop.is_set() and root.is_running():
+                total = 0
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+                time.sleep(0.05)
+        except psutil.Error:
+            return
+
+    def stop(self) -> int:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(2)
+        return self.peak
 
 
 def main() -> None:
@@ -39,17 +78,22 @@ def main() -> None:
         os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
         settings = {"CONCURRENT_REQUESTS": args.concurrency, "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
                     "AUTOTHROTTLE_ENABLED": False, "DOWNLOAD_DELAY": 0}
+        full_rss_watch = PeakRss()
         full = run_crawl(sites, as_of=f"{testbed.today}T12:00:00+00:00", run_id="bench-full",
-                         page_budget=args.budget, settings=settings)
+                         page_budget=args.budget, settings=settings, on_process=full_rss_watch.watch)
+        full_rss = full_rss_watch.stop()
         full_pages = full.pages
         full_elapsed = max(s.get("elapsed") or 0 for s in full.stats.values())
-        full_rss = max(s.get("memusage_max") or 0 for s in full.stats.values())
 
         spec = {"sites": {s: testbed.urls[s] for s in sites}, "cookies": testbed.session_cookies,
                 "concurrency": args.concurrency, "budget": args.budget}
-        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_bare_spider.py"), json.dumps(spec)],
-                             capture_output=True, text=True, check=True, cwd=ROOT)
-        bare = json.loads(out.stdout.strip().splitlines()[-1])
+        bare_rss_watch = PeakRss()
+        proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "_bare_spider.py"), json.dumps(spec)],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        bare_rss_watch.watch(proc)
+        stdout, _ = proc.communicate()
+        bare = json.loads(stdout.strip().splitlines()[-1])
+        bare["memusage_max"] = bare_rss_watch.stop()
 
     full_rate = full_pages / full_elapsed if full_elapsed else 0.0
     bare_rate = bare["pages"] / bare["elapsed"] if bare["elapsed"] else 0.0
