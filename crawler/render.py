@@ -61,18 +61,38 @@ def screenshot_path(site: str, run_id: str, url: str) -> Path:
     return folder / f"{hashlib.sha1(url.encode()).hexdigest()[:16]}.png"
 
 
-def render_meta(site: str, run_id: str, url: str, wait_for: str | None = None, keep_page: bool = False) -> dict[str, Any]:
-    """Request meta that renders the page, waits until the network is idle (and for ``wait_for``), and
-    saves a full-page screenshot."""
+async def add_session_cookies(page: Any, request: Any) -> None:
+    """Before the browser navigates, give it the session cookies the Scrapy request carries (the
+    analyst's login cookie): a page the browser reloads by itself must still be logged in."""
+    cookies = request.cookies if isinstance(request.cookies, dict) else {}
+    if cookies:
+        await page.context.add_cookies([{"name": k, "value": str(v), "url": request.url} for k, v in cookies.items()])
+
+
+def render_meta(
+    site: str, run_id: str, url: str, wait_for: str | None = None, keep_page: bool = False,
+    wait_gone: list[str] | None = None, timeout_ms: int = 30_000,
+) -> dict[str, Any]:
+    """Request meta that renders the page, waits until the network is idle (and for ``wait_for``, and
+    until none of the ``wait_gone`` selectors — a challenge page's own markers — is left), and saves a
+    full-page screenshot."""
+    import json
+
     from scrapy_playwright.page import PageMethod
 
     methods = [PageMethod("wait_for_load_state", "networkidle")]
+    if wait_gone:
+        # a JS challenge sets its cookie and reloads; wait for the real page, not the challenge
+        check = " && ".join(f"!document.querySelector({json.dumps(css)})" for css in wait_gone)
+        methods.append(PageMethod("wait_for_function", f"() => {check}", timeout=timeout_ms))
+        methods.append(PageMethod("wait_for_load_state", "networkidle"))
     if wait_for:
         methods.append(PageMethod("wait_for_selector", wait_for))
     shot = screenshot_path(site, run_id, url)
     methods.append(PageMethod("screenshot", path=str(shot), full_page=True))
     return {
         "playwright": True,
+        "playwright_page_init_callback": add_session_cookies,
         "playwright_page_methods": methods,
         "playwright_include_page": keep_page,
         "screenshot": str(shot),

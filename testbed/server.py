@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import asdict
@@ -30,6 +31,8 @@ from testbed.world import World
 
 RENDERERS = {SITE_SV: flugsvamp, SITE_NB: nordbazaar, SITE_FORUM: forum, SITE_SHOP: shop}
 MARKETS = (SITE_SV, SITE_NB)
+# Markets whose DDoS queue needs JavaScript: no Set-Cookie, no meta refresh; a script earns the cookie.
+JS_GATED = (SITE_NB,)
 LOGIN_PATHS = {SITE_SV: ("/login", "/captcha.svg"), SITE_NB: ("/auth", "/auth/captcha.svg")}
 STATE_FILE = "state.json"
 SERVER_FILE = "server.json"
@@ -201,6 +204,15 @@ class Testbed:
                 "session_cookies": self.session_cookies}
 
 
+def js_gate(page: str, gate: Gate, delay: float) -> str:
+    """Turn a queue page into one only a browser passes: the queue cookie is set by script after the
+    wait, then the page reloads (plain HTTP clients never get the cookie)."""
+    page = re.sub(r'<meta http-equiv="refresh"[^>]*>', "", page)
+    script = (f"<script>setTimeout(function(){{document.cookie='{gate.names['queue']}={gate.queue_cookie()}; path=/';"
+              f"location.reload();}},{int((delay + 0.3) * 1000)});</script>")
+    return page.replace("</body>", script + "</body>", 1)
+
+
 def load_state(state_dir: Path) -> dict[str, Any] | None:
     try:
         return json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
@@ -249,6 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
         if kind in ("rate_limit", "ban"):
             text = wall(kind, tb.today, tb.ddos_delay) if wall else "<h1>429 Too Many Requests</h1>"
             return html_response(text, 429 if kind == "rate_limit" else 403, **{"Retry-After": "1"})
+        if kind == "ddos" and wall and site in JS_GATED:
+            return html_response(js_gate(wall("ddos", tb.today, tb.ddos_delay), gate, tb.ddos_delay))
         if kind == "ddos" and wall:
             cookie = cookies.get(gate.names["queue"])
             headers = {} if gate.queue_ok(cookie, now=time.time() + gate.ddos_delay + 1) else {

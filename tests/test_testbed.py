@@ -182,3 +182,22 @@ def test_country_codes_survive_yaml() -> None:
             checked += 1
             assert all(isinstance(code, str) for code in options), options  # codes or region names
     assert checked
+
+
+def test_nordbazaar_queue_needs_javascript(tmp_path: Path) -> None:
+    """Plain HTTP never gets past NordBazaar's queue: the cookie only comes from the page's script."""
+    tb = Testbed(seed=7, state_dir=tmp_path, rate_limit=None, ddos=True, ddos_delay=0.2)
+    tb.start()
+    try:
+        url = urlparse(tb.urls["nordbazaar"])
+        for _ in range(2):
+            conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+            conn.request("GET", "/", headers={"Cookie": "nb_auth=" + tb.session_cookies["nordbazaar"]["nb_auth"]})
+            response = conn.getresponse()
+            body = response.read().decode()
+            assert response.getheader("Set-Cookie") is None
+            assert "Checking your browser" in body and "document.cookie='nb_gate=" in body
+            assert 'http-equiv="refresh"' not in body
+            time.sleep(0.3)
+    finally:
+        tb.stop()

@@ -90,8 +90,17 @@ class InvalidPageMiddleware:
             from crawler.render import render_meta
 
             run_id = self.crawler.settings.get("SOKHUND_RUN_ID", "run")
-            retry.meta.update(render_meta(site, run_id, request.url, keep_page=True))
+            markers = _challenge_markers(detectors, verdict)
+            retry.meta.update(render_meta(site, run_id, request.url, keep_page=True, wait_gone=markers))
         return retry
+
+
+def _challenge_markers(detectors: list[Detector], verdict: Any) -> list[str]:
+    """CSS selectors that mark the challenge page (from the detector that fired): rendering waits until
+    they are gone."""
+    if getattr(verdict, "source", "") != "adapter" or not 0 <= verdict.index < len(detectors):
+        return []
+    return [m.css for m in detectors[verdict.index].any if m.css]
 
 
 def _rotate_identity(crawler: Any, site: str) -> None:
