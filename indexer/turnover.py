@@ -23,8 +23,8 @@ Every number carries the method that produced it:
     divided by the counter sales in that window. A site without counters gets the pooled rate of the
     counter sites. **Assumption:** buyers leave feedback at about the same rate on every market; the
     testbed draws each market's rate from 0.65–0.75, so expect a few percent of error from this alone.
-    Inside a listing's counter window the counters are used, never corrected feedback; outside it (history
-    before we started watching) a counter site's feedback is corrected with that site's own measured rate.
+    A counter site's feedback is corrected with that site's own measured rate, so on counter sites the
+    corrected series can be compared with the counters.
 
 ``best``
     Counters inside each listing's counter window; elsewhere the corrected feedback estimate when a rate
@@ -128,10 +128,10 @@ class TurnoverReport:
         """Counters inside each listing's counter window; outside it corrected feedback when a rate is
         known, else the feedback lower bound."""
         out = list(self.counter)
-        out += self.corrected
         corrected_sites = {e.site for e in self.corrected}
-        out += [e for e in self.feedback if e.site not in corrected_sites
-                and not in_counter_window(self.counter_windows, e.listing, e.day)]
+        for est in [*self.corrected, *(e for e in self.feedback if e.site not in corrected_sites)]:
+            if not in_counter_window(self.counter_windows, est.listing, est.day):
+                out.append(est)
         return out
 
 
@@ -440,13 +440,11 @@ def corrected_sales(
     windows: dict[str, tuple[str, str]],
     override: float | None = None,
 ) -> tuple[list[SaleEstimate], dict[str, tuple[float, str]]]:
-    """Feedback estimates scaled by 1/rate, except on days a listing's counters cover."""
+    """Every feedback estimate scaled by 1/rate (``best`` decides where counters take precedence)."""
     applied: dict[str, tuple[float, str]] = {}
     out: list[SaleEstimate] = []
     pooled = rates_by_site.get("*")
     for est in feedback:
-        if in_counter_window(windows, est.listing, est.day):
-            continue
         if est.site not in applied:
             if override is not None:
                 applied[est.site] = (override, "given by the analyst")

@@ -138,3 +138,15 @@ def test_vendor_pgp_fingerprints_match_truth(world: CrawledWorld, index: IndexBa
     for vendor in vendors:
         assert truth[(vendor["site"], vendor["name"])] in vendor["pgp_fingerprints"], vendor["name"]
     assert sum(1 for v in vendors if v["contacts"]) >= len(vendors) // 2
+
+
+def test_js_shop_products_indexed_with_screenshots(world: CrawledWorld, index: IndexBackend) -> None:
+    """The shop renders its products client-side: they are indexed (via chromium) and every rendered
+    product page left a PNG screenshot as evidence."""
+    shop = [d for d in index.iter_docs("listing") if d["site"] == "tillskott"]
+    products = {str(p["listing_id"]) for p in world.truth["listings"] if p["site"] == "tillskott"}
+    assert products and {d["listing_id"] for d in shop} == products
+    captures = {c["id"]: c for c in index.iter_docs("capture")}
+    for listing in shop:
+        shot = captures[listing["capture_id"]]["screenshot"]
+        assert shot and Path(shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
