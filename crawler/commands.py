@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--tor", action="store_true", help="route through Tor (onion sites always are)")
     p.add_argument("--page-budget", type=int, help="max pages per site (default: from the adapter)")
     p.add_argument("--max-depth", type=int, help="max link depth (default: from the adapter)")
-    p.add_argument("--index", help="index URL: sqlite:///path or http://elastic:9200 (default: embedded)")
+    p.add_argument("--index", help="index URL: sqlite:///path or http://es.example:9200 (default: embedded)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_crawl)
 

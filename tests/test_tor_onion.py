@@ -99,5 +99,5 @@ def test_normalisation_subdomain_case_and_url() -> None:
     assert parse_onion(address.removesuffix(".onion")).host == address
     assert parse_onion_url(f"http://{address}:8080/market?page=2").host == address
     with pytest.raises(OnionAddressError, match="not an onion URL"):
-        parse_onion_url("https://example.org/")
+        parse_onion_url("https://clearnet.example/")
     assert is_onion_host(address + ".") and is_onion_host(b"x.onion") and not is_onion_host("onion.example.org")

@@ -36,7 +36,7 @@ def test_onion_hosts_always_go_through_tor() -> None:
     router = _router()
     assert router.is_tor_request(Request(f"http://{ONION}/listing/1"))
     assert router.is_tor_request(Request(f"https://www.{ONION.upper()}:8443/"))
-    assert not router.is_tor_request(Request("https://example.org/"))
+    assert not router.is_tor_request(Request("https://clearnet.example/"))
 
 
 def test_tor_sites_by_meta_setting_and_adapter() -> None:
