@@ -18,7 +18,6 @@ from typing import Any
 
 from crawler import paths
 from crawler.adapters import load_adapter
-from crawler.progress import summarise  # noqa: F401  (re-exported for callers reading stats)
 
 
 class CrawlError(RuntimeError):

@@ -56,17 +56,8 @@ def empty_result(text: str, lang: str | None = None) -> dict[str, Any]:
     return {"text": text, "lang": lang, "entities": [], "summary": summary}
 
 
-class StructuralExtractor:
-    """Fallback: returns the contract shape with no entities (structural fields come from selectors)."""
-
-    def extract(self, requests: list[ExtractRequest]) -> list[dict[str, Any]]:
-        return [empty_result(r.text, r.lang) for r in requests]
-
-
 def default_extractor() -> Extractor:
-    """The spaCy pipeline when available; the structural fallback otherwise."""
-    try:
-        from extractors.pipeline import SpacyExtractor
-    except ImportError:
-        return StructuralExtractor()
+    """The spaCy pipeline (``extractors.pipeline.SpacyExtractor``)."""
+    from extractors.pipeline import SpacyExtractor
+
     return SpacyExtractor()

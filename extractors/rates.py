@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -138,5 +137,3 @@ def _day(day: str | date | None) -> str | None:
 def _default_table() -> RateTable:
     return RateTable.from_csv(DEFAULT_TABLE)
 
-
-ProviderFactory = Callable[[dict[str, object]], RateProvider]
