@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -487,14 +488,25 @@ def _fire(backend: IndexBackend, config: AlertConfig, outbox: Outbox, candidates
     return fired
 
 
+@contextmanager
+def _outbox_scope(outbox: Outbox | None) -> Iterator[Outbox]:
+    """The caller's outbox, or a new one that is closed afterwards."""
+    if outbox is not None:
+        yield outbox
+        return
+    own = Outbox()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
 def evaluate(backend: IndexBackend, run_id: str | None = None, *, rules: list[str] | None = None,
              config: AlertConfig | None = None, outbox: Outbox | None = None, deliver: bool = True) -> EvaluationResult:
     """Evaluate the (named or all enabled) rules over the index, fire new alerts, then deliver everything
     pending in the outbox (including deliveries that failed on earlier runs)."""
     config = config or load_config()
-    own_outbox = outbox is None
-    outbox = outbox or Outbox()
-    try:
+    with _outbox_scope(outbox) as outbox:
         with _EVAL_LOCK:
             ev = _Evidence(backend)
             candidates: list[Candidate] = []
@@ -512,12 +524,9 @@ def evaluate(backend: IndexBackend, run_id: str | None = None, *, rules: list[st
                     candidates += _watch_candidates(backend, rule, ev, run_id)
             fired = _fire(backend, config, outbox, candidates)
         report = deliver_pending(config, outbox) if deliver else DeliveryReport()
-        if fired:
-            log.info("%d new alert(s) fired", len(fired))
-        return EvaluationResult(fired, report)
-    finally:
-        if own_outbox:
-            outbox.close()
+    if fired:
+        log.info("%d new alert(s) fired", len(fired))
+    return EvaluationResult(fired, report)
 
 
 def evaluate_alerts(backend: IndexBackend, run_id: str | None = None, *, rules: list[str] | None = None,
@@ -532,9 +541,7 @@ def retro_hunt(backend: IndexBackend, entry: WatchEntry, *, config: AlertConfig 
     """Search the whole index for one (newly added) watch-list entry and fire alerts for earlier matches,
     under every enabled watchlist rule that takes entries of that kind."""
     config = config or load_config()
-    own_outbox = outbox is None
-    outbox = outbox or Outbox()
-    try:
+    with _outbox_scope(outbox) as outbox:
         with _EVAL_LOCK:
             ev = _Evidence(backend)
             candidates: list[Candidate] = []
@@ -544,10 +551,7 @@ def retro_hunt(backend: IndexBackend, entry: WatchEntry, *, config: AlertConfig 
             fired = _fire(backend, config, outbox, candidates)
         if deliver:
             deliver_pending(config, outbox)
-        return fired
-    finally:
-        if own_outbox:
-            outbox.close()
+    return fired
 
 
 def deliver(config: AlertConfig | None = None) -> DeliveryReport:
