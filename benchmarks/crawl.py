@@ -67,8 +67,8 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="sokhund-bench-")
     os.environ["SOKHUND_HOME"] = home
 
+    from cli.demo import _site_env
     from crawler.adapters import load_all
-    from crawler.demo import _site_env
     from crawler.runner import run_crawl
     from testbed.server import Testbed
 

@@ -91,9 +91,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    from analytics.identity import link_vendors
     from benchmarks.turnover_eval import crawl_testbed, load_crawl
     from indexer.base import open_backend
-    from indexer.identity import link_vendors
 
     home = Path(args.home or tempfile.mkdtemp(prefix="sokhund-identity-"))
     index_url, truth, _ = load_crawl(home) if args.reuse else crawl_testbed(args.days, args.seed, home)

@@ -1,8 +1,8 @@
 """Swedish-vendor score and the "new Swedish vendor" alert, measured on a crawled testbed world.
 
 Crawls a seeded testbed world with the REAL crawler (``tests.e2e_world.crawl_days``) day by day and, after
-EACH day's crawl (one crawl cycle, as a campaign does), runs ``indexer.rollup.rollup`` and
-``indexer.alerts.evaluate_alerts``. Then reports, against the world's truth:
+EACH day's crawl (one crawl cycle, as a campaign does), runs ``analytics.rollup.rollup`` and
+``alerts.evaluate.evaluate_alerts``. Then reports, against the world's truth:
 
 (a) vendor-level Swedish classification (``swedish_score >= SWEDISH_THRESHOLD``) vs truth ``swedish``, over the
     indexed vendors of the crawled markets: precision, recall, F1, confusion counts (overall and per site),
@@ -78,10 +78,10 @@ def _without_ships_from(texts: list[str], ships_from: str | None, ships_to: list
 
 
 def _evaluate_cycle(cycle: Cycle, ablate_ships_from: bool = False) -> None:
-    from indexer.alerts import evaluate_alerts
+    from alerts.evaluate import evaluate_alerts
+    from analytics.identity import link_vendors
+    from analytics.rollup import rollup, rollup_vendors
     from indexer.base import open_backend
-    from indexer.identity import link_vendors
-    from indexer.rollup import rollup, rollup_vendors
 
     backend = open_backend()
     try:
@@ -177,8 +177,8 @@ def classification(vendors: list[dict[str, Any]], truth_vendors: list[dict[str, 
                    threshold: float | None = None) -> dict[str, Any]:
     """Vendor-level Swedish classification at ``threshold`` vs truth ``swedish``, over the indexed vendors of
     ``sites`` that the truth knows (matched by ``Vendor.make_id(site, name)``)."""
+    from analytics.rollup import SWEDISH_THRESHOLD
     from indexer.models import Vendor
-    from indexer.rollup import SWEDISH_THRESHOLD
 
     threshold = SWEDISH_THRESHOLD if threshold is None else threshold
     truth = {Vendor.make_id(r["site"], str(r["vendor"])): r for r in truth_vendors}

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from indexer.turnover import METHOD_CORRECTED, METHOD_COUNTER, METHOD_FEEDBACK, SaleEstimate  # noqa: E402
+from analytics.turnover import METHOD_CORRECTED, METHOD_COUNTER, METHOD_FEEDBACK, SaleEstimate  # noqa: E402
 
 TARGETS: dict[str, tuple[str, float]] = {
     METHOD_COUNTER: ("abs", 0.02),
@@ -107,11 +107,11 @@ def crawl_testbed(days: int, seed: int, home: Path, sites: Iterable[str] = MARKE
     """Crawl a fresh testbed world once per simulated day into ``home``; roll up after each crawl.
     Returns (index URL, truth tables, crawl as-of dates)."""
     os.environ["SOKHUND_HOME"] = str(home)
+    from analytics.rollup import rollup
+    from cli.demo import _site_env
     from crawler.adapters import load_all
-    from crawler.demo import _site_env
     from crawler.runner import run_crawl
     from indexer.base import open_backend
-    from indexer.rollup import rollup
     from testbed.server import Testbed
 
     index_url = f"sqlite:///{home / 'index.sqlite'}"
@@ -162,8 +162,8 @@ def main() -> int:
     else:
         index_url, truth, dates = crawl_testbed(args.days, args.seed, home)
 
+    from analytics.turnover import compute_turnover, load_observations
     from indexer.base import open_backend
-    from indexer.turnover import compute_turnover, load_observations
 
     since = (date.fromisoformat(dates[0]) + timedelta(days=1)).isoformat()
     until = dates[-1]

@@ -1,70 +1,70 @@
-"""``sokhund``: one command-line entry point. Each package registers its own subcommands, so the
-CLI stays one concern per module: crawler (crawl, search, vendors, demo), testbed, extractors, tor,
-indexer analytics (trends, vendor, alerts, campaign)."""
+"""CLI: ``sokhund crawl`` and ``sokhund sites``. Heavy imports live in the handlers."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import logging
+import json
 import sys
-
-# Modules that expose ``register(subparsers)``. Import is cheap: heavy imports live in the handlers.
-COMMAND_MODULES = (
-    "crawler.commands",
-    "testbed.cli",
-    "extractors.cli",
-    "tor.cli",
-    "indexer.cli",
-    "indexer.alerts_cli",
-    "crawler.campaign_cli",
-    "dashboards.cli",
-)
+from typing import Any
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sokhund",
-        description=(
-            "Sökhund watches dark-web and open-web drug markets: crawl sites through site adapters "
-            "(over Tor where needed), extract substances/prices/shipping/contacts, index them, and "
-            "follow vendors and turnover over time. State lives in $SOKHUND_HOME (default ./.sokhund)."
-        ),
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+def register(sub: Any) -> None:
+    p = sub.add_parser("crawl", help="crawl one or more sites now (resumes a killed run of the site)",
+                       description="Crawl sites through their adapters (crawler/sites/NAME.yaml). A run that "
+                       "was killed resumes where it stopped when you run the same command again.")
+    p.add_argument("sites", nargs="+", metavar="SITE", help="site adapter name(s); see `sokhund sites`")
+    p.add_argument("--run-id", help="resume or name this run (default: resume the last unfinished run, else new)")
+    p.add_argument("--new", action="store_true", help="start a new run even if an unfinished one exists")
+    p.add_argument("--as-of", help="ISO time to stamp observations with (default: now)")
+    p.add_argument("--tor", action="store_true", help="route through Tor (onion sites always are)")
+    p.add_argument("--page-budget", type=int, help="max pages per site (default: from the adapter)")
+    p.add_argument("--max-depth", type=int, help="max link depth (default: from the adapter)")
+    p.add_argument("--index", help="index URL: sqlite:///path or http://es.example:9200 (default: embedded)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("sites", help="list site adapters and check that they load")
+    p.set_defaults(func=cmd_sites)
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from crawler.progress_bar import CrawlProgressBar
+    from crawler.runner import run_crawl, unfinished_run
+
+    console = Console(stderr=True)
+    run_id = args.run_id
+    if not run_id and not args.new and len(args.sites) == 1:
+        run_id = unfinished_run(args.sites[0])
+        if run_id:
+            console.print(f"resuming unfinished run [bold]{run_id}[/] of {args.sites[0]} (use --new to start over)")
+    with CrawlProgressBar(console) as update:
+        result = run_crawl(args.sites, as_of=args.as_of, run_id=run_id, use_tor=args.tor,
+                           page_budget=args.page_budget, max_depth=args.max_depth, index_url=args.index,
+                           progress=update)
+    if args.json:
+        print(json.dumps({"run_id": result.run_id, "ok": result.ok, "stats": result.stats,
+                          "finish_reasons": result.finish_reasons, "new_vendors": result.new_vendor_ids}, default=str))
+    else:
+        for site, stats in result.stats.items():
+            console.print(f"{site}: {stats.get('pages', 0)} pages, items {stats.get('items', {})}, "
+                          f"invalid {stats.get('invalid_pages', {})}, errors {stats.get('errors', 0)}, "
+                          f"finished: {result.finish_reasons.get(site)}")
+            if stats.get("site_stopped"):
+                console.print(f"[red]ALERT[/] {site} stopped: {stats['site_stopped']}")
+    return 0 if result.ok else 3
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    from crawler.adapters import AdapterError, adapter_paths, load_adapter_file
+
+    status = 0
+    for name, path in adapter_paths().items():
         try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # that part of the product is not installed in this build
-            raise
-        module.register(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a readable error instead of a traceback; -v shows the traceback
-        if args.verbose:
-            raise
-        print(f"sokhund {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            adapter = load_adapter_file(path)
+            print(f"{name:14} {adapter.kind:7} {adapter.network:9} {adapter.language}  {adapter.url()}")
+        except AdapterError as exc:
+            print(exc, file=sys.stderr)
+            status = 1
+    return status

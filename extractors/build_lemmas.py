@@ -1,7 +1,7 @@
 """Regenerate ``data/sv_lemmas.txt``, the part of spaCy's Swedish lemma table the lexicon needs.
 
 Run by a developer whenever a lexicon data file changes (substances.yaml, substances_tripsit.json,
-places.yaml): ``python -m extractors.build_lemmas``. tests/test_extract_lemmas.py fails when the shipped
+places.yaml): ``python -m extractors.build_lemmas``. tests/extractors/test_extract_lexicon.py fails when the shipped
 table is stale.
 
 Source: spacy-lookups-data (explosion/spacy-lookups-data, MIT licence), ``sv_lemma_lookup.json.gz``

@@ -473,7 +473,7 @@ class FastTitlePath:
     """The same patterns, lexicons and resolver as the spaCy pipeline, without spaCy: a regex
     tokenizer (= sokhund.punct_tokenizer.v1) and n-gram lookups in dicts built from the same data
     files. Used for titles (short texts, ≥ 5,000/s on one core); its agreement with the spaCy path is
-    tested in tests/test_extract_pipeline.py."""
+    tested in tests/extractors/test_extract_pipeline.py."""
 
     def __init__(self, lang: str, terms: Path = DATA / "terms_patterns.jsonl", patterns: PatternFinder | None = None,
                  resolver: ResolverCore | None = None) -> None:

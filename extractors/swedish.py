@@ -17,7 +17,7 @@ SCHEMA.md. Three kinds of signal, all general (none is tied to a site, template 
 
 Market context: properties of the *market* rather than the vendor (the language of the site, its
 currency, destinations every vendor there ships to) say little about one vendor. When the caller passes
-``market`` (see :class:`Market`; :mod:`indexer.rollup` derives it from the whole site's listings), signals
+``market`` (see :class:`Market`; :mod:`analytics.rollup` derives it from the whole site's listings), signals
 that merely restate the market's norm are discounted (weight × ``MARKET_DISCOUNT``) and say so in their
 evidence. Vendor-authored text (listing titles and descriptions, the profile) is what ``texts`` should
 hold; pass site UI/boilerplate, if at all, as ``context_texts``, which only ever contributes discounted.
@@ -79,7 +79,7 @@ class Market:
 
     ``lang``: the language most of the site's vendors write in; ``currency``: the currency most prices are
     in; ``ships_to_se``: most vendors there ship to Sweden. Derived from data (see
-    ``indexer.rollup.market_profiles``), never from a list of site names."""
+    ``analytics.rollup.market_profiles``), never from a list of site names."""
 
     site: str = ""
     lang: str | None = None

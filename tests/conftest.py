@@ -10,7 +10,7 @@ import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-pytest_plugins: list[str] = ["tests.fixtures_tor"]
+pytest_plugins: list[str] = ["tests.fixtures_tor", "tests.es_cluster"]
 
 
 @pytest.fixture()

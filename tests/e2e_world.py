@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cli.demo import _site_env
 from crawler.adapters import load_all
-from crawler.demo import _site_env
 from crawler.runner import CrawlResult, run_crawl
 from testbed.server import Testbed
 

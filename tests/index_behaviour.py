@@ -1,6 +1,6 @@
 """Backend-independent behaviour of :class:`indexer.base.IndexBackend`.
 
-Not collected by itself: ``tests/test_index_sqlite.py`` and ``tests/test_index_es_integration.py``
+Not collected by itself: ``tests/indexer/test_index_sqlite.py`` and ``tests/indexer/test_index_es_integration.py``
 subclass :class:`BackendBehaviour` and provide a ``backend`` fixture (an empty index whose writes are
 visible to the next read).
 """

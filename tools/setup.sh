@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything Sökhund needs on a fresh Debian machine: Debian packages (tor, chromium, privoxy,
-# redis) when missing, then a virtualenv in .venv with the project and its dev tools. Idempotent.
+# redis, a JDK and Maven for the local Elasticsearch) when missing, then a virtualenv in .venv with the project and its dev tools. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(tor chromium privoxy redis-server)
+DEB_PACKAGES=(tor chromium privoxy redis-server openjdk-17-jdk-headless maven unzip)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -33,4 +33,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e ".[dev]"
   touch "$stamp"
 fi
+# Local Elasticsearch (sokhund es up, tests): Elasticsearch refuses to run as root, so its JVM runs as this user.
+if [ "$(id -u)" -eq 0 ] && ! id sokhund-es >/dev/null 2>&1; then
+  useradd --system --no-create-home --user-group --shell /usr/sbin/nologin sokhund-es
+fi
+.venv/bin/python -c "from indexer.localcluster import ensure_distribution as e; print('setup: elasticsearch', e())"
 echo "setup: ready (tor $(tor --version 2>/dev/null | head -1 | awk '{print $3}'), $(chromium --version 2>/dev/null | head -1))"

@@ -1,7 +1,7 @@
 """Save rendered testbed pages and their expected field values for the adapter regression test.
 
 Expected values come from the WORLD (the ground-truth objects), not from the adapters, so the test
-``tests/test_adapters_testbed.py`` checks the adapters against the truth.
+``tests/crawler/test_adapters_testbed.py`` checks the adapters against the truth.
 
     .venv/bin/python -m testbed.tools.save_pages [--out tests/data/pages]
 """

@@ -1,0 +1,73 @@
+"""``sokhund``: the one command-line entry point. Each package owns its sub-commands in its own ``cli.py``
+(crawler: crawl, sites; indexer: search, vendors; analytics: vendor, trends; alerts; campaigns; tor;
+testbed; extractors; dashboards) and the demo lives beside this module; none of them import each other."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# Modules that expose ``register(subparsers)``. Import is cheap: heavy imports live in the handlers.
+COMMAND_MODULES = (
+    "crawler.cli",
+    "indexer.cli",
+    "indexer.es_cli",
+    "cli.demo",
+    "testbed.cli",
+    "extractors.cli",
+    "tor.cli",
+    "analytics.cli",
+    "alerts.cli",
+    "campaigns.cli",
+    "dashboards.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sokhund",
+        description=(
+            "Sökhund watches dark-web and open-web drug markets: crawl sites through site adapters "
+            "(over Tor where needed), extract substances/prices/shipping/contacts, index them, and "
+            "follow vendors and turnover over time. State lives in $SOKHUND_HOME (default ./.sokhund)."
+        ),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that part of the product is not installed in this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a readable error instead of a traceback; -v shows the traceback
+        if args.verbose:
+            raise
+        print(f"sokhund {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
