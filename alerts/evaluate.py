@@ -3,11 +3,13 @@
 Rules (configured in YAML, see :mod:`alerts.rules`):
 
 * ``new_vendor`` — a vendor **new relative to its site's baseline** whose Swedish score ≥ threshold.
-  The baseline of a site is its first crawl: the earliest ``observed_at`` (the crawl's as-of time) of any
-  vendor or listing observation of the site. Vendors seen in that crawl are the baseline and never fire;
-  a vendor is new when its ``first_seen`` is later than the baseline crawl. So the first crawl of a site
-  fires no "new vendor" alert, and a Swedish vendor appearing on a later crawl fires on the first
-  evaluation after that crawl.
+  The baseline of a site is its first *complete* crawl (coverage is recorded per run, see
+  ``crawler.coverage``; a crawl cut by its page budget or depth limit is partial and cannot be a
+  baseline). Vendors seen up to the baseline never fire; a vendor is new when its ``first_seen`` is later
+  than the baseline crawl, and its own profile's join date ("Medlem sedan", "Member since") is not older
+  than the baseline. So no crawl up to and including the first complete one fires a "new vendor" alert,
+  and a Swedish vendor appearing on a later crawl fires on the first evaluation after that crawl. An index
+  without coverage records (older data) falls back to the first crawl as the baseline.
 * ``ships_from_change`` — a vendor observed in an earlier crawl with listings that did not ship from
   ``country`` (SE) whose listings in a later crawl do.
 * ``watchlist`` — listings, vendors and forum posts matching a keyword, substance, PGP fingerprint,
@@ -21,11 +23,12 @@ re-evaluating (any number of times, from any process) never fires the same alert
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from alerts.outbox import DeliveryReport, Outbox, deliver_pending
@@ -39,6 +42,7 @@ from alerts.rules import (
     load_watchlist,
     normalise_watch_value,
 )
+from crawler.coverage import Baseline, coverage_baselines
 from indexer.base import IndexBackend, SearchFilters
 from indexer.models import Alert
 
@@ -117,21 +121,23 @@ def _site_filter(rule: Any) -> list[str] | None:
 
 
 # ----------------------------------------------------------------------------------- baselines
-@dataclass(frozen=True)
-class Baseline:
-    """A site's first crawl: its as-of time and run id (``run_id`` is empty when only vendors are known)."""
-
-    as_of: str
-    run_id: str = ""
-
-
 def site_baselines(backend: IndexBackend, sites: list[str] | None = None) -> dict[str, Baseline]:
-    """Per site, its first crawl (the baseline): the earliest ``observed_at`` of its vendor and listing
-    observations, with that observation's run; or the earliest vendor ``first_seen`` when there are none."""
+    """Per site, its baseline crawl. Where crawls record their coverage (``crawler.coverage``), the baseline
+    is the first *complete* crawl; a site none of whose crawls was complete has no baseline yet, so nothing
+    on it is new. An index without coverage records falls back to the first crawl: the earliest
+    ``observed_at`` of the site's vendor and listing observations, with that observation's run; or the
+    earliest vendor ``first_seen`` when there are none."""
     if sites is None:
         sites = [s for s, _ in backend.terms("vendor", "site", size=10_000)]
+    covered = coverage_baselines(backend, sites)
     out: dict[str, Baseline] = {}
     for site in sites:
+        if site in covered:
+            if (complete := covered[site]) is not None:
+                out[site] = complete
+            else:
+                log.info("%s: no complete crawl yet, so no baseline: no new-vendor alerts for it", site)
+            continue
         found: list[tuple[datetime, str, str]] = []  # (time, raw value, kind)
         for kind in ("vendor_observation", "listing_observation"):
             for value, _ in backend.terms(kind, "observed_at", SearchFilters(site=site), size=100_000):
@@ -150,6 +156,34 @@ def site_baselines(backend: IndexBackend, sites: list[str] | None = None) -> dic
         if firsts:
             out[site] = Baseline(min(firsts)[1])
     return out
+
+
+_MONTHS = {name: i + 1 for i, names in enumerate(
+    ("jan januari january", "feb februari february", "mar mars march", "apr april", "maj may",
+     "jun juni june", "jul juli july", "aug augusti august", "sep sept september", "okt oct oktober october",
+     "nov november", "dec december")) for name in names.split()}
+
+
+def parse_join_date(value: Any) -> date | None:
+    """A vendor's join date as its profile writes it ("Medlem sedan: 2024-03-02", "Member since 2 March
+    2024", "02.03.2024", "mars 2024"), or None when it cannot be read (then it is simply not used)."""
+    text = str(value or "").strip().lower()
+    if not text:
+        return None
+    if m := re.search(r"(\d{4})-(\d{1,2})-(\d{1,2})", text):
+        y, mo, d = int(m[1]), int(m[2]), int(m[3])
+    elif m := re.search(r"\b(\d{1,2})[./](\d{1,2})[./](\d{4})\b", text):
+        y, mo, d = int(m[3]), int(m[2]), int(m[1])
+    elif m := re.search(r"\b(?:(\d{1,2})\.?\s+)?([a-zåäö]+)\.?,?\s+(\d{4})\b", text):
+        if m[2] not in _MONTHS:
+            return None
+        y, mo, d = int(m[3]), _MONTHS[m[2]], int(m[1] or 1)
+    else:
+        return None
+    try:
+        return date(y, mo, d)
+    except ValueError:
+        return None
 
 
 def _existed_at_baseline(backend: IndexBackend, vendor_id: str, baseline: Baseline) -> bool:
@@ -181,6 +215,9 @@ def _new_vendor_candidates(backend: IndexBackend, rule: NewVendorRule, ev: _Evid
                 continue
             if Alert.make_id(rule.name, vendor["id"]) in skip or _existed_at_baseline(backend, vendor["id"], baseline):
                 continue
+            joined = parse_join_date(vendor.get("joined"))
+            if joined is not None and joined < base_time.date():
+                continue  # its own profile says it was a member before the baseline: missed then, not new
             yield Candidate(rule.name, vendor["id"],
                             _new_vendor_builder(backend, rule, ev, vendor, baseline, run_id), rule)
 
@@ -226,6 +263,8 @@ def _new_vendor_builder(backend: IndexBackend, rule: NewVendorRule, ev: _Evidenc
                 "first_seen": vendor.get("first_seen"),
                 "baseline": baseline.as_of,
                 "baseline_run": baseline.run_id,
+                "baseline_complete": baseline.from_coverage,
+                "joined": vendor.get("joined"),
                 "ships_from": vendor.get("ships_from"),
                 "pgp_fingerprints": vendor.get("pgp_fingerprints") or [],
                 "contacts": vendor.get("contacts") or [],

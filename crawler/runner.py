@@ -18,6 +18,7 @@ from typing import Any
 
 from crawler import paths
 from crawler.adapters import load_adapter
+from crawler.coverage import coverage_baselines, record_run, site_coverage
 
 
 class CrawlError(RuntimeError):
@@ -34,6 +35,7 @@ class CrawlResult:
     finish_reasons: dict[str, str] = field(default_factory=dict)
     new_vendor_ids: list[str] = field(default_factory=list)
     log_file: str = ""
+    coverage: dict[str, dict[str, Any]] = field(default_factory=dict)  # per site: complete, reason (crawler.coverage)
 
     @property
     def pages(self) -> int:
@@ -152,7 +154,11 @@ def run_crawl(
         finish_reasons=reasons,
         log_file=str(log_file),
     )
-    result.new_vendor_ids = _new_vendors(sites, as_of, index_url)
+    result.coverage = {site: site_coverage(latest.get(site, {}),
+                                           page_budget=page_budget or load_adapter(site).politeness.page_budget,
+                                           max_depth=max_depth or load_adapter(site).politeness.max_depth)
+                       for site in sites}
+    result.new_vendor_ids = _record_and_new_vendors(result, index_url)
     return result
 
 
@@ -176,14 +182,22 @@ def _tail(path: Any, lines: int = 30) -> str:
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
-def _new_vendors(sites: list[str], as_of: str, index_url: str | None) -> list[str]:
+def _record_and_new_vendors(result: CrawlResult, index_url: str | None) -> list[str]:
+    """Record the run and its coverage (crawler.coverage); the vendors first seen in this run on sites whose
+    baseline (first complete crawl) came before it: on a baseline or partial first crawl nothing is new."""
     from indexer.base import SearchFilters, open_backend
 
     backend = open_backend(index_url)
     try:
+        record_run(backend, result.run_id, as_of=result.as_of, sites=result.sites, site_stats=result.stats,
+                   coverage=result.coverage)
+        baselines = coverage_baselines(backend, result.sites)
         found = []
-        for site in sites:
-            for doc in backend.iter_docs("vendor", SearchFilters(site=site, extra={"first_seen": as_of})):
+        for site in result.sites:
+            baseline = baselines.get(site)
+            if baseline is None or baseline.as_of == result.as_of:
+                continue
+            for doc in backend.iter_docs("vendor", SearchFilters(site=site, extra={"first_seen": result.as_of})):
                 found.append(doc["id"])
         return found
     finally:
