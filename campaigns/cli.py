@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+EXIT_CODES = {"ok": 0, "failed": 1, "partial": 2}  # `campaign run`: a run that reached nothing is an error
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -87,9 +89,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(run.to_dict(), ensure_ascii=False))
     else:
         print(f"{run.campaign} run {run.id}: {run.status} — {_stats_line(run.to_dict())}")
-        if run.error:
+        failures = run.stats.get("site_failures") or {}
+        for site, why in failures.items():
+            print(f"  {site}: {why}")
+        if run.error and not failures:
             print(f"  error: {run.error.splitlines()[0]}")
-    return 0 if run.status == "ok" else 1
+    return EXIT_CODES.get(run.status, 1)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """Campaign runs: one crawl of a campaign's sites, then the roll-up and alert evaluation; and their history.
 
-Each run is a :class:`~indexer.models.CampaignRun` upserted into the index (``running`` → ``ok``/``failed``)
-with the crawl stats, the new vendors and the alerts fired. A crawl that raises is recorded as a failed
+Each run is a :class:`~indexer.models.CampaignRun` upserted into the index (``running`` → ``ok`` /
+``partial`` / ``failed``) with the crawl stats, per-site coverage, the new vendors and the alerts fired. A
+run where every site failed (nothing fetched, session stopped, crawl cut off) is ``failed``, one where some
+did is ``partial``; ``stats.site_failures`` says why per site. A crawl that raises is recorded as a failed
 run; the scheduler goes on with the next one.
 """
 
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from campaigns.config import Campaign, CampaignError, get_campaign
+from crawler.coverage import run_status
 from indexer.models import CampaignRun
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,37 @@ def crawl_stats(result: Any) -> dict[str, Any]:
     reasons = getattr(result, "finish_reasons", None)
     if reasons:
         totals["finish_reasons"] = dict(reasons)
+    coverage = getattr(result, "coverage", None)
+    if coverage:
+        totals["coverage"] = dict(coverage)
     return totals
+
+
+def _per_site(result: Any, sites: list[str]) -> dict[str, dict[str, Any]] | None:
+    raw = getattr(result, "stats", None) or {}
+    if raw and not all(isinstance(v, dict) for v in raw.values()):
+        return None  # totals only: no per-site verdict possible
+    return {site: dict(raw.get(site) or {}) for site in sites}
+
+
+def _site_failures(result: Any, sites: list[str]) -> dict[str, str]:
+    per_site = _per_site(result, sites)
+    return run_status(per_site)[1] if per_site is not None else {}
+
+
+def _status(result: Any, sites: list[str]) -> tuple[str, str | None]:
+    """``ok``, ``partial`` (some sites reached nothing or were stopped) or ``failed`` (all of them), with
+    the reasons. A crawl whose sites all report pages but that did not end cleanly is ``partial``."""
+    per_site = _per_site(result, sites)
+    ok = bool(getattr(result, "ok", True))
+    if per_site is None:
+        return ("ok", None) if ok else ("failed", "crawl finished with errors (see stats and the crawl log)")
+    status, failures = run_status(per_site)
+    if failures:
+        return status, "; ".join(f"{site}: {why}" for site, why in failures.items())
+    if not ok:
+        return "partial", "crawl finished with errors (see stats and the crawl log)"
+    return "ok", None
 
 
 def _rollup(backend: Any) -> str | None:
@@ -132,10 +165,9 @@ def run_campaign(
             run.stats["new_vendors"] = len(new_vendors)
             run.stats["new_vendor_ids"] = new_vendors[:200]
             run.as_of = getattr(result, "as_of", None) or as_of
-            ok = bool(getattr(result, "ok", True))
-            run.status = "ok" if ok else "failed"
-            if not ok:
-                run.error = "crawl finished with errors (see stats and the crawl log)"
+            run.status, run.error = _status(result, campaign.sites)
+            if run.status != "ok":
+                run.stats["site_failures"] = _site_failures(result, campaign.sites)
                 if getattr(result, "log_file", None):
                     run.stats["log_file"] = result.log_file
         run.stats.update(_evaluate_after_run(backend, campaign, run.id, crawled=result is not None and evaluate))
