@@ -1,7 +1,10 @@
 """The campaign scheduler.
 
 Scheduling uses APScheduler 3 with a persistent SQLite job store (``$SOKHUND_HOME/campaigns/jobs.sqlite``),
-coalescing of missed runs and a misfire grace time. Jobs reference the top-level :func:`scheduled_run`
+coalescing of missed runs and a misfire grace time. A restart keeps each job's persisted next run time (as
+long as the campaign's schedule is unchanged): runs that fell due while nothing was serving are run once
+(coalesced) if the latest of them is at most ``misfire_grace_seconds`` late, otherwise recorded as a
+``missed`` CampaignRun and the schedule goes on. Jobs reference the top-level :func:`scheduled_run`
 with the campaign name (and an optional crawl-function reference) as their only, picklable, arguments.
 """
 
@@ -105,10 +108,19 @@ def schedule_campaigns(scheduler: Any, campaigns: list[Campaign], *, crawl: str 
         if not campaign.enabled:
             continue
         options: dict[str, Any] = {}
+        trigger = campaign.schedule.trigger()
+        stored = scheduler.get_job(JOB_PREFIX + campaign.name)
         if campaign.run_on_start:
             options["next_run_time"] = datetime.now(UTC)
+        elif stored is not None and stored.next_run_time is not None and str(stored.trigger) == str(trigger):
+            # Keep the persisted next run time: one that passed while nobody served is run once now
+            # (coalesced) if it is at most misfire_grace_seconds late, else reported missed.
+            options["next_run_time"] = stored.next_run_time
+            if stored.next_run_time < datetime.now(UTC):
+                log.warning("campaign %s: run due at %s was missed while not serving; catching up (grace %d s)",
+                            campaign.name, stored.next_run_time.isoformat(), campaign.misfire_grace_seconds)
         jobs.append(scheduler.add_job(
-            scheduled_run, trigger=campaign.schedule.trigger(), id=JOB_PREFIX + campaign.name,
+            scheduled_run, trigger=trigger, id=JOB_PREFIX + campaign.name,
             name=campaign.name, args=[campaign.name], kwargs={"crawl": crawl, "index_url": campaign.index_url},
             replace_existing=True, coalesce=True, max_instances=1,
             misfire_grace_time=campaign.misfire_grace_seconds, **options,
@@ -135,9 +147,10 @@ def start_scheduler(names: list[str] | None = None, *, crawl: str | None = None,
     defined = {name for name, c in campaigns.items() if c.enabled}
     lock = _serve_lock(Path(jobstore or jobstore_path()))
     scheduler = build_scheduler(blocking=blocking, jobstore=jobstore)
-    from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+    from apscheduler.events import EVENT_JOB_MISSED, EVENT_SCHEDULER_SHUTDOWN
 
     scheduler.add_listener(lambda _event: _release(lock), EVENT_SCHEDULER_SHUTDOWN)
+    scheduler.add_listener(_record_missed, EVENT_JOB_MISSED)
     if blocking:
         # A blocking scheduler adds jobs to the store once started; schedule from its start event.
         from apscheduler.events import EVENT_SCHEDULER_STARTED
@@ -164,6 +177,29 @@ def start_scheduler(names: list[str] | None = None, *, crawl: str | None = None,
         raise
     scheduler.resume()
     return scheduler
+
+
+def _record_missed(event: Any) -> None:
+    """A run more than its grace time late (the scheduler was down) is dropped by APScheduler; keep a
+    ``missed`` CampaignRun so the history shows the gap instead of hiding it."""
+    if not str(event.job_id).startswith(JOB_PREFIX):
+        return
+    name = event.job_id[len(JOB_PREFIX):]
+    from indexer.base import open_backend
+
+    due = event.scheduled_run_time.isoformat(timespec="seconds")
+    run = CampaignRun(id=f"{name}-missed-{event.scheduled_run_time.strftime('%Y%m%dT%H%M%S')}", campaign=name,
+                      started_at=_now(), finished_at=_now(), status="missed",
+                      error=f"run due at {due} was missed: later than the misfire grace time")
+    log.error("campaign %s: %s", name, run.error)
+    try:
+        backend = open_backend()
+        try:
+            backend.upsert([run])
+        finally:
+            backend.close()
+    except Exception:
+        log.exception("cannot record the missed run of campaign %s", name)
 
 
 def _serve_lock(store: Path) -> Any:
