@@ -13,7 +13,7 @@ EXIT_CODES = {"ok": 0, "failed": 1, "partial": 2}  # `campaign run`: a run that 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "campaign",
-        help="scheduled crawls (list, run, serve, history)",
+        help="scheduled crawls (list, run, serve, status, history)",
         description="A campaign is a YAML file (campaigns/definitions/ and $SOKHUND_HOME/campaigns/): sites, a "
         "schedule (cron or interval), Tor, budgets and the alert rules to evaluate after each run.",
     )
@@ -35,6 +35,11 @@ def register(sub: Any) -> None:
     q.add_argument("names", nargs="*", metavar="NAME", help="campaigns to serve (default: all enabled)")
     q.add_argument("--crawl", help="crawl function 'module:function' (default: crawler.runner:run_crawl)")
     q.set_defaults(func=cmd_serve)
+
+    q = s.add_parser("status", help="each campaign's state, last run and next run (and the last manual crawl)")
+    q.add_argument("--index", help="index URL (default: embedded SQLite)")
+    q.add_argument("--json", action="store_true", help="one JSON object per campaign")
+    q.set_defaults(func=cmd_status)
 
     q = s.add_parser("history", help="past runs with their stats, newest first")
     q.add_argument("name", nargs="?", help="only this campaign")
@@ -103,6 +108,61 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"serving campaigns (job store {jobstore_path()}); Ctrl-C or SIGTERM to stop", flush=True)
     start_scheduler(args.names or None, crawl=args.crawl, blocking=True)
     print("scheduler stopped")
+    return 0
+
+
+def campaign_status(index_url: str | None = None) -> list[dict[str, Any]]:
+    """Per campaign (and the manual crawls): state, last run and next run."""
+    from campaigns.config import load_campaigns
+    from campaigns.runs import history
+    from campaigns.scheduler import JOB_PREFIX, serving_pid, stored_jobs
+    from crawler.coverage import MANUAL
+
+    jobs = stored_jobs()
+    server = serving_pid()
+    last: dict[str, dict[str, Any]] = {}
+    for run in history(index_url=index_url):  # newest first
+        last.setdefault(str(run.get("campaign")), run)
+    rows = []
+    for c in load_campaigns().values():
+        key = JOB_PREFIX + c.name
+        if not c.enabled:
+            state = "disabled"
+        elif key not in jobs:
+            state = "not scheduled"
+        elif jobs[key] is None:
+            state = "paused"
+        else:
+            state = "scheduled" + (f", served by pid {server}" if server else ", not served (campaign serve is not running)")
+        rows.append({"campaign": c.name, "state": state, "schedule": c.schedule.describe(),
+                     "next_run": _when(jobs[key]) if jobs.get(key) is not None else None,
+                     "last_run": _run_summary(last.get(c.name))})
+    if MANUAL in last:
+        rows.append({"campaign": MANUAL, "state": "manual crawls (sokhund crawl)", "schedule": None,
+                     "next_run": None, "last_run": _run_summary(last[MANUAL])})
+    return rows
+
+
+def _run_summary(run: dict[str, Any] | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {"id": run["id"], "status": run.get("status"), "started_at": run.get("started_at"),
+            "finished_at": run.get("finished_at"), "error": run.get("error")}
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rows = campaign_status(args.index)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    for row in rows:
+        last = row["last_run"]
+        print(f"{row['campaign']}: {row['state']}" + (f" — {row['schedule']}" if row["schedule"] else ""))
+        when = f"{str(last['started_at'])[:19]} {last['status']} ({last['id']})" if last else "never"
+        print(f"    last run: {when}" + (f"; next run: {row['next_run']}" if row["next_run"] else ""))
+        if last and last.get("error"):
+            print(f"    error: {str(last['error']).splitlines()[0][:200]}")
     return 0
 
 

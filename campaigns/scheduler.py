@@ -224,6 +224,23 @@ def _serve_lock(store: Path) -> Any:
     return handle
 
 
+def serving_pid(store: Path | None = None) -> int | None:
+    """The pid of the `campaign serve` holding the job store's lock, or None when nothing serves it."""
+    import fcntl
+
+    path = Path(store or jobstore_path()).with_suffix(".lock")
+    if not path.exists():
+        return None
+    with path.open("r") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
 def _release(handle: Any) -> None:
     import fcntl
 
