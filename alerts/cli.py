@@ -175,7 +175,8 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
 
     config = load_config(args.rules_file)  # validate before changing anything
     entry, added = add_watch(args.kind, args.value, args.note)
-    print(f"{'watching' if added else 'already watched'}: {entry.kind} {entry.value}")
+    shown = entry.value if entry.norm.casefold() == entry.value.casefold() else f"{entry.value} (matched as {entry.norm})"
+    print(f"{'watching' if added else 'already watched'}: {entry.kind} {shown}")
     if args.no_retro:
         return 0
     backend = _backend(args)

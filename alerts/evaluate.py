@@ -41,6 +41,7 @@ from alerts.rules import (
     load_config,
     load_watchlist,
     normalise_watch_value,
+    split_contact,
 )
 from crawler.coverage import Baseline, coverage_baselines
 from indexer.base import IndexBackend, SearchFilters
@@ -412,10 +413,11 @@ def _snippet(doc: dict[str, Any], doc_kind: str, needle: str, width: int = 80) -
 
 
 def _fts_hits(backend: IndexBackend, entry: WatchEntry, sites: list[str] | None) -> Iterator[tuple[str, dict[str, Any]]]:
-    phrase = '"' + entry.value.replace('"', " ").strip().lstrip("@") + '"'
+    typed = split_contact(entry.value)[1] if entry.kind == "contact" else entry.value
+    phrase = '"' + typed.replace('"', " ").strip().lstrip("@") + '"'
     for doc_kind in ("listing", "vendor", "post"):
         for hit in backend.search(doc_kind, phrase, SearchFilters(site=sites), limit=SEARCH_LIMIT):
-            if entry.kind != "keyword":  # identifiers must appear verbatim (FTS splits on punctuation)
+            if entry.kind not in ("keyword", "substance"):  # identifiers must appear verbatim (FTS splits on punctuation)
                 haystack = " ".join(str(hit.doc.get(f) or "") for f in _TEXT_FIELDS[doc_kind])
                 if normalise_watch_value(entry.kind, entry.value).casefold() not in haystack.casefold().replace(
                         "@", "").replace(" ", "" if entry.kind == "pgp" else " "):

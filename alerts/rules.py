@@ -16,10 +16,12 @@ A malformed file raises :class:`AlertConfigError` naming the file and the field,
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tempfile
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -44,8 +46,61 @@ class _Strict(BaseModel):
 
 
 # ----------------------------------------------------------------------------------- watch entries
+@lru_cache(maxsize=1)
+def _substance_names() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
+    """The extractor's taxonomy (extractors/data): alias (sv and en, casefolded) -> canonical name, the
+    canonical names and the classes. A watched "kokain" is the extractor's "cocaine"."""
+    from extractors.matching import load_substances
+
+    aliases: dict[str, str] = {}
+    names, classes = set(), set()
+    for entry in load_substances():
+        names.add(entry["name"])
+        classes.add(entry["class"])
+        for alias in [entry["name"], *entry.get("en", []), *entry.get("sv", [])]:
+            aliases.setdefault(str(alias).casefold(), entry["name"])
+    for name in names:  # a canonical name always means itself
+        aliases[name.casefold()] = name
+    return aliases, frozenset(names), frozenset(classes)
+
+
+@lru_cache(maxsize=1)
+def _contact_kinds() -> dict[str, str]:
+    """How texts name a contact channel (``wickr me``, ``tg``, ``e-post`` …) -> the extractor's contact kind."""
+    from extractors.matching import load_terms
+
+    kinds = {p["id"]: p["id"] for p in load_terms() if p.get("label") == "CONTACT"}
+    kinds.update({str(p["pattern"]).casefold().rstrip(":"): p["id"] for p in load_terms()
+                  if p.get("label") == "CONTACT" and isinstance(p["pattern"], str)})
+    return kinds
+
+
+_CONTACT_PREFIX = re.compile(r"^\s*([a-z][a-z /-]*?)\s*[:=]\s*(.*)$", re.IGNORECASE)
+
+
+def split_contact(value: str) -> tuple[str | None, str]:
+    """``signal:gbgkemisten.60`` (how ``sokhund vendor`` prints contacts), ``Wickr: x`` → (kind, handle);
+    a bare handle → (None, handle). An unknown prefix is kept in the handle (``kind`` None)."""
+    text = str(value).strip()
+    m = _CONTACT_PREFIX.match(text)
+    if m and "@" not in m.group(1):
+        kind = _contact_kinds().get(m.group(1).casefold())
+        if kind is not None:
+            return kind, m.group(2).strip()
+    return None, text
+
+
+def _substance_norm(text: str) -> str:
+    aliases, _, classes = _substance_names()
+    key = " ".join(text.casefold().split())
+    found = aliases.get(key) or aliases.get(key.replace("_", " ")) or (key if key in classes else None)
+    return re.sub(r"[\s-]+", "_", (found or key).casefold())
+
+
 def normalise_watch_value(kind: str, value: str) -> str:
-    """The comparable form of a watched value (the same function normalises the indexed data)."""
+    """The comparable form of a watched value (the same function normalises the indexed data): substances
+    through the extractor's taxonomy (Swedish and English street names → the canonical name), contacts
+    without their channel prefix and ``@``."""
     text = str(value).strip()
     if kind == "pgp":
         text = re.sub(r"[\s:]", "", text)
@@ -55,10 +110,33 @@ def normalise_watch_value(kind: str, value: str) -> str:
         # bech32 (bc1…, ltc1…, tb1…) is case-insensitive; base58 (legacy BTC, Monero) is not.
         return text.lower() if re.match(r"^[a-z]{1,4}1", text, re.IGNORECASE) else text
     if kind == "contact":
-        return text.lstrip("@").casefold()
+        return split_contact(text)[1].lstrip("@").casefold()
     if kind == "substance":
-        return re.sub(r"[\s-]+", "_", text.casefold())
+        return _substance_norm(text)
     return " ".join(text.casefold().split())
+
+
+def _check_substance(value: str) -> None:
+    aliases, names, classes = _substance_names()
+    key = " ".join(value.casefold().split())
+    if key in aliases or key.replace("_", " ") in aliases or key in classes:
+        return
+    close = difflib.get_close_matches(key, list(aliases), n=3, cutoff=0.75)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+    raise ValueError(f"{value!r} is not a substance or class the extractor knows (extractors/data/substances.yaml), "
+                     f"so it could never match; {hint}to search the text for it, use --kind keyword")
+
+
+def _check_contact(value: str) -> None:
+    kind, handle = split_contact(value)
+    if kind is None and (m := _CONTACT_PREFIX.match(value)) and "@" not in m.group(1) and m.group(2):
+        raise ValueError(f"{value!r}: {m.group(1)!r} is not a contact channel the extractor knows "
+                         f"({', '.join(sorted(set(_contact_kinds().values())))}); give the handle alone or "
+                         "as channel:handle (signal:gbgkemisten.60)")
+    bare = handle.lstrip("@").strip()
+    if not bare or bare.casefold() in _contact_kinds():
+        raise ValueError(f"{value!r} names only a channel, no handle; contacts are matched by their handle "
+                         "(e.g. signal:gbgkemisten.60 or @gbgkemisten)")
 
 
 class WatchEntry(_Strict):
@@ -84,6 +162,10 @@ class WatchEntry(_Strict):
             raise ValueError(f"{self.value!r} does not look like a crypto address (no spaces, 25+ characters)")
         if self.kind == "keyword" and len(norm) < 2:
             raise ValueError("a keyword needs at least 2 characters")
+        if self.kind == "substance":
+            _check_substance(self.value)
+        if self.kind == "contact":
+            _check_contact(self.value)
         return self
 
     @property
