@@ -50,12 +50,36 @@ def alert_text(alert: dict[str, Any]) -> str:
     for ev in alert.get("evidence") or []:
         if ev.get("capture_id"):
             lines.append(f"  evidence: {ev.get('capture_id')} sha256={ev.get('sha256', '')} {ev.get('url', '')}")
+    for item in alert.get("alerts") or []:  # a digest: one line per alert it carries
+        lines.append(f"  - {item.get('title')} (id {item.get('id')})")
     return "\n".join(lines)
 
 
 def alert_payload(alert: dict[str, Any]) -> dict[str, Any]:
-    """The JSON body of webhooks and JSONL lines: the alert document, tagged with its source."""
-    return {"source": "sokhund", "type": "alert", "alert": alert}
+    """The JSON body of webhooks and JSONL lines: the alert document (or a digest of several, with all
+    of them in ``alert.alerts``), tagged with its source."""
+    return {"source": "sokhund", "type": "digest" if "alerts" in alert else "alert", "alert": alert}
+
+
+def digest(alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One message for the alerts one evaluation fired under one rule (a retro-hunt's 120 matches are one
+    e-mail, not 120). Its id is derived from the alert ids, so a re-sent digest can be de-duplicated."""
+    import hashlib
+
+    ids = sorted(a["id"] for a in alerts)
+    rule = str(alerts[0].get("rule"))
+    retro = any((a.get("details") or {}).get("retro_hunt") for a in alerts)
+    return {
+        "id": "digest-" + hashlib.sha256("|".join(ids).encode()).hexdigest()[:24],
+        "rule": rule,
+        "title": f"{len(alerts)} alert{'s' if len(alerts) != 1 else ''} for {rule}"
+                 + (" (retro-hunt)" if retro else "") + f": {alerts[0].get('title')}"
+                 + (" …" if len(alerts) > 1 else ""),
+        "fired_at": max(str(a.get("fired_at") or "") for a in alerts),
+        "details": {"digest": True, "count": len(alerts), "retro_hunt": retro},
+        "evidence": [],
+        "alerts": alerts,
+    }
 
 
 def _expand(text: str, where: str) -> str:

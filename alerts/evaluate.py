@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -510,9 +511,14 @@ class EvaluationResult:
     delivery: DeliveryReport
 
 
-def _fire(backend: IndexBackend, config: AlertConfig, outbox: Outbox, candidates: list[Candidate]) -> list[Alert]:
+def _fire(backend: IndexBackend, config: AlertConfig, outbox: Outbox, candidates: list[Candidate], *,
+          retro: bool = False) -> list[Alert]:
     """Fire the new candidates: outbox first (the fire-once gate, survives a crash before delivery), then
-    the index. An alert in the outbox but missing from the index (crash in between) is repaired."""
+    the index. An alert in the outbox but missing from the index (crash in between) is repaired. This
+    evaluation is one batch: channels with ``digest: true`` (every channel, for a retro-hunt) get one
+    message per rule for it."""
+    batch = uuid.uuid4().hex
+    digest_channels = {c.name for c in config.channels if retro or c.digest}
     known = outbox.known(c.alert_id for c in candidates)
     fired: list[Alert] = []
     indexed = {a["id"] for a in backend.iter_docs("alert")}
@@ -521,7 +527,8 @@ def _fire(backend: IndexBackend, config: AlertConfig, outbox: Outbox, candidates
         if cand.alert_id in known:
             continue
         alert = cand.build()
-        if outbox.record(alert.to_dict(), config.channels_for(cand.rule_config)):
+        if outbox.record(alert.to_dict(), config.channels_for(cand.rule_config), batch=batch,
+                         digest=digest_channels):
             fired.append(alert)
         known.add(cand.alert_id)
     if fired or repair:
@@ -589,7 +596,7 @@ def retro_hunt(backend: IndexBackend, entry: WatchEntry, *, config: AlertConfig 
             for rule in config.enabled_rules():
                 if isinstance(rule, WatchlistRule) and (rule.kinds is None or entry.kind in rule.kinds):
                     candidates += _watch_candidates(backend, rule, ev, None, [entry], retro=True)
-            fired = _fire(backend, config, outbox, candidates)
+            fired = _fire(backend, config, outbox, candidates, retro=True)
         if deliver:
             deliver_pending(config, outbox)
     return fired

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alerts.channels import Channel, ChannelError, _now, build_channel
+from alerts.channels import Channel, ChannelError, _now, build_channel, digest
 from alerts.rules import (
     AlertConfig,
     alerts_dir,
@@ -38,9 +38,11 @@ class DeliveryReport:
     failed: int = 0
     kept: int = 0  # pending for a channel that is not configured (or disabled) right now
     errors: list[str] = field(default_factory=list)
+    messages: int = 0  # messages sent: a digest carries many alerts in one
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sent": self.sent, "failed": self.failed, "kept": self.kept, "errors": self.errors[:10]}
+        return {"sent": self.sent, "failed": self.failed, "kept": self.kept, "messages": self.messages,
+                "errors": self.errors[:10]}
 
 
 class Outbox:
@@ -65,6 +67,15 @@ class Outbox:
             CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state);
             """
         )
+        # Digests (added later; older outboxes are migrated in place): the evaluation an alert came from,
+        # and whether a delivery goes out as part of that evaluation's digest.
+        for table, column, decl in (("alerts", "batch", "TEXT"), ("deliveries", "digest", "INTEGER NOT NULL DEFAULT 0")):
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                try:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                except sqlite3.OperationalError:  # another process migrated it first
+                    pass
 
     def close(self) -> None:
         with self._lock:
@@ -88,21 +99,24 @@ class Outbox:
                 found.update(r[0] for r in rows)
         return found
 
-    def record(self, alert: dict[str, Any], channels: list[str]) -> bool:
-        """Store a fired alert with a pending delivery per channel. False if it had fired before."""
+    def record(self, alert: dict[str, Any], channels: list[str], *, batch: str | None = None,
+               digest: Iterable[str] = ()) -> bool:
+        """Store a fired alert with a pending delivery per channel (those in ``digest`` go out in the digest
+        of ``batch``, the evaluation that fired it). False if it had fired before."""
+        digest = set(digest)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 cur = self._db.execute(
-                    "INSERT OR IGNORE INTO alerts(id, rule, entity, fired_at, payload) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO alerts(id, rule, entity, fired_at, payload, batch) VALUES (?, ?, ?, ?, ?, ?)",
                     (alert["id"], alert["rule"], alert["entity"], alert["fired_at"],
-                     json.dumps(alert, ensure_ascii=False)),
+                     json.dumps(alert, ensure_ascii=False), batch),
                 )
                 new = cur.rowcount == 1
                 if new:
                     self._db.executemany(
-                        "INSERT OR IGNORE INTO deliveries(alert_id, channel) VALUES (?, ?)",
-                        [(alert["id"], c) for c in channels],
+                        "INSERT OR IGNORE INTO deliveries(alert_id, channel, digest) VALUES (?, ?, ?)",
+                        [(alert["id"], c, int(c in digest and batch is not None)) for c in channels],
                     )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -121,12 +135,18 @@ class Outbox:
 
     def pending(self) -> list[tuple[dict[str, Any], str, int]]:
         """(alert, channel, attempts so far) for every undelivered (alert, channel), oldest first."""
+        return [(a, c, n) for a, c, n, _ in self.pending_batches()]
+
+    def pending_batches(self) -> list[tuple[dict[str, Any], str, int, str | None]]:
+        """Like :meth:`pending`, plus the digest key: ``batch`` of the evaluation when the delivery goes
+        out as a digest, else None."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT a.payload, d.channel, d.attempts FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
+                "SELECT a.payload, d.channel, d.attempts, CASE WHEN d.digest = 1 THEN a.batch END "
+                "FROM deliveries d JOIN alerts a ON a.id = d.alert_id "
                 "WHERE d.state = 'pending' ORDER BY a.fired_at, a.id, d.channel"
             ).fetchall()
-        return [(json.loads(p), c, int(n)) for p, c, n in rows]
+        return [(json.loads(p), c, int(n), b) for p, c, n, b in rows]
 
     def mark(self, alert_id: str, channel: str, *, ok: bool, error: str | None = None) -> None:
         now = _now()
@@ -159,6 +179,24 @@ class Outbox:
         return {s: int(n) for s, n in rows}
 
 
+def _messages(pending: list[tuple[dict[str, Any], str, int, str | None]]
+              ) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(channel, alerts) per message, oldest first: one per alert, except that digest deliveries of one
+    evaluation (batch) and rule become one message."""
+    out: list[tuple[str, list[dict[str, Any]]]] = []
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for alert, channel, _attempts, batch in pending:
+        if batch is None:
+            out.append((channel, [alert]))
+            continue
+        key = (channel, batch, str(alert.get("rule")).split(":", 1)[0])  # watchlist:keyword:x → watchlist
+        if key not in groups:
+            groups[key] = []
+            out.append((channel, groups[key]))
+        groups[key].append(alert)
+    return out
+
+
 def deliver_pending(config: AlertConfig, outbox: Outbox,
                     channels: dict[str, Channel] | None = None) -> DeliveryReport:
     """Try every pending delivery once (each channel retries with backoff inside one attempt).
@@ -180,26 +218,30 @@ def deliver_pending(config: AlertConfig, outbox: Outbox,
                 report.errors.append(str(exc))
                 log.error("%s", exc)
     broken: set[str] = set()
-    for alert, channel_name, _attempts in pending:
+    for channel_name, alerts in _messages(outbox.pending_batches()):
         channel = channels.get(channel_name)
         if channel is None:
-            report.kept += 1
+            report.kept += len(alerts)
             continue
         if channel_name in broken:  # already failing in this round: do not hammer it per alert
-            outbox.mark(alert["id"], channel_name, ok=False, error="skipped: channel failing in this round")
-            report.failed += 1
+            for alert in alerts:
+                outbox.mark(alert["id"], channel_name, ok=False, error="skipped: channel failing in this round")
+            report.failed += len(alerts)
             continue
         try:
-            channel.send(alert)
+            channel.send(alerts[0] if len(alerts) == 1 else digest(alerts))
         except Exception as exc:
             broken.add(channel_name)
-            outbox.mark(alert["id"], channel_name, ok=False, error=str(exc))
-            report.failed += 1
+            for alert in alerts:
+                outbox.mark(alert["id"], channel_name, ok=False, error=str(exc))
+            report.failed += len(alerts)
             report.errors.append(str(exc))
-            log.error("alert %s not delivered to %s (kept in the outbox): %s", alert["id"], channel_name, exc)
+            log.error("%d alert(s) not delivered to %s (kept in the outbox): %s", len(alerts), channel_name, exc)
             continue
-        outbox.mark(alert["id"], channel_name, ok=True)
-        report.sent += 1
+        for alert in alerts:
+            outbox.mark(alert["id"], channel_name, ok=True)
+        report.sent += len(alerts)
+        report.messages += 1
     if report.kept:
         log.warning("%d alert deliveries wait for channels that are not configured or enabled", report.kept)
     return report

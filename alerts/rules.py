@@ -218,6 +218,7 @@ RULE_TYPES = ("new_vendor", "ships_from_change", "watchlist")
 class _ChannelBase(_Strict):
     name: str = Field(pattern=_NAME)
     enabled: bool = True
+    digest: bool = False  # one message per evaluation and rule instead of one per alert (retro-hunts always)
 
 
 class StdoutChannelConfig(_ChannelBase):
