@@ -141,13 +141,23 @@ def _accepts_market(scorer: Any) -> bool:
     return "market" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def _call_external(scorer: Any, texts: list[str], ships_from: str | None, ships_to: list[str],
-                   market: dict[str, Any] | None = None) -> tuple[float, list[str]] | None:
+def _accepts(scorer: Any, name: str) -> bool:
     try:
+        params = inspect.signature(scorer).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _call_external(scorer: Any, texts: list[str], ships_from: str | None, ships_to: list[str],
+                   market: dict[str, Any] | None = None, shop: Any = None) -> tuple[float, list[str]] | None:
+    try:
+        kwargs: dict[str, Any] = {}
         if market is not None and _accepts_market(scorer):
-            result = scorer(texts, ships_from, ships_to, market=market)
-        else:
-            result = scorer(texts, ships_from, ships_to)
+            kwargs["market"] = market
+        if shop is not None and _accepts(scorer, "shop"):
+            kwargs["shop"] = shop
+        result = scorer(texts, ships_from, ships_to, **kwargs)
     except Exception as exc:  # a broken extractor must not stop the roll-up; the fallback takes over
         log.warning("extractors.swedish.swedish_score failed (%s); using the built-in scorer", exc)
         return None
@@ -234,6 +244,34 @@ def market_profiles(listings: Iterable[dict[str, Any]]) -> dict[str, dict[str, A
     return out
 
 
+def _site_adapters(sites: Iterable[str]) -> dict[str, Any]:
+    """The site adapters of the indexed sites that load (an index may hold sites no adapter describes)."""
+    from crawler.adapters import load_adapter
+
+    out: dict[str, Any] = {}
+    for site in sites:
+        try:
+            out[site] = load_adapter(site)
+        except Exception:  # unknown or broken adapter: no site-level facts for it
+            continue
+    return out
+
+
+def shop_context(adapter: Any, own: list[dict[str, Any]]) -> Any:
+    """An open-web shop (adapter ``kind: shop``) is a vendor of its own: the site's language, its
+    products' currencies and its domain describe the vendor (``extractors.swedish.Shop``)."""
+    if adapter is None or getattr(adapter, "kind", None) != "shop":
+        return None
+    try:
+        from extractors.swedish import Shop
+    except ImportError:
+        return None
+    from urllib.parse import urlsplit
+
+    return Shop(language=adapter.language, currencies=tuple(str(d["currency"]) for d in own if d.get("currency")),
+                domain=urlsplit(adapter.base_url).hostname)
+
+
 def rollup_vendors(
     backend: IndexBackend, *, scorer: SwedishScorer | None = None, create_missing: bool = True
 ) -> RollupResult:
@@ -248,6 +286,7 @@ def rollup_vendors(
     external = scorer or _external_scorer()
     result = RollupResult(scorer="extractors.swedish.swedish_score" if external else "analytics.rollup.fallback")
     vendors = {v["id"]: v for v in backend.iter_docs("vendor")}
+    adapters = _site_adapters({str(v.get("site") or "") for v in vendors.values()} | set(latest))
     if create_missing:
         for vendor_id, own in by_vendor.items():
             if vendor_id in vendors:
@@ -277,7 +316,8 @@ def rollup_vendors(
             texts += [str(d.get("title") or ""), str(d.get("description") or "")]
         texts = list(dict.fromkeys(t for t in texts if t.strip()))  # titles repeat; score each text once
         market = markets.get(str(vendor.get("site") or ""))
-        scored = _call_external(external, texts, ships_from, ships_to, market) if external else None
+        shop = shop_context(adapters.get(str(vendor.get("site") or "")), own)
+        scored = _call_external(external, texts, ships_from, ships_to, market, shop) if external else None
         if scored is None:
             scored = fallback_swedish_score(
                 texts, ships_from, ships_to,
@@ -287,8 +327,11 @@ def rollup_vendors(
                 market=market,
             )
         score, signals = scored
+        # Seen when its listings are seen: a shop (or a vendor whose profile page was not re-crawled)
+        # has no vendor page of its own to refresh last_seen.
+        last_seen = max([str(vendor.get("last_seen") or ""), *(str(d.get("last_seen") or "") for d in own)])
         update = {"listings": len(current), "ships_from": ships_from, "swedish_score": score,
-                  "swedish_signals": signals}
+                  "swedish_signals": signals, "last_seen": last_seen}
         if any(vendor.get(k) != v for k, v in update.items()) or vendor_id in result.created:
             merged = {**vendor, **update}
             changed.append(Vendor.from_dict(merged))  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ WEIGHTS: dict[str, float] = {
     "letter_post": 0.05,  # "brev" (letter post) on its own
     "swedish_place": 0.15,  # Stockholm, Göteborg, Malmö … (dead drops, local delivery)
     "sweden_mentioned": 0.10,  # "Sverige"/"Sweden" without a shipping role
+    "swedish_domain": 0.30,  # a shop on a .se domain (shops only: a market's domain says nothing of a vendor)
 }
 TEXT_WEIGHTS: dict[str, float] = {  # the same signals when only the vendor's text says so
     "ships_from_se": 0.5,  # "skickas från Sverige" / "ships from Sweden" (the vendor's own claim)
@@ -97,6 +98,33 @@ class Market:
         if prop == "ships_to_se" and self.ships_to_se:
             return f"most vendors{where} ship to Sweden"
         return None
+
+
+@dataclass(frozen=True)
+class Shop:
+    """An open-web shop is a vendor of its own: what the *site* says about it counts as the vendor's.
+    ``language`` (the site's language), ``currencies`` (the structured currency of each product),
+    ``domain`` (the shop's host name)."""
+
+    language: str | None = None
+    currencies: tuple[str, ...] = ()
+    domain: str | None = None
+
+
+def shop_signals(shop: Shop) -> list[dict[str, Any]]:
+    """Shop-level signals: a Swedish-language site, prices in SEK (most products), a .se domain. Payment
+    and carrier pages count through the texts (``swedish_score(texts=…)``) like any vendor text."""
+    out = []
+    if (shop.language or "").lower() == "sv":
+        out.append(_sig("swedish_text", "the shop's site is Swedish-language"))
+    if shop.currencies:
+        sek = sum(1 for c in shop.currencies if str(c).upper() == "SEK")
+        if sek / len(shop.currencies) >= 0.5:
+            out.append(_sig("sek_price", f"{sek} of {len(shop.currencies)} products priced in SEK"))
+    host = (shop.domain or "").lower().rstrip(".")
+    if host.endswith(".se"):
+        out.append(_sig("swedish_domain", f"shop domain {host}"))
+    return out
 
 
 def combine(signals: list[dict[str, Any]]) -> float:
@@ -237,6 +265,7 @@ def swedish_score(
     *,
     market: Market | Mapping[str, Any] | None = None,
     context_texts: Iterable[str] = (),
+    shop: Shop | None = None,
 ) -> tuple[float, list[dict[str, Any]]]:
     """Score a vendor from the text it wrote (``texts``: listing titles, descriptions, profile) plus its
     structured shipping fields. Returns ``(score 0..1, signals)``.
@@ -245,7 +274,8 @@ def swedish_score(
     ``ships_from_abroad``, a strong negative, and text claims of shipping from Sweden are dropped as a
     conflict). ``market``: what is normal on the vendor's market (:class:`Market` or a dict with ``site``,
     ``lang``, ``currency``, ``ships_to_se``); signals that only restate it are discounted.
-    ``context_texts``: non-vendor text (site UI, market boilerplate); its signals count discounted only."""
+    ``context_texts``: non-vendor text (site UI, market boilerplate); its signals count discounted only.
+    ``shop``: the vendor *is* an open-web shop; its site-level signals (:func:`shop_signals`) count."""
     from extractors.base import ExtractRequest
 
     mkt = _as_market(market)
@@ -264,6 +294,8 @@ def swedish_score(
         signals.append(_sig("ships_from_abroad", f"ships_from field: {ships_from}"))
     if ships_to is not None:
         signals.extend(_destination_signals([_country(s) or str(s).upper() for s in ships_to if s]))
+    if shop is not None:
+        signals.extend(shop_signals(shop))
     if texts:
         results = extractor.extract([ExtractRequest(text=t, kind="description") for t in texts])
         langs = [r["lang"] for r in results]
