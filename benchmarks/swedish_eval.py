@@ -14,6 +14,7 @@ EACH day's crawl (one crawl cycle, as a campaign does), runs ``analytics.rollup.
 Targets: zero false alerts, alert recall 1.0, latency 0; vendor-level F1 >= 0.9.
 
     .venv/bin/python benchmarks/swedish_eval.py [--seed 7] [--days 6] [--new-day 3] [--json]
+        [--partial-days 2 [--partial-budget 50]]   the first crawls stop at a page budget (partial)
         [--keep DIR]     keep the crawl (per-day index snapshots, taken before each roll-up) in DIR
         [--replay DIR]   re-score a kept crawl without crawling again (roll-up + alerts per day snapshot)
         [--no-ships-from] ablation (with --replay): score without the structured ships_from field, to see
@@ -40,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 RULE = "new_swedish_vendor"
-DEFAULT_SITES = ["flugsvamp", "nordbazaar", "snackis"]
+DEFAULT_SITES = ["flugsvamp", "nordbazaar", "snackis"] + (["tillskott"] if shutil.which("chromium") else [])
 QUIET_RULES = "channels:\n  - {name: stdout, enabled: false}\n"
 
 
@@ -115,7 +116,8 @@ def _quiet_alerts(home: Path) -> None:
 
 
 def crawl_and_alert(home: Path, *, seed: int = 7, days: int = 6, sites: list[str] | None = None,
-                    new_swedish_vendor_day: int = 3, ddos: bool = False, keep: Path | None = None) -> SwedishRun:
+                    new_swedish_vendor_day: int = 3, ddos: bool = False, keep: Path | None = None,
+                    partial_days: int = 0, partial_budget: int = 50) -> SwedishRun:
     """Crawl ``days`` days of a seeded world into ``home``; roll up and evaluate alerts after each crawl."""
     from crawler.paths import index_path
     from testbed.server import Testbed
@@ -134,7 +136,8 @@ def crawl_and_alert(home: Path, *, seed: int = 7, days: int = 6, sites: list[str
 
     started = time.monotonic()
     world = crawl_days(home, seed, days, sites=sites, after_crawl=after_crawl, rate_limit=None, ddos=ddos,
-                       new_swedish_vendor_day=new_swedish_vendor_day)
+                       new_swedish_vendor_day=new_swedish_vendor_day, partial_days=partial_days,
+                       partial_budget=partial_budget)
     elapsed = time.monotonic() - started
     for result in world.results:
         if not result.ok:
@@ -295,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--new-day", type=int, default=3, help="testbed day the new Swedish vendor appears")
     ap.add_argument("--sites", nargs="+", default=DEFAULT_SITES)
     ap.add_argument("--ddos", action="store_true", help="keep the markets' DDoS gates on (slower)")
+    ap.add_argument("--partial-days", type=int, default=0,
+                    help="the first N crawls are partial (--page-budget): they must not become the baseline")
+    ap.add_argument("--partial-budget", type=int, default=50, help="page budget per site of the partial crawls")
     ap.add_argument("--keep", type=Path, help="keep per-day index snapshots + truth here (for --replay)")
     ap.add_argument("--replay", type=Path, help="re-score a kept crawl instead of crawling")
     ap.add_argument("--no-ships-from", action="store_true", help="ablation (with --replay): ignore ships_from")
@@ -307,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
             run = crawl_and_alert(Path(tmp), seed=args.seed, days=args.days, sites=args.sites,
-                                  new_swedish_vendor_day=args.new_day, ddos=args.ddos, keep=args.keep)
+                                  new_swedish_vendor_day=args.new_day, ddos=args.ddos, keep=args.keep,
+                                  partial_days=args.partial_days, partial_budget=args.partial_budget)
         rep = report(run)
     if args.json:
         print(json.dumps(rep, indent=1, default=str))

@@ -136,7 +136,8 @@ def run_demo(days: int = 7, seed: int = 7, use_tor: bool = False, out: str | Non
             counts = _counts(as_of)
             alert_ids = list(run.stats.get("alert_ids") or [])
             rows.append({"day": day, "date": testbed.today, "pages": run.stats.get("pages", 0), **counts,
-                         "new_vendors": run.stats.get("new_vendors", 0) if day else 0, "alerts": len(alert_ids),
+                         # the run's own count (as in `campaign history`): 0 on the baseline crawl
+                         "new_vendors": run.stats.get("new_vendors", 0), "alerts": len(alert_ids),
                          "invalid": run.stats.get("invalid_pages", {}), "errors": run.stats.get("errors", 0)})
             for title in _alert_titles(alert_ids):
                 console.print(f"[red]ALERT[/] {title}")
@@ -144,7 +145,11 @@ def run_demo(days: int = 7, seed: int = 7, use_tor: bool = False, out: str | Non
                 testbed.advance()
         truth_dir = out_dir / "truth"
         testbed.write_truth(truth_dir)
+        new_day = testbed.config.new_swedish_vendor_day
     _summary(console, rows)
+    if days <= new_day:  # days count from 0: day N is only crawled with --days N+1
+        console.print(f"the new Swedish vendor joins on day {new_day}: run with --days {new_day + 1} or more "
+                      "to see its alert")
     plots = _plots(out_dir)
     console.print(f"ground truth: {truth_dir}")
     for plot in plots:

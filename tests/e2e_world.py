@@ -38,10 +38,12 @@ DayCallback = Callable[[int, CrawlResult, Testbed], None]
 
 
 def crawl_days(home: Path, seed: int, days: int, sites: list[str] | None = None, *,
-               after_crawl: DayCallback | None = None, **testbed_kwargs: Any) -> CrawledWorld:
+               after_crawl: DayCallback | None = None, partial_days: int = 0, partial_budget: int = 50,
+               **testbed_kwargs: Any) -> CrawledWorld:
     """Crawl ``days`` testbed days (run ids ``day0``, ``day1`` …). ``after_crawl(day, result, testbed)``, when
     given, runs after each day's crawl and before the testbed advances (e.g. roll-up + alert evaluation per
-    crawl cycle, as a campaign does)."""
+    crawl cycle, as a campaign does). The first ``partial_days`` crawls stop after ``partial_budget`` pages
+    per site (``crawl --page-budget``): partial crawls that must not become the baseline."""
     os.environ["SOKHUND_HOME"] = str(home)
     testbed = Testbed(seed=seed, state_dir=home / "testbed", **testbed_kwargs)
     testbed.start()
@@ -49,7 +51,8 @@ def crawl_days(home: Path, seed: int, days: int, sites: list[str] | None = None,
         os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
         world = CrawledWorld(testbed, sites or site_names(testbed))
         for day in range(days):
-            result = run_crawl(world.sites, as_of=as_of(testbed), run_id=f"day{day}", timeout=600)
+            budget = partial_budget if day < partial_days else None
+            result = run_crawl(world.sites, as_of=as_of(testbed), run_id=f"day{day}", timeout=600, page_budget=budget)
             world.results.append(result)
             if after_crawl is not None:
                 after_crawl(day, result, testbed)
