@@ -32,6 +32,9 @@ def test_demo_two_days(tmp_path: Path) -> None:
     runs = list(index.iter_docs("campaign_run"))
     assert len(runs) == 2 and {r["status"] for r in runs} == {"ok"}
     assert all(r["stats"]["pages"] > 500 for r in runs)
+    day0, day1 = sorted(runs, key=lambda r: r["as_of"])
+    assert all(c["complete"] for c in day0["stats"]["coverage"].values())  # day 0 is every site's baseline
+    assert day0["stats"]["new_vendors"] == 0  # as the demo's table says (it printed 86 in history before)
     assert index.count("listing") > 700 and index.count("post") > 200
     # the search the README suggests finds Swedish cocaine listings
     search = subprocess.run([sys.executable, "-m", "cli.main", "search", "kokain", "--json"], env=env,
