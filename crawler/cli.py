@@ -32,6 +32,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
     from crawler.progress_bar import CrawlProgressBar
     from crawler.runner import run_crawl, unfinished_run
+    from indexer.terminal import markup_escape
 
     console = Console(stderr=True)
     run_id = args.run_id
@@ -48,11 +49,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                           "finish_reasons": result.finish_reasons, "new_vendors": result.new_vendor_ids}, default=str))
     else:
         for site, stats in result.stats.items():
-            console.print(f"{site}: {stats.get('pages', 0)} pages, items {stats.get('items', {})}, "
-                          f"invalid {stats.get('invalid_pages', {})}, errors {stats.get('errors', 0)}, "
-                          f"finished: {result.finish_reasons.get(site)}")
+            console.print(markup_escape(
+                f"{site}: {stats.get('pages', 0)} pages, items {stats.get('items', {})}, "
+                f"invalid {stats.get('invalid_pages', {})}, errors {stats.get('errors', 0)}, "
+                f"finished: {result.finish_reasons.get(site)}"))
             if stats.get("site_stopped"):
-                console.print(f"[red]ALERT[/] {site} stopped: {stats['site_stopped']}")
+                console.print(f"[red]ALERT[/] {markup_escape(site)} stopped: {markup_escape(stats['site_stopped'])}")
     return 0 if result.ok else 3
 
 
