@@ -68,16 +68,33 @@ class SQLiteBackend:
         except sqlite3.Error as exc:
             raise IndexError_(f"cannot open SQLite index {self.path}: {exc}") from exc
         self._lock = threading.RLock()
-        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise IndexError_(f"SQLite index {self.path}: could not switch to WAL mode (got {mode})")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute("PRAGMA cache_size = -65536")  # 64 MiB: random-id B-tree inserts stay in memory
-        self._db.execute("PRAGMA temp_store = MEMORY")
-        self._db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise IndexError_(f"SQLite index {self.path}: could not switch to WAL mode (got {mode})")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA cache_size = -65536")  # 64 MiB: random-id B-tree inserts stay in memory
+            self._db.execute("PRAGMA temp_store = MEMORY")
+            self._db.execute("PRAGMA foreign_keys = OFF")
+        except sqlite3.Error as exc:  # "file is not a database" says which file nowhere else
+            self._db.close()
+            raise IndexError_(f"cannot open SQLite index {self.path}: {exc}") from exc
         self._ready: set[str] = set()
         self._upsert_sql: dict[str, tuple[str, list[FieldInfo]]] = {}
+
+    def check_integrity(self) -> None:
+        """Refuse a damaged index before anything is written into it (``PRAGMA quick_check``: every page
+        and index is read once, so a crawl calls this at its start, not every command)."""
+        try:
+            rows = self._read("PRAGMA quick_check(5)", [])
+        except (sqlite3.Error, IndexError_) as exc:
+            problems = [str(exc.__cause__ or exc)]
+        else:
+            problems = [str(r[0]) for r in rows if str(r[0]).lower() != "ok"]
+        if problems:
+            raise IndexError_(f"SQLite index {self.path} is damaged ({'; '.join(problems)[:300]}): refusing to "
+                              "write into it; restore it from a backup, or move it aside to start a new index")
 
     # ------------------------------------------------------------------ schema
     def _ensure(self, kind: str) -> KindSchema:

@@ -122,7 +122,11 @@ class AdapterSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         self.crawler.stats.inc_value("sokhund/fetch_errors")
-        reason = failure.getErrorMessage() or failure.type.__name__
+        from crawler.errors import readable_error
+
+        reason = readable_error(failure)
+        if not self.crawler.stats.get_value("sokhund/first_error"):
+            self.crawler.stats.set_value("sokhund/first_error", f"{request.url}: {reason}")
         log.warning("fetch failed for %s: %s", request.url, reason)
         from datetime import UTC, datetime
 
