@@ -74,7 +74,7 @@ def summarise(result: dict[str, Any], date: str | None, rates: Any, flags: list[
     if "SHIPPING" in by:
         summary["shipping"] = _uniq_dicts({"kind": e["value"]["kind"], "value": e["value"]["value"]} for e in by["SHIPPING"])
     if "PAYMENT" in by:
-        summary["payment"] = _uniq(e["value"]["method"] for e in by["PAYMENT"])
+        summary["payment"] = _uniq(e["value"]["method"] for e in by["PAYMENT"] if not e["value"].get("negated")) or None
     if "CONTACT" in by:
         contacts = _uniq_dicts({"kind": e["value"]["kind"], "value": e["value"]["value"]} for e in by["CONTACT"])
         with_value = {c["kind"] for c in contacts if c["value"]}
