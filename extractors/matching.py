@@ -119,6 +119,10 @@ class PatternFinder:
         canna = _CANNA_RE.finditer(text) if low is None else scan(_CANNA_RE, text, (m.start() for m in _CANNA_STARTS.finditer(low)))
         for m in canna:  # THCookies, THCandy, Cannapops, Canna-Squares
             cands.append((m.start(), m.end(), "SUBSTANCE", {"name": "cannabis", "class": "cannabis"}))
+        from extractors.nps import find_codes  # nps reads the taxonomy through this module
+
+        for s, e, value in find_codes(text):
+            cands.append((s, e, "SUBSTANCE", value))
         for q in normalise.find_quantities(text):
             cands.append((q.start, q.end, "QUANTITY", q.as_value()))
         if _DIGIT.search(text):

@@ -1,0 +1,69 @@
+"""Code names of new psychoactive substances, by family pattern (data/nps_patterns.yaml).
+
+``find_codes(text)`` returns ``(start, end, {"name", "class"})`` for every whole code in ``text``: a
+code known to the taxonomy keeps its canonical name ("ADB-FUBINACA" -> synthetic cannabinoids, "a-PVP"
+-> cathinones), an unknown one of a known family by the family's group ("5F-EDMB-PICA" -> synthetic
+cannabinoids) or, for families without one, by its normalised code ("4-aco-dmt", class psychedelic). A code never starts after a letter, digit or decimal point, and never
+ends before one, so "3-MMC .5g" keeps ".5g" as the quantity.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from extractors.matching import DATA, load_substances, load_yaml
+
+_EDGE_L = r"(?<![\w.,])"
+_EDGE_R = r"(?![\w]|[.,]\d)"
+# every code carries one of these (or is a case-sensitive code): texts without them skip the scan
+_HINT = re.compile(r"\d|azolam|azepam|zolam|nitazen|fentan|inaca|pica|fubica|pegaclone|phenidate|pvp|php|pihp|"
+                   r"hexedrone|pentedrone|pentylone|eutylone|ephylone|buphedrone|mexedrone|orphine|dck|mx[ei]|"
+                   r"mxpr|pce|nbo|dalt|[dm]ipt|lsz|akb|jwh|adb|mdp|apb|hex-en|[a-z]-lsd|fxe|hxe", re.I)
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> tuple[re.Pattern[str] | None, re.Pattern[str] | None, list[tuple[str | None, str]]]:
+    families = load_yaml(DATA / "nps_patterns.yaml")["families"]
+    loose, strict, classes = [], [], []
+    for i, fam in enumerate(families):
+        classes.append((fam.get("group"), fam["class"]))
+        if fam.get("patterns"):
+            loose.append(f"(?P<f{i}>{'|'.join(f'(?:{p})' for p in fam['patterns'])})")
+        if fam.get("case_patterns"):
+            strict.append(f"(?P<f{i}>{'|'.join(f'(?:{p})' for p in fam['case_patterns'])})")
+    rx_loose = re.compile(f"{_EDGE_L}(?:{'|'.join(loose)}){_EDGE_R}", re.I) if loose else None
+    rx_strict = re.compile(f"{_EDGE_L}(?:{'|'.join(strict)}){_EDGE_R}") if strict else None
+    return rx_loose, rx_strict, classes
+
+
+@lru_cache(maxsize=1)
+def _aliases() -> dict[str, dict[str, str]]:
+    table: dict[str, dict[str, str]] = {}
+    for e in load_substances():
+        value = {"name": e["name"], "class": e["class"]}
+        for a in [e["name"], *e.get("en", []), *e.get("sv", [])]:
+            table.setdefault(_norm(str(a)), value)
+    return table
+
+
+def _norm(code: str) -> str:
+    return re.sub(r"[\s\u00a0]+", "-", code.strip().lower().replace("α", "a").replace("alpha-", "a-"))
+
+
+def find_codes(text: str) -> list[tuple[int, int, dict[str, str]]]:
+    if not _HINT.search(text) and not any(c.isupper() for c in text):
+        return []
+    rx_loose, rx_strict, classes = _compiled()
+    out: list[tuple[int, int, dict[str, str]]] = []
+    aliases = _aliases()
+    for rx in (rx_loose, rx_strict):
+        if rx is None:
+            continue
+        for m in rx.finditer(text):
+            family = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None)
+            code = _norm(m.group(0))
+            group, cls = classes[family]
+            value = aliases.get(code) or aliases.get(code.replace("-", "")) or {"name": group or code, "class": cls}
+            out.append((m.start(), m.end(), dict(value)))
+    return out
