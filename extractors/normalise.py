@@ -81,13 +81,14 @@ CURRENCY_WORDS: dict[str, str] = {
     "kr": "SEK", "kr.": "SEK", "kronor": "SEK", "kronor.": "SEK", "sek": "SEK", ":-": "SEK", ",-": "SEK",
     "spänn": "SEK", "usd": "USD", "us$": "USD", "$": "USD", "dollar": "USD", "dollars": "USD",
     "eur": "EUR", "€": "EUR", "euro": "EUR", "euros": "EUR", "gbp": "GBP", "£": "GBP", "btc": "BTC",
-    "ƀ": "BTC", "₿": "BTC", "bitcoin": "BTC", "mbtc": "mBTC", "xmr": "XMR", "monero": "XMR",
+    "ƀ": "BTC", "₿": "BTC", "฿": "BTC",  # ฿: Dream Market's bitcoin sign (also the baht's)
+    "bitcoin": "BTC", "mbtc": "mBTC", "xmr": "XMR", "monero": "XMR",
     "nok": "NOK", "dkk": "DKK",
 }
-_CUR_PRE = r"SEK|USD|US\$|EUR|GBP|mBTC|BTC|XMR|NOK|DKK|€|\$|£|Ƀ|₿|kr\.?(?=\s?\d)"
+_CUR_PRE = r"SEK|USD|US\$|EUR|GBP|mBTC|BTC|XMR|NOK|DKK|€|\$|£|Ƀ|₿|฿|kr\.?(?=\s?\d)"
 _CUR_POST = r"kronor|kr\.?|:-|,-|SEK|USD|EUR|euros?|dollars?|€|\$|£|GBP|mBTC|BTC|XMR|bitcoin|monero|spänn|NOK|DKK"
 PRICE_RE = re.compile(
-    rf"(?=[SUEGMBXNDK€$£Ƀ₿])(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?![\d.,]?\d)(?!\s?(?:mg|g|gr|kg|st|x)\b)"
+    rf"(?=[SUEGMBXNDK€$£Ƀ₿฿])(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?![\d.,]?\d)(?!\s?(?:mg|g|gr|kg|st|x)\b)"
     rf"|(?=\d)(?<![\w.,])(?P<n2>{_NUM})(?![\d.,]?\d)\s?(?P<post>{_CUR_POST})(?![\w])"
     r"|(?=[\dETFSÅN])(?<![\w])(?P<n3>\d+|en|ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio)\s(?P<lax>lax|laxar|papp|lakan)\b",
     re.I,
@@ -115,7 +116,7 @@ def currency_code(word: str) -> str | None:
 # Swedish slang amounts ("två lax") take the full scan.
 _DIGITS = re.compile(r"\d+")
 _ASCII_DIGITS = re.compile(r"[0-9]+")  # ``re`` scans a plain class much faster than \d (Unicode digits)
-_PRICE_PRE = re.compile(r"(?:sek|usd|us\$|eur|gbp|mbtc|btc|xmr|nok|dkk|kr\.?|[€$£ƀ₿])\s?$")
+_PRICE_PRE = re.compile(r"(?:sek|usd|us\$|eur|gbp|mbtc|btc|xmr|nok|dkk|kr\.?|[€$£ƀ₿฿])\s?$")
 _SLANG_HINTS = ("lax", "papp", "lakan")
 
 
