@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from copy import deepcopy
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -173,12 +174,16 @@ def _vendor_name(a: Any) -> str | None:
     return m.group(1) if m else None
 
 
+_LISTING_WORDS = {"product", "products", "listing", "listings", "item", "items", "offer", "offers", "annons", "produkt", "p"}
+
+
 def _pattern(href: str) -> str:
     """A link's shape: path with ids replaced, so /product/35791/105/186765 and /product/1/2/3 agree."""
     parts = urlsplit(href)
     segs = parts.path.lower().split("/")
-    # ids and slugs after the first segment: /product/ak-47-blueprints ~ /product/blacknet-v3
-    segs = [s if i < 2 or not re.search(r"\d|-|_|.{13,}", s) else "#" for i, s in enumerate(segs)]
+    # ids and slugs after a listing word or after the first segment: /product/alina ~ /product/ak-47-blueprints
+    keyed = len(segs) > 2 and segs[1] in _LISTING_WORDS
+    segs = [s if i < 2 or not (keyed or re.search(r"\d|-|_|.{13,}", s)) else "#" for i, s in enumerate(segs)]
     path = re.sub(r"[0-9a-f]{16,}|\d+", "#", "/".join(segs))
     query = re.sub(r"=[^&]*", "=#", parts.query.lower())
     return f"{path}?{query}" if query else path
@@ -201,12 +206,15 @@ def extract_page(html: str | bytes, url: str = "") -> dict[str, Any]:
     if body.xpath(".//input[@type='password']") and not find_prices(_text(body)[:5000]):
         return {"page_type": "login", "items": [], "evidence": ["password field"]}
     cards = _cards(body, url)
-    buy = _buy_cue(body)
-    if buy or len(cards) < 3:  # a listing page may show the vendor's other listings as cards
-        listing = _listing(body, url, head_title, need_buy=not buy)
-        titles = {c["fields"].get("title") for c in cards}
-        if listing is not None and listing["fields"].get("title") not in titles:
-            return {"page_type": "listing", "items": [listing], "evidence": [*listing.pop("_evidence"), *buy]}
+    # a listing page may show the vendor's other listings as cards: read it without them
+    rest = _without(body, [c.pop("_path") for c in cards]) if len(cards) >= 3 else body
+    for c in cards:
+        c.pop("_path", None)
+    buy = _buy_cue(rest)
+    listing = _listing(rest, url, head_title, need_buy=not buy)
+    titles = {c["fields"].get("title") for c in cards}
+    if listing is not None and (buy or listing["fields"].get("title") not in titles):
+        return {"page_type": "listing", "items": [listing], "evidence": [*listing.pop("_evidence"), *buy]}
     if len(cards) >= 3:
         return {"page_type": "category", "items": cards, "evidence": [f"{len(cards)} listing cards"]}
     return {"page_type": "other", "items": [], "evidence": []}
@@ -218,11 +226,14 @@ _QTY_LABEL = re.compile(r"^\s*(?:qty|quantity|antal|mängd|purchase price)\s*[:*
 
 
 def _buy_cue(body: Any) -> list[str]:
-    """Evidence that a page sells one item: a buy / add-to-cart control or a quantity field."""
-    for el in body.iter("button", "input", "a"):
-        text = _text(el) if el.tag != "input" else (el.get("value") or "")
-        if text and _BUY.match(text):
-            return [f"buy:{text.strip()[:30]}"]
+    """Evidence that a page sells one item: one buy / add-to-cart control (a category page has one per
+    card) or a quantity field."""
+    buttons = [t for t in ((_text(el) if el.tag != "input" else (el.get("value") or "")) for el in body.iter("button", "input", "a"))
+               if t and _BUY.match(t)]
+    if len(buttons) > 2:
+        return []
+    if buttons:
+        return [f"buy:{buttons[0].strip()[:30]}"]
     for el in body.iter("label", "b", "strong", "form", "span", "td", "dt"):
         if _QTY_LABEL.match(_own_text(el) or ""):
             return [f"buy:{_own_text(el)[:30]}"]
@@ -267,15 +278,27 @@ def _cards_of(links: list[Any], shape: str, url: str) -> list[dict[str, Any]]:
         pairs = label_pairs(card)
         _apply_pairs(fields, pairs)
         if "price_text" not in fields:
-            price = _first_price(_text(card).replace(title, " "))
+            price = _price_element(card, None) or _first_price(_text(card).replace(title, " "))
             if price:
                 fields["price_text"] = price
         vendor = next((v for v in (_vendor_name(a) for a in card.iter("a") if a.get("href") and _link_kind(a.get("href")) == "vendor") if v), None)
         if vendor and "vendor" not in fields:
             fields["vendor"] = vendor
         _finish(fields)
-        rows.append({"type": "listing", "url": fields["listing_url"], "fields": fields})
+        rows.append({"type": "listing", "url": fields["listing_url"], "fields": fields, "_path": path})
     return rows
+
+
+def _without(body: Any, paths: list[str]) -> Any:
+    """A copy of ``body`` without the elements at ``paths`` (the cards)."""
+    tree = body.getroottree()
+    copy = deepcopy(tree.getroot())
+    copied = copy.getroottree()
+    found = [el for path in paths for el in copied.xpath(path)[:1]]  # resolve all before dropping any
+    for el in found:
+        if el.getparent() is not None:
+            el.drop_tree()
+    return copy.find("body") if copy.find("body") is not None else copy
 
 
 def _card_title(anchors: list[Any]) -> str:
