@@ -169,7 +169,7 @@ def nexus() -> list[dict[str, Any]]:
             rows.append({"url": href, "title": _t(a), "vendor": _t(card.xpath(".//a[contains(@href,'/@')]")[0]),
                          "price": [float(price.group(1).replace(",", "")), price.group(2)] if price else None,
                          "ships_from": src.group(1) if src else None})
-        out.append({"market": "nexus", "page": str(f), "page_type": "category", "rows": rows})
+        out.append({"market": "nexus", "page": str(f), "page_type": "category" if rows else "not_listing", "rows": rows})
     for f in sorted(folder.glob("*Some*")):
         out.append({"market": "nexus", "page": str(f), "page_type": "not_listing", "rows": []})
     return out

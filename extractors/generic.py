@@ -171,7 +171,8 @@ def _vendor_name(a: Any) -> str | None:
         or re.search(r"(?:login|member|user|vendor|seller)=([\w.\-]{2,40})", href, re.I)
     if text and 2 <= len(text) <= 40 and not re.search(r"\s{2,}|contact|message|profile|send|view|favorite", text, re.I):
         return text.lstrip("@")
-    return m.group(1) if m else None
+    name = m.group(1) if m else None
+    return None if name is None or re.search(r"\.(?:php|html?|aspx?)$", name, re.I) else name
 
 
 _LISTING_WORDS = {"product", "products", "listing", "listings", "item", "items", "offer", "offers", "annons", "produkt", "p"}
@@ -357,8 +358,11 @@ def _apply_pairs(fields: dict[str, Any], pairs: list[tuple[str, str, Any]]) -> N
             if price:
                 fields["price_text"] = price
         elif field == "vendor":
-            a = el.find(".//a") if el is not None and el.tag != "a" else el
-            name = _vendor_name(a) if a is not None and a.get("href") else None
+            links = [el] if el is not None and el.tag == "a" else (el.findall(".//a") if el is not None else [])
+            a = next((x for x in links if x.get("href") and _link_kind(x.get("href")) == "vendor"), None)
+            if (a is None and links) or len(links) >= 3:  # a menu of links ("Sales Reviews Items") names no vendor
+                continue
+            name = _vendor_name(a) if a is not None else None
             value = name or value.split("(")[0].strip()
             if value and (name or _NAME.fullmatch(value)):  # a name, not "Sales Reviews Items" of a menu
                 fields["vendor"] = value
