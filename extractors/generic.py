@@ -516,3 +516,9 @@ def ships_code(value: str | None) -> str | None:
         return code
     first = re.split(r"[,;/|]| and | och ", value)[0]
     return country_code(first)
+
+
+def link_priority(href: str) -> int:
+    """Crawl order for the generic spider: listing links first, then other pages, vendor profiles last."""
+    kind = _link_kind(href)
+    return 2 if kind == "listing" else 0 if kind == "vendor" else 1
