@@ -98,11 +98,46 @@ def evaluate(show: bool = False) -> dict[str, dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--show", action="store_true", help="print every miss")
+    ap.add_argument("--testbed", action="store_true", help="also score the testbed's two markets (truth from the world)")
     args = ap.parse_args()
     if not SHARED.exists():
         sys.exit(f"{SHARED} missing (set SOKHUND_SHARED_DATA)")
     for market, row in evaluate(args.show).items():
         print(market.ljust(20), "  ".join(f"{k}: {v}" for k, v in row.items()))
+    if args.testbed:
+        for market, row in evaluate_testbed().items():
+            print(market.ljust(20), "  ".join(f"{k}: {v}" for k, v in row.items()))
+
+
+
+def evaluate_testbed(seed: int = 7) -> dict[str, dict[str, Any]]:
+    """The same fields on the testbed's Swedish and international markets (pages rendered in process,
+    truth from the world): title, price+currency, vendor, ships-from, and substance via the crawl pipeline's
+    listing reading is scored by benchmarks/testbed_extract_eval.py."""
+    from extractors.generic import extract_page, ships_code
+    from testbed.entities import WorldConfig
+    from testbed.sites import flugsvamp, nordbazaar
+    from testbed.world import World
+
+    world = World(WorldConfig(seed=seed))
+    hits: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for lst in world.listings.values():
+        if lst.site == "flugsvamp":
+            page = flugsvamp.listing_page(world, lst.listing_id)
+        elif lst.site == "nordbazaar":
+            page = nordbazaar.item(world, lst.listing_id)
+        else:
+            continue
+        got = extract_page(page.body, f"http://127.0.0.1/{lst.listing_id}")
+        f = got["items"][0]["fields"] if got["page_type"] == "listing" and got["items"] else {}
+        vendor = world.vendors[(lst.site, lst.vendor_id)].name
+        checks = {"page type": got["page_type"] == "listing", "title": _fold(f.get("title")) == _fold(lst.title),
+                  "price": f.get("price") == lst.price and f.get("currency") == lst.currency,
+                  "vendor": _fold(f.get("vendor")) == vendor, "ships_from": ships_code(f.get("ships_from")) == lst.ships_from}
+        for field, ok in checks.items():
+            hits[f"testbed:{lst.site}"][field][0] += ok
+            hits[f"testbed:{lst.site}"][field][1] += 1
+    return {m: {f: f"{round(c / n, 3)} ({c}/{n})" for f, (c, n) in by.items()} for m, by in sorted(hits.items())}
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ _FORM_TAGS = {"select", "option", "input", "button", "textarea", "form", "optgro
 _SPACE = re.compile(r"\s+")
 _TITLE_SEP = re.compile(r"\s+(?:[-|–—:»]|::)\s+")
 _MIN_TITLE, _MAX_TITLE = 4, 240
+_PER = re.compile(r"\s*(?:/|per)\s*(g|gr|gram|st|pcs|pc|piece|item|unit|pill|tab)\b", re.I)
 _NAME = re.compile(r"@?[\w.\-]{2,40}(?: [\w.\-]{2,20})?")
 
 
@@ -389,6 +390,9 @@ def _finish(fields: dict[str, Any]) -> None:
             fields["price"] = found[0].amount
             fields["currency"] = found[0].currency
             fields["price_raw"] = text
+            per = _PER.match(text, found[0].end)
+            if per:  # "195.00 USD / g": the page's own price per gram (or per unit)
+                fields["price_per"] = "g" if per.group(1).lower().startswith("g") else "unit"
 
 
 def _first_price(text: str) -> str | None:
@@ -408,13 +412,19 @@ def _title(body: Any, head_title: str) -> str | None:
         t = _text(el)
         if _MIN_TITLE <= len(t) <= _MAX_TITLE and _norm_label(t) not in labels()["table"]:
             cands.append(t)
-    site = _site_name(head_title)
+    headings = []
     for tag in ("h1", "h2", "h3"):
         for el in body.iter(tag):
             t = _text(el)
-            if _MIN_TITLE <= len(t) <= _MAX_TITLE and t.lower() != (site or "").lower() and _norm_label(t) not in labels()["table"] \
-                    and not _is_form(el):
-                cands.append(t)
+            if _MIN_TITLE <= len(t) <= _MAX_TITLE and _norm_label(t) not in labels()["table"] and not _is_form(el):
+                headings.append(t)
+    parts = [p.strip() for p in _TITLE_SEP.split(head_title) if p.strip()]
+    for part in parts if len(parts) > 1 else []:  # the <title> part a heading repeats is the page's own
+        for c in [*cands, *headings]:
+            if c.strip() == part:
+                return c
+    site = _site_name(head_title)
+    cands += [h for h in headings if h.lower() != (site or "").lower()]
     page = _page_part(head_title, site)
     if page:
         for c in cands:  # the heading that repeats the <title>'s page part
