@@ -51,16 +51,46 @@ def _norm(code: str) -> str:
     return re.sub(r"[\s\u00a0]+", "-", code.strip().lower().replace("α", "a").replace("alpha-", "a-"))
 
 
+_TOKEN_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-,'’α")
+_HINT_LOW = re.compile(_HINT.pattern.lower())  # run on the lowercased text: no IGNORECASE scan
+_UPPER3 = re.compile(r"[A-Z]{3}")
+
+
+def _starts(text: str) -> tuple[list[int], list[int]]:
+    """Where a code can begin: the start of every token that carries a hint (a digit, a family suffix)
+    and of upper-case tokens (the case-sensitive codes). Trying the family regexes only there keeps long
+    descriptions fast (a case-insensitive alternation behind a look-behind is tried at every position)."""
+    low = text.lower()
+    if len(low) != len(text):
+        low = text  # a lowercasing that moves offsets: hint on the text as is
+    loose: set[int] = set()
+    for m in _HINT_LOW.finditer(low):
+        i = m.start()
+        while i > 0 and low[i - 1] in _TOKEN_CHARS:
+            i -= 1
+        loose.add(i)
+    for m in re.finditer(r"(?<![\w])(?:a|α|alpha) p[vh]p", low) if " pvp" in low or " php" in low else ():
+        loose.add(m.start())
+    strict = sorted({m.start() for m in _UPPER3.finditer(text) if m.start() == 0 or not text[m.start() - 1].isalnum()})
+    return sorted(loose), strict
+
+
 def find_codes(text: str) -> list[tuple[int, int, dict[str, str]]]:
-    if not _HINT.search(text) and not any(c.isupper() for c in text):
-        return []
     rx_loose, rx_strict, classes = _compiled()
+    loose, strict = _starts(text)
     out: list[tuple[int, int, dict[str, str]]] = []
     aliases = _aliases()
-    for rx in (rx_loose, rx_strict):
+    for rx, starts in ((rx_loose, loose), (rx_strict, strict)):
         if rx is None:
             continue
-        for m in rx.finditer(text):
+        end = 0
+        for start in starts:
+            if start < end:
+                continue
+            m = rx.match(text, start)
+            if m is None:
+                continue
+            end = m.end()
             family = next(int(k[1:]) for k, v in m.groupdict().items() if v is not None)
             code = _norm(m.group(0))
             group, cls = classes[family]
