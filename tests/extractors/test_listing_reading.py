@@ -130,3 +130,12 @@ def test_negated_payment_is_not_offered(ex: SpacyExtractor) -> None:
     swish = [e for e in res["entities"] if e["label"] == "PAYMENT" and e["value"]["method"] == "Swish"]
     assert swish and swish[0]["value"]["negated"] is True
     assert one(ex, "Betala med Swish eller Bitcoin.", kind="description")["summary"]["payment"] == ["Swish", "Bitcoin"]
+
+
+def test_text_summary_never_prices_a_pill_dose_per_gram() -> None:
+    ex = SpacyExtractor()  # with the shipped rates: the summary converts to SEK
+    for text in ("Flualprazolam 0,5 mg pellets 690 kr", "Xanax 2mg 100 kr"):
+        s = ex.extract([ExtractRequest(text=text, date="2025-01-01")])[0]["summary"]
+        assert s["price_per_g_sek"] is None and s["quantity_g"] is None, text
+    s = ex.extract([ExtractRequest(text="MDMA 500mg 200 kr", date="2025-01-01")])[0]["summary"]
+    assert s["price_per_g_sek"] == 400.0  # half a gram of powder is a quantity
