@@ -192,6 +192,10 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
             locks.append(_lock_site(adapter.name))
             _claim_jobdir(adapter.name, run_id)
         base_cls = ForumSpider if adapter.kind == "forum" else MarketSpider
+        if overrides.get("SOKHUND_GENERIC"):  # `sokhund crawl --generic URL`: no selectors, page structure
+            from crawler.spiders.generic import GenericSpider
+
+            base_cls = GenericSpider
         # One spider class per site so each crawler gets its own settings (politeness, budget, JOBDIR).
         spider_cls = type(f"{base_cls.__name__}_{adapter.name}", (base_cls,),
                           {"custom_settings": site_settings(adapter, run_id, dict(overrides))})
