@@ -65,6 +65,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                 f"{site}: {stats.get('pages', 0)} pages, items {stats.get('items', {})}, "
                 f"invalid {stats.get('invalid_pages', {})}, errors {stats.get('errors', 0)}, "
                 f"finished: {result.finish_reasons.get(site)}"))
+            if result.finish_reasons.get(site) == "closespider_pagecount":
+                console.print(f"[yellow]note[/] {markup_escape(site)}: the page budget stopped the crawl before "
+                              "the site was read completely (raise --page-budget or the adapter's page_budget)")
+            if stats.get("depth_limited"):
+                console.print(f"[yellow]note[/] {markup_escape(site)}: {stats['depth_limited']} links lay beyond "
+                              "max_depth and were not followed (pagination does not count towards depth)")
             if stats.get("site_stopped"):
                 console.print(f"[red]ALERT[/] {markup_escape(site)} stopped: {markup_escape(stats['site_stopped'])}")
     return 0 if result.ok else 3

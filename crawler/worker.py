@@ -51,7 +51,11 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
         "AUTOTHROTTLE_ENABLED": polite.autothrottle,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(polite.concurrency),
         "CLOSESPIDER_PAGECOUNT": overrides.pop("page_budget", None) or polite.page_budget,
-        "DEPTH_LIMIT": overrides.pop("max_depth", None) or polite.max_depth,
+        # Link depth is the spider's own (SOKHUND_MAX_DEPTH): pagination to the next page of the same page
+        # type does not count, so a vendor with 400 feedback pages is read to the end. Scrapy's
+        # DEPTH_LIMIT would cut it at the adapter's depth.
+        "DEPTH_LIMIT": 0,
+        "SOKHUND_MAX_DEPTH": overrides.pop("max_depth", None) or polite.max_depth,
         "JOBDIR": str(jobdir(adapter.name, run_id)),
         "SOKHUND_RUN_ID": run_id,
     }
