@@ -32,9 +32,8 @@ def site_coverage(stats: dict[str, Any], *, page_budget: int | None, max_depth: 
         reasons.append(f"crawl ended early ({finish})")
     elif finish is None:
         reasons.append("the crawl did not report how it ended")
-    depth = stats.get("depth_max")
-    if max_depth and isinstance(depth, int | float) and depth >= max_depth:
-        reasons.append(f"depth limit {max_depth} reached")  # links below it were dropped
+    if stats.get("depth_limited"):  # links beyond max_depth were not followed (pagination does not count)
+        reasons.append(f"{stats['depth_limited']} links beyond the depth limit {max_depth or '?'} not followed")
     if stats.get("site_stopped"):
         reasons.append(f"site stopped: {stats['site_stopped']}")
     if not stats.get("pages"):

@@ -64,8 +64,8 @@ def test_coverage_reasons():
     assert site_coverage({"pages": 9, "finish_reason": "finished"}, page_budget=50, max_depth=5)["complete"]
     cut = site_coverage({"pages": 50, "finish_reason": "closespider_pagecount"}, page_budget=50, max_depth=5)
     assert not cut["complete"] and "page budget of 50" in cut["reason"]
-    deep = site_coverage({"pages": 9, "finish_reason": "finished", "depth_max": 5}, page_budget=50, max_depth=5)
-    assert not deep["complete"] and "depth limit 5" in deep["reason"]
+    deep = site_coverage({"pages": 9, "finish_reason": "finished", "depth_limited": 3}, page_budget=50, max_depth=5)
+    assert not deep["complete"] and "3 links beyond the depth limit 5" in deep["reason"]
     assert not site_coverage({"pages": 0, "finish_reason": "finished"}, page_budget=50, max_depth=5)["complete"]
 
 
