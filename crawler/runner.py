@@ -273,6 +273,8 @@ def _new_vendors(sites: list[str], as_of: str, index_url: str | None) -> list[st
     try:
         found = []
         for site in sites:
+            if site.endswith((".yaml", ".yml")):  # an adapter given by path (--generic): its file is its name
+                site = Path(site).stem
             for doc in backend.iter_docs("vendor", SearchFilters(site=site, extra={"first_seen": as_of})):
                 found.append(doc["id"])
         return found
