@@ -11,12 +11,13 @@ import os
 import re
 import smtplib
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
+
+import tenacity
 
 from alerts.rules import (
     JsonlChannelConfig,
@@ -107,19 +108,27 @@ class JsonlChannel:
 
 
 def _retrying(name: str, attempts: int, backoff: float, call: Callable[[], None],
-              retryable: Callable[[Exception], bool] = lambda exc: True) -> None:
-    last: Exception | None = None
-    for attempt in range(attempts):
-        try:
-            call()
-            return
-        except Exception as exc:
-            last = exc
-            log.warning("channel %s: attempt %d/%d failed: %s", name, attempt + 1, attempts, exc)
-            if not retryable(exc) or attempt + 1 == attempts:
-                break
-            time.sleep(backoff * (2**attempt))
-    raise ChannelError(f"channel {name!r}: {last}") from last
+              retryable: Callable[[BaseException], bool] = lambda exc: True) -> None:
+    """``call`` up to ``attempts`` times, waiting ``backoff * 2**n`` seconds after the n-th failure (n from
+    0); a failure ``retryable`` declines ends it at once. Every failure is logged; the last one is raised
+    as :class:`ChannelError`."""
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential(multiplier=backoff, exp_base=2),
+        retry=tenacity.retry_if_exception(retryable),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                try:
+                    call()
+                except Exception as exc:
+                    number = attempt.retry_state.attempt_number
+                    log.warning("channel %s: attempt %d/%d failed: %s", name, number, attempts, exc)
+                    raise
+    except Exception as exc:
+        raise ChannelError(f"channel {name!r}: {exc}") from exc
 
 
 class _HTTPStatusFailure(Exception):
