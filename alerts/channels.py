@@ -1,4 +1,5 @@
-"""Alert delivery: channels (stdout, JSONL file, webhook, SMTP) and the outbox that never loses an alert.
+"""Alert delivery: channels (stdout, JSONL file, webhook, SMTP, Apprise) and the outbox that never loses an
+alert. Retries go through tenacity.
 
 Each channel sends one alert; the outbox (:mod:`alerts.outbox`) decides what to send and when.
 """
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 import tenacity
 
 from alerts.rules import (
+    AppriseChannelConfig,
     JsonlChannelConfig,
     SmtpChannelConfig,
     StdoutChannelConfig,
@@ -219,11 +221,37 @@ class SmtpChannel:
         _retrying(self.name, cfg.retries + 1, cfg.backoff, deliver, retryable)
 
 
+class AppriseChannel:
+    """One notification per alert to an Apprise URL (chat rooms, push services, self-hosted Matrix or
+    Mattermost …). Apprise reports only success or failure, so every failure is retried."""
+
+    def __init__(self, config: AppriseChannelConfig) -> None:
+        import apprise
+
+        self.name = config.name
+        self.config = config
+        where = f"channel {config.name!r}"
+        self.apprise = apprise.Apprise()
+        if not self.apprise.add(_expand(config.url, where)):
+            raise ChannelError(f"{where}: Apprise does not understand the URL {config.url!r}")
+
+    def send(self, alert: dict[str, Any]) -> None:
+        cfg = self.config
+        title = f"{cfg.title_prefix} {alert.get('title', 'alert')}".strip()
+
+        def notify() -> None:
+            if not self.apprise.notify(title=title, body=alert_text(alert)):
+                raise ChannelError(f"Apprise could not deliver to {self.config.url}")
+
+        _retrying(self.name, cfg.retries + 1, cfg.backoff, notify)
+
+
 _CHANNEL_CLASSES: dict[type, Callable[[Any], Channel]] = {
     StdoutChannelConfig: StdoutChannel,
     JsonlChannelConfig: JsonlChannel,
     WebhookChannelConfig: WebhookChannel,
     SmtpChannelConfig: SmtpChannel,
+    AppriseChannelConfig: AppriseChannel,
 }
 
 
