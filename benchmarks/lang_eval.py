@@ -17,11 +17,11 @@ characters with a weak heuristic margin), ``heuristic``, ``langdetect`` (every t
 ``long>langdetect`` (langdetect for every text of 200+ characters, whatever the heuristic's margin),
 ``heuristic+lingua`` (the shipped rule with lingua-nordic in langdetect's place), ``heuristic>lingua``
 (lingua-sv-en also for every text the heuristic leaves undecided), ``lingua-all-low`` and ``lingua-all``
-(all 75 languages, low and high accuracy mode). Accuracy counts a text right
+(all 75 languages, low and high accuracy mode; only with ``--all-languages``). Accuracy counts a text right
 when the method's answer equals the label (None is wrong). Speed: texts per second over all corpora,
 after one warm-up pass (the first call of a lingua detector loads its models; printed separately).
 
-    .venv/bin/python benchmarks/lang_eval.py [--titles 2000] [--json]
+    .venv/bin/python benchmarks/lang_eval.py [--titles 2000] [--all-languages] [--json]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def hansa_titles(limit: int) -> list[Sample]:
     return out[:limit]
 
 
-def methods() -> dict[str, Callable[[str], str | None]]:
+def methods(all_languages: bool = False) -> dict[str, Callable[[str], str | None]]:
     from langdetect import DetectorFactory
     from langdetect import detect as ld_detect
     from lingua import Language, LanguageDetectorBuilder
@@ -123,8 +123,6 @@ def methods() -> dict[str, Callable[[str], str | None]]:
     L = Language
     lingua_sv_en = lingua(L.SWEDISH, L.ENGLISH)
     lingua_nordic = lingua(L.SWEDISH, L.ENGLISH, L.DANISH, L.BOKMAL, L.NYNORSK, L.GERMAN, L.DUTCH, L.FINNISH)
-    lingua_all_low = lingua_detector(LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build())
-    lingua_all = lingua_detector(LanguageDetectorBuilder.from_all_languages().build())
 
     def heuristic_lingua(text: str) -> str | None:
         found, margin = langid.heuristic(text)
@@ -141,7 +139,7 @@ def methods() -> dict[str, Callable[[str], str | None]]:
     def long_langdetect(text: str) -> str | None:
         return langdetect_all(text) if len(text) >= 200 else langid.detect(text, use_langdetect=False)
 
-    return {
+    found: dict[str, Callable[[str], str | None]] = {
         "shipped": lambda t: langid.detect(t, use_langdetect=True),
         "heuristic": lambda t: langid.detect(t, use_langdetect=False),
         "langdetect": langdetect_all,
@@ -150,20 +148,25 @@ def methods() -> dict[str, Callable[[str], str | None]]:
         "long>langdetect": long_langdetect,
         "heuristic+lingua": heuristic_lingua,
         "heuristic>lingua": heuristic_then_lingua,
-        "lingua-all-low": lingua_all_low,  # all 75 languages, trigram models only
-        "lingua-all": lingua_all,  # all 75 languages, high accuracy (loads about 1 GB of models)
     }
+    if all_languages:  # all 75 languages: trigram models only (about 300 MB), then high accuracy (about 1 GB)
+        found["lingua-all-low"] = lingua_detector(
+            LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build())
+        found["lingua-all"] = lingua_detector(LanguageDetectorBuilder.from_all_languages().build())
+    return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--titles", type=int, default=2000, help="Hansa titles to score (default 2000)")
+    parser.add_argument("--all-languages", action="store_true",
+                        help="also lingua with all 75 languages (loads about 1 GB of models; off by default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     corpora = {"gold": gold(), "long": long_real(), "bios": bios(), "titles": hansa_titles(args.titles)}
     everything = [t for rows in corpora.values() for t, _ in rows]
     report: dict[str, Any] = {"n": {k: len(v) for k, v in corpora.items()}, "methods": {}}
-    for name, run in methods().items():
+    for name, run in methods(args.all_languages).items():
         t0 = time.perf_counter()
         run("Kokain 1g 800 kr, skickas med PostNord")  # first call: lingua loads its models here
         first = time.perf_counter() - t0
