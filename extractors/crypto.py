@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 
 import base58
-from bip_utils import Base58XmrDecoder, Base58XmrEncoder, Bech32ChecksumError, SegwitBech32Decoder
 from Crypto.Hash import keccak
 
 CANDIDATE_RE = re.compile(
@@ -59,6 +58,8 @@ def bech32_kind(addr: str, hrp: str = "bc") -> str | None:
 
     The library checks case, charset, checksum constant per witness version (bech32 for v0,
     bech32m for v1+) and the program length (2..40 bytes, 20 or 32 for v0)."""
+    from bip_utils import Bech32ChecksumError, SegwitBech32Decoder  # here: bip_utils takes ~0.5 s to import
+
     if len(addr) > 90:  # BIP-173 length limit; the decoder does not enforce it
         return None
     try:
@@ -83,6 +84,8 @@ def xmr_b58decode(s: str) -> bytes | None:
 
     The round trip rejects what the decoder would silently truncate (an 11-char block worth >= 2**64)
     and block lengths Monero never produces."""
+    from bip_utils import Base58XmrDecoder, Base58XmrEncoder
+
     try:
         raw = Base58XmrDecoder.Decode(s)
     except ValueError:  # a character outside the alphabet, an impossible last-block length
