@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-# ../shared/data beside the checkout; SOKHUND_SHARED_DATA points elsewhere (a git worktree one level deeper)
-SHARED_DATA = Path(os.environ.get("SOKHUND_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 pytest_plugins: list[str] = ["tests.fixtures_tor", "tests.es_cluster"]
 
