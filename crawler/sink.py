@@ -13,18 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import tenacity
-
 from indexer.base import IndexBackend, open_backend
 from indexer.models import ALL_KINDS, Document
 
 log = logging.getLogger(__name__)
-WRITE_ATTEMPTS = 3
-
-
-def _log_failed_write(state: tenacity.RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    log.warning("index write failed (attempt %d/%d): %s", state.attempt_number, WRITE_ATTEMPTS, exc)
 
 
 class IndexSink:
@@ -66,15 +58,14 @@ class IndexSink:
             return
         batch, self._buffer = self._buffer, []
         self._last_flush = time.monotonic()
-        # The index went down mid-crawl: 3 attempts, 0.5 s then 1 s apart, then spool.
-        retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(WRITE_ATTEMPTS),
-                                     wait=tenacity.wait_incrementing(start=0.5, increment=0.5),
-                                     before_sleep=_log_failed_write, reraise=True)
-        try:
-            self.written += retrying(self.backend.upsert, batch)
-        except Exception as exc:
-            log.warning("index write failed (attempt %d/%d): %s", WRITE_ATTEMPTS, WRITE_ATTEMPTS, exc)
-            self._spool(batch)
+        for attempt in range(3):
+            try:
+                self.written += self.backend.upsert(batch)
+                return
+            except Exception as exc:  # the index went down mid-crawl: retry, then spool
+                log.warning("index write failed (attempt %d/3): %s", attempt + 1, exc)
+                time.sleep(0.5 * (attempt + 1))
+        self._spool(batch)
 
     def _spool(self, batch: list[Document]) -> None:
         self.spool.parent.mkdir(parents=True, exist_ok=True)

@@ -54,32 +54,3 @@ def test_replay_is_idempotent(tmp_path: Path) -> None:
     sink._spool(_listings(3))  # twice: the same facts spooled by two attempts
     sink.replay_spool()
     assert SQLiteBackend(db).count("listing") == 3
-
-
-class _CountingBackend(SQLiteBackend):
-    """The real SQLite backend, counting write attempts."""
-
-    attempts = 0
-
-    def upsert(self, docs):  # type: ignore[no-untyped-def]
-        self.attempts += 1
-        return super().upsert(docs)
-
-
-def test_write_is_tried_three_times_before_spooling(tmp_path: Path) -> None:
-    db = tmp_path / "index.sqlite"
-    backend = _CountingBackend(db, busy_timeout_ms=20)
-    backend.upsert(_listings(1))
-    backend.attempts = 0
-    sink = IndexSink(backend, tmp_path / "spool" / "run.jsonl", batch_size=2)
-    blocker = sqlite3.connect(db, timeout=0.1)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        sink.add(_listings(2, start=1))
-    finally:
-        blocker.rollback()
-        blocker.close()
-    assert backend.attempts == 3 and sink.written == 0
-    assert len((tmp_path / "spool" / "run.jsonl").read_text().splitlines()) == 2
-    sink.add(_listings(2, start=3))  # the index is back: written at the first attempt
-    assert backend.attempts == 4 and sink.written == 2
