@@ -14,9 +14,10 @@ import shutil
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler, CrawlerProcess
-from scrapy.utils.project import get_project_settings
+from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
 from crawler import paths
@@ -24,8 +25,39 @@ from crawler.adapters import SiteAdapter, load_adapter
 from crawler.render import needs_browser
 from crawler.spiders.forum import ForumSpider
 from crawler.spiders.market import MarketSpider
+from tor.onion import is_onion_host
 
 log = logging.getLogger(__name__)
+
+SETTINGS_MODULE = "crawler.settings"
+# Without these a crawl fetches pages and keeps nothing (no evidence, no index): refuse to start.
+REQUIRED_COMPONENTS = {
+    "ITEM_PIPELINES": "crawler.pipelines.index.IndexPipeline",
+    "DOWNLOADER_MIDDLEWARES": "crawler.middlewares.evidence.WarcCaptureMiddleware",
+}
+
+
+class MissingPipelineError(RuntimeError):
+    """The crawl's settings lack the index pipeline or the evidence middleware."""
+
+
+def project_settings() -> Settings:
+    """Sökhund's settings, whatever the working directory (Scrapy's get_project_settings would look for a
+    scrapy.cfg in the current directory and silently fall back to plain Scrapy without one)."""
+    settings = Settings()
+    settings.setmodule(SETTINGS_MODULE, priority="project")
+    return settings
+
+
+def check_components(site: str, custom: dict[str, Any]) -> None:
+    """Refuse a crawl whose merged settings would run without the index pipeline or the WARC evidence."""
+    merged = project_settings()
+    merged.setdict(custom, priority="spider")
+    missing = [f"{name}: {path}" for name, path in REQUIRED_COMPONENTS.items()
+               if merged.getwithbase(name).get(path) is None]
+    if missing:
+        raise MissingPipelineError(f"refusing to crawl {site}: the crawl would keep nothing; missing "
+                                   + ", ".join(missing))
 
 
 def jobdir(site: str, run_id: str) -> Path:
@@ -46,7 +78,9 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
         "JOBDIR": str(jobdir(adapter.name, run_id)),
         "SOKHUND_RUN_ID": run_id,
     }
-    tor = adapter.network == "tor" or bool(overrides.get("SOKHUND_USE_TOR"))
+    # an onion base URL (e.g. given per run by SOKHUND_SITE_<NAME>_URL) always goes through Tor (fail closed)
+    tor = adapter.network == "tor" or is_onion_host(urlsplit(adapter.url()).hostname) or bool(
+        overrides.get("SOKHUND_USE_TOR"))
     if tor:
         from tor.scrapy_routing import scrapy_settings as tor_settings
 
@@ -62,7 +96,7 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
         settings.update(browser)
     if "DOWNLOADER_MIDDLEWARES" in settings:
         # custom_settings replace the project's dict: keep Sökhund's middlewares beside Tor's
-        project = get_project_settings().getdict("DOWNLOADER_MIDDLEWARES")
+        project = project_settings().getdict("DOWNLOADER_MIDDLEWARES")
         settings["DOWNLOADER_MIDDLEWARES"] = {**project, **settings["DOWNLOADER_MIDDLEWARES"]}
     redis_url = overrides.pop("SOKHUND_REDIS_URL", None) or os.environ.get("SOKHUND_REDIS_URL")
     if redis_url:
@@ -116,18 +150,25 @@ def _alive(pid: int) -> bool:
 
 
 def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, str]:
-    process = CrawlerProcess(get_project_settings())
-    reasons: dict[str, str] = {}
-    site_names: dict[str, str] = {}
+    from tor.scrapy_routing import install_system_resolver_guard
+
+    install_system_resolver_guard()  # no crawl, clearnet or Tor, hands an .onion name to the system resolver
+    prepared = []
     for name in sites:
         adapter = load_adapter(name)
+        custom = site_settings(adapter, run_id, dict(overrides))
+        check_components(adapter.name, custom)
+        prepared.append((name, adapter, custom))
+    process = CrawlerProcess(project_settings())
+    reasons: dict[str, str] = {}
+    site_names: dict[str, str] = {}
+    for name, adapter, custom in prepared:
         site_names[name] = adapter.name
         if not (overrides.get("SOKHUND_REDIS_URL") or os.environ.get("SOKHUND_REDIS_URL")):
             _claim_jobdir(adapter.name, run_id)  # with Redis, the shared frontier is the job state
         base_cls = ForumSpider if adapter.kind == "forum" else MarketSpider
         # One spider class per site so each crawler gets its own settings (politeness, budget, JOBDIR).
-        spider_cls = type(f"{base_cls.__name__}_{adapter.name}", (base_cls,),
-                          {"custom_settings": site_settings(adapter, run_id, dict(overrides))})
+        spider_cls = type(f"{base_cls.__name__}_{adapter.name}", (base_cls,), {"custom_settings": custom})
         crawler = process.create_crawler(spider_cls)
         deferred = process.crawl(crawler, site=name)
         deferred.addBoth(_record_reason, name, crawler, reasons)
@@ -149,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     overrides = json.loads(args.settings_json)
     logging.getLogger("scrapy").setLevel(overrides.get("LOG_LEVEL", "INFO"))
-    reasons = run(args.sites.split(","), args.run_id, overrides)
+    try:
+        reasons = run(args.sites.split(","), args.run_id, overrides)
+    except MissingPipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
     print(json.dumps({"finish_reasons": reasons}), flush=True)
     return 0 if all(r in ("finished", "closespider_pagecount") for r in reasons.values()) else 3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from crawler.adapters import SiteAdapter, load_adapter
 from crawler.parsing import links, parse_page
+from crawler.scope import SiteScope
 from crawler.session import session_cookies
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class AdapterSpider(scrapy.Spider):
             raise ValueError(f"site {site!r} is a {self.adapter.kind}, not one of {self.kinds} for spider {self.name}")
         self.site = self.adapter.name
         self.base_url = self.adapter.url()
-        self.hosts = {urlsplit(u).netloc for u in [self.base_url, *self.adapter.mirrors]}
+        self.scope = SiteScope.of(self.adapter)  # links, redirects and session cookies stay inside it
         self.cookies = session_cookies(self.adapter)
 
     async def start(self) -> Any:
@@ -105,7 +106,7 @@ class AdapterSpider(scrapy.Spider):
                 "capture": capture,
             }
         for url, target_type, priority in follow:
-            if urlsplit(url).netloc not in self.hosts:
+            if not self.scope.contains(url):
                 continue
             yield self.make_request(url, target_type, priority=priority)
 
@@ -121,6 +122,10 @@ class AdapterSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        from crawler.middlewares.redirects import OffsiteRedirect
+
+        if failure.check(OffsiteRedirect):
+            return  # already recorded on the redirecting page's capture; nothing was fetched
         self.crawler.stats.inc_value("sokhund/fetch_errors")
         reason = failure.getErrorMessage() or failure.type.__name__
         log.warning("fetch failed for %s: %s", request.url, reason)

@@ -1,0 +1,41 @@
+"""Scrapy's cookie middleware with the Public Suffix List read from tldextract's bundled snapshot.
+
+Scrapy's own middleware asks tldextract, whose default downloads the list from the internet the first
+time a cookie carries a domain (system DNS look-ups from a Tor crawl, even with tor down). The snapshot
+is never refreshed here: a slightly old suffix list only affects which parent domains a cookie may claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from http.cookiejar import Cookie
+from typing import Any
+
+from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
+from scrapy.http import Request
+from scrapy.utils.httpobj import urlparse_cached
+from tldextract import TLDExtract
+
+# cache_dir=None and no URLs: tldextract uses only the snapshot shipped inside the package.
+OFFLINE_SUFFIXES = TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True,
+                              include_psl_private_domains=True)
+
+
+def is_public_suffix(domain: str) -> bool:
+    """True for a public suffix (``co.uk``, ``github.io``): nobody may set a cookie for all of it."""
+    return not OFFLINE_SUFFIXES(domain).domain
+
+
+class OfflineCookiesMiddleware(CookiesMiddleware):
+    def _process_cookies(self, cookies: Iterable[Cookie], *, jar: Any, request: Request) -> None:
+        host = (urlparse_cached(request).hostname or "").lower().rstrip(".")
+        if not host:
+            return
+        for cookie in cookies:
+            domain = cookie.domain.lstrip(".").lower()
+            if domain and is_public_suffix(domain):
+                # a cookie for a whole public suffix is kept only as a host cookie of that very host
+                if domain != host:
+                    continue
+                cookie.domain = host
+            jar.set_cookie_if_ok(cookie, request)
