@@ -150,9 +150,10 @@ def _alive(pid: int) -> bool:
 
 
 def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, str]:
-    from tor.scrapy_routing import install_system_resolver_guard
+    from tor.scrapy_routing import _bool, install_system_resolver_guard
 
-    install_system_resolver_guard()  # no crawl, clearnet or Tor, hands an .onion name to the system resolver
+    if _bool(overrides.get("SOKHUND_TOR_GUARD_SYSTEM_RESOLVER", True)):  # off only in tests of the routing
+        install_system_resolver_guard()  # no crawl, clearnet or Tor, hands an .onion name to the system resolver
     prepared = []
     for name in sites:
         adapter = load_adapter(name)

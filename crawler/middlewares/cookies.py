@@ -1,4 +1,8 @@
-"""Scrapy's cookie middleware with the Public Suffix List read from tldextract's bundled snapshot.
+"""Scrapy's cookie middleware, scoped to the site's own hosts, with the Public Suffix List read from
+tldextract's bundled snapshot.
+
+Scope: a request outside the spider's ``scope`` (``crawler.scope``: base URL and mirrors, ports
+included, which a cookie jar alone ignores) gets no Cookie header, and its Set-Cookie is not kept.
 
 Scrapy's own middleware asks tldextract, whose default downloads the list from the internet the first
 time a cookie carries a domain (system DNS look-ups from a Tor crawl, even with tor down). The snapshot
@@ -12,7 +16,7 @@ from http.cookiejar import Cookie
 from typing import Any
 
 from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
-from scrapy.http import Request
+from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 from tldextract import TLDExtract
 
@@ -27,6 +31,22 @@ def is_public_suffix(domain: str) -> bool:
 
 
 class OfflineCookiesMiddleware(CookiesMiddleware):
+    def _offsite(self, request: Request) -> bool:
+        scope = getattr(self.crawler.spider, "scope", None)
+        return scope is not None and not scope.contains(request.url)
+
+    def process_request(self, request: Request, spider: Any = None) -> Any:
+        if self._offsite(request):
+            request.headers.pop(b"Cookie", None)
+            self.crawler.stats.inc_value("sokhund/cookies_withheld_offsite")
+            return None
+        return super().process_request(request)
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Any:
+        if self._offsite(request):
+            return response  # another host's Set-Cookie never enters the site's jar
+        return super().process_response(request, response)
+
     def _process_cookies(self, cookies: Iterable[Cookie], *, jar: Any, request: Request) -> None:
         host = (urlparse_cached(request).hostname or "").lower().rstrip(".")
         if not host:

@@ -31,6 +31,9 @@ class _OnSiteOnly:
         scope: SiteScope | None = getattr(self.crawler.spider, "scope", None)
         allowed = scope.contains(redirected.url) if scope is not None else host_key(redirected.url) == host_key(request.url)
         if allowed:
+            # the cookie middleware sets Cookie again from the (host-scoped) jar; a copied header would
+            # be sent twice
+            redirected.headers.pop(b"Cookie", None)
             return super()._redirect(redirected, request, reason)  # type: ignore[misc]
         message = f"off-site redirect ({reason}) from {request.url} to {redirected.url}: recorded, not followed"
         self.crawler.stats.inc_value("sokhund/offsite_redirects")
