@@ -207,6 +207,16 @@ class SessionSpec(_Strict):
     cookies: dict[str, str] = Field(default_factory=dict)
     cookie_env: str | None = None  # env var holding "name=value; name2=value2"
     headers: dict[str, str] = Field(default_factory=dict)
+    # CSS selectors only a logged-in page has (account menu, balance); default: a logout link or form.
+    # A text-only detector (a seller writing "captcha") never fires on a page that has one.
+    logged_in_css: list[str] = Field(default_factory=list)
+
+    @field_validator("logged_in_css")
+    @classmethod
+    def _markers_parse(cls, value: list[str]) -> list[str]:
+        for selector in value:
+            check_css(selector)
+        return value
 
 
 class Politeness(_Strict):
