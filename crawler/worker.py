@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 
 from crawler import paths
 from crawler.adapters import SiteAdapter, load_adapter
+from crawler.components import MissingPipelineError, require_components
 from crawler.render import needs_browser
 from crawler.spiders.forum import ForumSpider
 from crawler.spiders.market import MarketSpider
@@ -30,15 +31,6 @@ from tor.onion import is_onion_host
 log = logging.getLogger(__name__)
 
 SETTINGS_MODULE = "crawler.settings"
-# Without these a crawl fetches pages and keeps nothing (no evidence, no index): refuse to start.
-REQUIRED_COMPONENTS = {
-    "ITEM_PIPELINES": "crawler.pipelines.index.IndexPipeline",
-    "DOWNLOADER_MIDDLEWARES": "crawler.middlewares.evidence.WarcCaptureMiddleware",
-}
-
-
-class MissingPipelineError(RuntimeError):
-    """The crawl's settings lack the index pipeline or the evidence middleware."""
 
 
 def project_settings() -> Settings:
@@ -53,11 +45,7 @@ def check_components(site: str, custom: dict[str, Any]) -> None:
     """Refuse a crawl whose merged settings would run without the index pipeline or the WARC evidence."""
     merged = project_settings()
     merged.setdict(custom, priority="spider")
-    missing = [f"{name}: {path}" for name, path in REQUIRED_COMPONENTS.items()
-               if merged.getwithbase(name).get(path) is None]
-    if missing:
-        raise MissingPipelineError(f"refusing to crawl {site}: the crawl would keep nothing; missing "
-                                   + ", ".join(missing))
+    require_components(merged, site)
 
 
 def jobdir(site: str, run_id: str) -> Path:

@@ -35,6 +35,14 @@ class AdapterSpider(scrapy.Spider):
         self.scope = SiteScope.of(self.adapter)  # links, redirects and session cookies stay inside it
         self.cookies = session_cookies(self.adapter)
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> AdapterSpider:
+        from crawler.components import require_components
+
+        # plain Scrapy settings (a crawl started outside the project) would fetch and keep nothing
+        require_components(crawler.settings, kwargs.get("site") or cls.name)
+        return super().from_crawler(crawler, *args, **kwargs)
+
     async def start(self) -> Any:
         for item in self.start_requests():
             yield item

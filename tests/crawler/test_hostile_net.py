@@ -235,3 +235,27 @@ def test_crawl_refuses_to_start_without_its_pipeline(
         run_crawl([str(adapter)], run_id="nopipe",
                   settings={"ITEM_PIPELINES": {"crawler.pipelines.index.IndexPipeline": None}})
     assert site.hits == []
+
+
+PLAIN_SCRAPY = r"""
+import sys
+from scrapy.crawler import CrawlerProcess
+from crawler.spiders.market import MarketSpider
+failures = []
+process = CrawlerProcess({"TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False})
+deferred = process.crawl(MarketSpider, site=sys.argv[1])
+deferred.addErrback(lambda f: failures.append(f.getErrorMessage()))
+process.start()
+print("FAILURES", failures)
+"""
+
+
+def test_spider_refuses_plain_scrapy_settings(hostile: tuple[Recorder, Recorder], tmp_path: Path) -> None:
+    """The spider itself, started by plain Scrapy (no project settings), refuses instead of crawling."""
+    site, _ = hostile
+    adapter = adapter_yaml(tmp_path / "plain.yaml", "plain", f"http://127.0.0.1:{site.port}")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SOKHUND_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-c", PLAIN_SCRAPY, str(adapter)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert "refusing to crawl" in proc.stdout and "IndexPipeline" in proc.stdout, proc.stdout + proc.stderr
+    assert site.hits == []
