@@ -259,18 +259,17 @@ def _first(detectors: Iterable[Detector], page: _Page, source: str, structure: P
                         overruled.append(f"{detector.kind} ({source} detector #{index}.{mi}: {condition}) "
                                          f"overruled: the page has {normal}")
                     continue
-            if condition is not None:
-                return Verdict(
-                    kind=detector.kind,
-                    reaction=detector.effective_reaction,
-                    source=source,
-                    index=index,
-                    matcher=mi,
-                    condition=condition,
-                    wait_seconds=detector.wait_seconds,
-                    max_retries=detector.max_retries,
-                    structural=structural,
-                )
+            return Verdict(
+                kind=detector.kind,
+                reaction=detector.effective_reaction,
+                source=source,
+                index=index,
+                matcher=mi,
+                condition=condition,
+                wait_seconds=detector.wait_seconds,
+                max_retries=detector.max_retries,
+                structural=structural,
+            )
     return None
 
 
