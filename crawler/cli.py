@@ -47,10 +47,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         print(json.dumps({"run_id": result.run_id, "ok": result.ok, "stats": result.stats,
                           "finish_reasons": result.finish_reasons, "new_vendors": result.new_vendor_ids}, default=str))
     else:
+        # finish reasons are keyed as the sites were given (a name or an adapter path), stats by site name
+        reasons = {name: result.finish_reasons.get(spec) for name, spec in zip(result.sites, args.sites, strict=False)}
         for site, stats in result.stats.items():
             console.print(f"{site}: {stats.get('pages', 0)} pages, items {stats.get('items', {})}, "
                           f"invalid {stats.get('invalid_pages', {})}, errors {stats.get('errors', 0)}, "
-                          f"finished: {result.finish_reasons.get(site)}")
+                          f"finished: {reasons.get(site)}")
             if stats.get("site_stopped"):
                 console.print(f"[red]ALERT[/] {site} stopped: {stats['site_stopped']}")
     return 0 if result.ok else 3
