@@ -156,7 +156,11 @@ def _check_alert_rules(campaign: Campaign) -> None:
     from alerts.rules import AlertConfigError, load_config
 
     try:
-        load_config().enabled_rules(campaign.alerts)
+        config = load_config()
+    except AlertConfigError:
+        return  # a broken rules file is reported after the crawl (alert_error); the crawl still runs
+    try:
+        config.enabled_rules(campaign.alerts)
     except AlertConfigError as exc:
         raise CampaignError(f"{campaign.source_file or campaign.name}: field 'alerts': {exc}") from None
 
