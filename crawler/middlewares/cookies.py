@@ -11,7 +11,7 @@ is never refreshed here: a slightly old suffix list only affects which parent do
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from http.cookiejar import Cookie
 from typing import Any
 
@@ -41,6 +41,15 @@ class OfflineCookiesMiddleware(CookiesMiddleware):
             self.crawler.stats.inc_value("sokhund/cookies_withheld_offsite")
             return None
         return super().process_request(request)
+
+    def _get_request_cookies(self, jar: Any, request: Request) -> Sequence[Cookie]:
+        # Cookies given on the request (the site's session) hold for the whole site: path "/". With the
+        # default path (the page's directory) the jar would keep a copy per directory and send duplicates.
+        cookies = super()._get_request_cookies(jar, request)
+        for cookie in cookies:
+            if not cookie.path_specified:
+                cookie.path, cookie.path_specified = "/", True
+        return cookies
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Any:
         if self._offsite(request):

@@ -31,9 +31,8 @@ class SessionCookiesMiddleware:
         if scope is None or not scope.contains(request.url):
             self.crawler.stats.inc_value("sokhund/cookies_withheld_offsite")
             return None
-        # path "/": without it each page's directory would get its own copy of the cookie in the jar
-        # (and the site would be sent the same cookie twice)
-        own = request.cookies
-        request.cookies = [{"name": k, "value": v, "path": "/"} for k, v in own.items()] + [
-            {"name": k, "value": v, "path": "/"} for k, v in cookies.items() if k not in own]
+        # a dict, as scrapy-playwright expects when the request is rendered; the cookie middleware
+        # gives these cookies path "/" (crawler.middlewares.cookies)
+        for name, value in cookies.items():
+            request.cookies.setdefault(name, value)
         return None
