@@ -63,7 +63,7 @@ def new_run_id(prefix: str = "run") -> str:
 
 def unfinished_run(site: str) -> str | None:
     """The latest run of ``site`` that was killed before it finished (its JOBDIR has no DONE marker)."""
-    folder = paths.jobs_dir() / site
+    folder = paths.jobs_dir() / load_adapter(site).name  # a site given by path has its own name
     if not folder.exists():
         return None
     candidates = [d for d in folder.iterdir() if d.is_dir() and not (d / "DONE").exists()]
@@ -85,8 +85,8 @@ def run_crawl(
     timeout: float | None = None,
     on_process: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> CrawlResult:
-    for site in sites:
-        load_adapter(site)  # fail early, with the adapter's file and field, before starting a process
+    # fail early, with the adapter's file and field, before starting a process; a site may be given by path
+    names = [load_adapter(site).name for site in sites]
     run_id = paths.check_run_id(run_id) if run_id else new_run_id()
     preflight(index_url)
     as_of = as_of or datetime.now(UTC).isoformat(timespec="seconds")
@@ -151,12 +151,12 @@ def run_crawl(
         run_id=run_id,
         ok=proc.returncode == 0,
         as_of=as_of,
-        sites=sites,
+        sites=names,
         stats=latest,
         finish_reasons=reasons,
         log_file=str(log_file),
     )
-    result.new_vendor_ids = _new_vendors(sites, as_of, index_url)
+    result.new_vendor_ids = _new_vendors(names, as_of, index_url)
     return result
 
 

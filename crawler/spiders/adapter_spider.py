@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from crawler.adapters import SiteAdapter, load_adapter
 from crawler.parsing import links, parse_page
+from crawler.scope import SiteScope
 from crawler.session import session_cookies
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,16 @@ class AdapterSpider(scrapy.Spider):
             raise ValueError(f"site {site!r} is a {self.adapter.kind}, not one of {self.kinds} for spider {self.name}")
         self.site = self.adapter.name
         self.base_url = self.adapter.url()
-        self.hosts = {urlsplit(u).netloc for u in [self.base_url, *self.adapter.mirrors]}
+        self.scope = SiteScope.of(self.adapter)  # links, redirects and session cookies stay inside it
         self.cookies = session_cookies(self.adapter)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> AdapterSpider:
+        from crawler.components import require_components
+
+        # plain Scrapy settings (a crawl started outside the project) would fetch and keep nothing
+        require_components(crawler.settings, kwargs.get("site") or cls.name)
+        return super().from_crawler(crawler, *args, **kwargs)
 
     async def start(self) -> Any:
         for item in self.start_requests():
@@ -107,7 +116,7 @@ class AdapterSpider(scrapy.Spider):
         depth = int(response.meta.get("sokhund_depth", 0))
         max_depth = self.settings.getint("SOKHUND_MAX_DEPTH", self.adapter.politeness.max_depth)
         for url, target_type, priority in follow:
-            if urlsplit(url).netloc not in self.hosts:
+            if not self.scope.contains(url):
                 continue
             # The next page of a paginated list (same page type) is as deep as the page that links it.
             child = depth if target_type == page_type else depth + 1
@@ -130,6 +139,10 @@ class AdapterSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        from crawler.middlewares.redirects import OffsiteRedirect
+
+        if failure.check(OffsiteRedirect):
+            return  # already recorded on the redirecting page's capture; nothing was fetched
         self.crawler.stats.inc_value("sokhund/fetch_errors")
         from crawler.errors import readable_error
 

@@ -93,7 +93,7 @@ class GenericSpider(AdapterSpider):
             return
         for href in _HREF.findall(html):
             url = urljoin(response.url, href.strip())
-            if url in seen or urlsplit(url).netloc not in self.hosts or _SKIP.search(url):
+            if url in seen or not self.scope.contains(url) or _SKIP.search(url):
                 continue
             seen.add(url)
             yield scrapy.Request(url, callback=self.parse_page, errback=self.on_error, priority=link_priority(url),
