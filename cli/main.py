@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "alerts.cli",
     "campaigns.cli",
     "dashboards.cli",
+    "dashboards.evidence_cli",
+    "dashboards.export_cli",
 )
 
 
