@@ -2,8 +2,9 @@
 
 - each vendor account is a ``threat-actor`` (name, aliases across linked sites, first/last seen);
 - PGP fingerprints, contacts and crypto addresses are cyber observables (``email-addr`` and
-  ``user-account`` for contacts; the custom ``x-sokhund-pgp-key`` and ``x-sokhund-crypto-address``, as
-  STIX 2.1 has no object for them), grouped per vendor in ``observed-data``; onion/web URLs are ``url``;
+  ``user-account`` for contacts; ``x-sokhund-pgp-key`` and ``x-sokhund-crypto-address``, defined by
+  ``new-sco`` extension definitions in the bundle, as STIX 2.1 has no object for them), grouped per
+  vendor in ``observed-data``; onion/web URLs are ``url``;
 - listings and alerts are ``report`` objects; identity links are ``related-to`` relationships with
   their confidence (0–100) and evidence;
 - every SDO and SRO carries the captures behind it as external references (``sokhund-capture``, capture
@@ -19,11 +20,21 @@ from typing import Any
 
 from dashboards.selection import Selection
 
-_NS = uuid.UUID("6f0b1c3e-2d1a-4f7e-9a51-5d0c4b6e8a11")  # Sökhund's namespace for deterministic ids
+# Fixed ids: the producer and the extension definitions are the same objects in every bundle.
+PRODUCER_ID = "identity--2b0e6c1f-8a4d-4c3e-9f7a-5d1b3c9e7a20"
+PGP_EXTENSION = "extension-definition--7c3d2e1f-4b5a-4e6d-8f9a-0b1c2d3e4f5a"
+CRYPTO_EXTENSION = "extension-definition--1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+_SCHEMAS = {
+    PGP_EXTENSION: ("x-sokhund-pgp-key", "An OpenPGP public key seen on a market, by its full v4 fingerprint "
+                    "(40 hex digits). Properties: fingerprint (string, required)."),
+    CRYPTO_EXTENSION: ("x-sokhund-crypto-address", "A cryptocurrency address (checksum-valid) a vendor published. "
+                       "Properties: address (string, required), currency (BTC or XMR)."),
+}
 
 
 def _id(kind: str, *parts: Any) -> str:
-    return f"{kind}--{uuid.uuid5(_NS, '|'.join(str(p) for p in parts))}"
+    """SDOs and SROs get random UUIDv4 ids, as STIX 2.1 recommends (observables derive theirs)."""
+    return f"{kind}--{uuid.uuid4()}"
 
 
 def _time(value: Any) -> str | None:
@@ -56,13 +67,13 @@ def _custom_types() -> tuple[Any, Any]:
     from stix2.properties import StringProperty
 
     @stix2.CustomObservable("x-sokhund-pgp-key", [("fingerprint", StringProperty(required=True))],
-                            id_contrib_props=["fingerprint"])
+                            id_contrib_props=["fingerprint"], extension_name=PGP_EXTENSION)
     class PgpKey:
         pass
 
     @stix2.CustomObservable("x-sokhund-crypto-address", [("address", StringProperty(required=True)),
                                                          ("currency", StringProperty())],
-                            id_contrib_props=["address"])
+                            id_contrib_props=["address"], extension_name=CRYPTO_EXTENSION)
     class CryptoAddress:
         pass
 
@@ -102,9 +113,14 @@ def build_bundle(sel: Selection) -> Any:
     import stix2
 
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    producer = stix2.Identity(id=_id("identity", "sokhund"), name="Sökhund", identity_class="system",
+    producer = stix2.Identity(id=PRODUCER_ID, name="Sökhund", identity_class="system",
+                              created="2026-01-01T00:00:00Z", modified="2026-01-01T00:00:00Z",
                               description="Sökhund crawler: market evidence archived as WARC 1.1 with sha256 digests")
     objects: list[Any] = [producer]
+    objects += [stix2.ExtensionDefinition(id=ext, created_by_ref=PRODUCER_ID, name=name, description=text,
+                                          schema=text, version="1.0", extension_types=["new-sco"],
+                                          created="2026-01-01T00:00:00Z", modified="2026-01-01T00:00:00Z")
+                for ext, (name, text) in _SCHEMAS.items()]
     actor_of: dict[str, str] = {}
     aliases: dict[str, set[str]] = {}
     for group in sel.identities:
@@ -130,7 +146,7 @@ def build_bundle(sel: Selection) -> Any:
             observed = stix2.ObservedData(
                 id=_id("observed-data", vendor["id"]), created_by_ref=producer.id,
                 first_observed=_time(vendor.get("first_seen")) or seen, last_observed=seen, number_observed=1,
-                object_refs=[o.id for o in observables], external_references=refs or None,
+                object_refs=[o.id for o in observables], external_references=refs or None, allow_custom=True,
             )
             objects.append(observed)
             objects.append(stix2.Relationship(id=_id("relationship", actor_id, observed.id), source_ref=actor_id,
