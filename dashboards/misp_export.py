@@ -60,7 +60,7 @@ def _vendor_objects(sel: Selection, vendor: dict[str, Any], aliases: list[str]) 
         objects.append(page)
     for fingerprint in vendor.get("pgp_fingerprints") or []:
         key = _object("pgp-meta", comment)
-        key.add_attribute("key-id", value=fingerprint, comment="full v4 fingerprint (40 hex)")
+        key.add_attribute("key-id", value=fingerprint, comment=f"full v4 fingerprint (40 hex); {comment}")
         key.add_attribute("user-id-name", value=vendor.get("name") or "")
         objects.append(key)
     for address in vendor.get("crypto_addresses") or []:
@@ -79,6 +79,10 @@ def _vendor_objects(sel: Selection, vendor: dict[str, Any], aliases: list[str]) 
         account.add_attribute("username", value=value)
         account.add_attribute("account-type", value=str(kind))
         objects.append(account)
+    for obj in objects:
+        for attribute in obj.attributes:
+            if not getattr(attribute, "comment", None):
+                attribute.comment = comment
     return objects
 
 
@@ -121,6 +125,8 @@ def _fill(event: Any, sel: Selection, vendors: list[dict[str, Any]]) -> None:
             page.add_attribute("url", value=listing["url"])
             page.add_attribute("text", value=f"listing: {listing.get('title')} — {listing.get('price')} "
                                              f"{listing.get('currency') or ''}".strip())
+            for attribute in page.attributes:
+                attribute.comment = page.comment
             event.add_object(page)
     for cid, cap in sel.captures.items():
         if any(f["kind"] in ("vendor", "alert") for f in sel.supports.get(cid, [])):

@@ -123,9 +123,11 @@ def build_bundle(sel: Selection) -> Any:
                 for ext, (name, text) in _SCHEMAS.items()]
     actor_of: dict[str, str] = {}
     aliases: dict[str, set[str]] = {}
+    name_of = {v["id"]: str(v.get("name")) for v in sel.vendors}
     for group in sel.identities:
-        for vid in group.get("vendors") or []:
-            aliases.setdefault(vid, set()).update(group.get("names") or [])
+        members = group.get("vendors") or []
+        for vid in members:
+            aliases.setdefault(vid, set()).update(name_of[m] for m in members if m in name_of)
     for vendor in sel.vendors:
         actor_id = _id("threat-actor", vendor["id"])
         actor_of[vendor["id"]] = actor_id
