@@ -229,3 +229,22 @@ def test_crawl_keeps_what_was_served_and_no_cookie_anywhere(
                 leaks.append(str(path.relative_to(sokhund_home)))
     assert checked > 3 and not leaks, f"session cookie found in {leaks}"
     assert any((sokhund_home / "runs").rglob("crawl.log"))
+
+
+def test_log_lines_lose_known_secrets(sokhund_home: Path, tmp_path: Path) -> None:
+    import logging
+
+    log_file = tmp_path / "crawl.log"
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        redact.install_log_filter()
+        redact.remember([SECRET])
+        logging.getLogger("scrapy.any").warning("session %s expired; headers {'Authorization': 'Bearer abc.def'}", SECRET)
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+    text = log_file.read_text(encoding="utf-8")
+    assert SECRET not in text and "abc.def" not in text
+    assert redact.keyed_hash(SECRET) in text and "'Authorization': 'redacted-hmac-" in text
