@@ -134,3 +134,43 @@ def write_json(tables: list[Table], out: Path) -> Path:
                 fh.write(json.dumps({"table": table.name, **dict(zip(table.columns, row, strict=True))},
                                     ensure_ascii=False) + "\n")
     return out
+
+
+def tables_from_json(text: str, name: str) -> list[Table]:
+    """Tables from a command's ``--json`` output: JSON lines become one table (columns: every key seen,
+    in order); one JSON object becomes a ``name`` table of its plain values plus one table per list of
+    objects in it (a vendor's listings, timeline …)."""
+    docs = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if len(docs) == 1 and isinstance(docs[0], dict) and any(_is_rows(v) for v in docs[0].values()):
+        doc = docs[0]
+        out = [_table(name, [{k: v for k, v in doc.items() if not _is_rows(v)}])]
+        out += [_table(key, value) for key, value in doc.items() if _is_rows(value)]
+        return out
+    return [_table(name, [d if isinstance(d, dict) else {"value": d} for d in docs])]
+
+
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _table(name: str, docs: list[dict[str, Any]]) -> Table:
+    columns: list[str] = []
+    for doc in docs:
+        columns += [k for k in doc if k not in columns]
+    return Table(name[:31], columns, [[cell(doc.get(c)) for c in columns] for doc in docs])  # Excel: 31 chars
+
+
+def write_tables(tables: list[Table], fmt: str, out: Path | None, stdout: Any) -> list[Path]:
+    """``--format csv|xlsx`` of any command: files at ``out``; CSV of a single table may go to stdout."""
+    if fmt == "xlsx":
+        if out is None:
+            raise ValueError("--format xlsx needs --out FILE.xlsx")
+        return [write_xlsx(tables, out)]
+    if out is None:
+        if len(tables) != 1:
+            raise ValueError(f"this output has {len(tables)} tables: give --out FOLDER or NAME.csv")
+        writer = csv.writer(stdout)
+        writer.writerow(tables[0].columns)
+        writer.writerows([_csv_safe(v) for v in row] for row in tables[0].rows)
+        return []
+    return write_csv(tables, out)

@@ -204,3 +204,26 @@ def test_vendor_dossier_pdf_text(world: dict[str, Any], home: Path, tmp_path: Pa
     cap = backend.get("capture", world["listing_capture"])
     backend.close()
     assert cap["sha256"] in text.replace("\n", "")
+
+
+def test_every_json_command_also_writes_csv_and_xlsx(world: dict[str, Any], home: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import load_workbook
+
+    assert main(["search", "kokain", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert {"id", "title", "capture_sha256"} <= set(rows[0]) and "Kokain 1 g" in {r["title"] for r in rows}
+    assert main(["vendors", "--format", "xlsx", "--out", str(tmp_path / "vendors.xlsx")]) == 0
+    sheet = load_workbook(tmp_path / "vendors.xlsx")["vendors"]
+    header = [c.value for c in sheet[1]]
+    names = {row[header.index("name")] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert names == {"Grönbrevet52", "GreenLetter"}
+    assert main(["vendor", "Grönbrevet52", "--format", "xlsx", "--out", str(tmp_path / "vendor.xlsx")]) == 0
+    assert {"vendor", "vendors", "listings", "timeline"} <= set(load_workbook(tmp_path / "vendor.xlsx").sheetnames)
+    listings = load_workbook(tmp_path / "vendor.xlsx")["listings"]
+    assert HOSTILE_TITLE in {c.value for col in listings.iter_cols() for c in col}
+    assert main(["alerts", "--format", "csv", "--out", str(tmp_path / "a.csv")]) == 0
+    with (tmp_path / "a-alerts.csv").open(encoding="utf-8-sig") as fh:
+        assert len(list(csv.DictReader(fh))) == 2
+    assert main(["vendors", "--format", "json", "--out", str(tmp_path / "v.jsonl")]) == 0
+    assert len((tmp_path / "v.jsonl").read_text(encoding="utf-8").splitlines()) == 2
