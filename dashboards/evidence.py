@@ -117,6 +117,37 @@ def verify(backend: IndexBackend, capture_ids: list[str] | None = None) -> Verif
     return report
 
 
+def relink(backend: IndexBackend) -> tuple[int, list[str]]:
+    """Migrate an older data directory: absolute ``warc_file`` / ``screenshot`` paths that lie under
+    ``$SOKHUND_HOME`` (or under an earlier location of it) become relative. Returns (captures changed,
+    paths that could not be found)."""
+    from indexer.models import Capture
+
+    changed, missing, batch = 0, [], []
+    for cap in backend.iter_docs("capture"):
+        update = {}
+        for key in ("warc_file", "screenshot"):
+            stored = cap.get(key)
+            if not stored or not Path(stored).is_absolute():
+                continue
+            found = paths.resolve_data_path(stored)
+            if not found.exists():
+                missing.append(stored)
+                continue
+            relative = paths.relative_to_home(found)
+            if relative != stored:
+                update[key] = relative
+        if update:
+            batch.append(Capture.from_dict(cap | update))
+            changed += 1
+        if len(batch) >= 500:
+            backend.upsert(batch)
+            batch = []
+    if batch:
+        backend.upsert(batch)
+    return changed, sorted(set(missing))
+
+
 # ---- export -------------------------------------------------------------------------------------------
 
 

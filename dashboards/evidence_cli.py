@@ -45,6 +45,10 @@ def register(sub: Any) -> None:
     exp.add_argument("--exported-by", help="name in the chain of custody (default: user@host)")
     exp.add_argument("--index", help="index URL (default: embedded SQLite)")
     exp.set_defaults(func=cmd_export)
+    rel = actions.add_parser("relink", help="migrate an older data directory: store WARC paths relative to "
+                             "$SOKHUND_HOME (also after the directory was moved)")
+    rel.add_argument("--index", help="index URL (default: embedded SQLite)")
+    rel.set_defaults(func=cmd_relink)
     chk = actions.add_parser("check-package", help="verify an evidence package (what verify_package.py does)")
     chk.add_argument("package", metavar="DIR|ZIP")
     chk.set_defaults(func=cmd_check_package)
@@ -129,6 +133,20 @@ def _manifest_sha256(out: Path) -> str:
         with zipfile.ZipFile(out) as archive:
             return hashlib.sha256(archive.read("manifest.json")).hexdigest()
     return hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+
+
+def cmd_relink(args: argparse.Namespace) -> int:
+    from dashboards import evidence
+
+    backend = _backend(args)
+    try:
+        changed, missing = evidence.relink(backend)
+    finally:
+        backend.close()
+    print(f"{changed} captures now point at their evidence relative to $SOKHUND_HOME")
+    for path in missing:
+        print(f"not found: {visible(path)}")
+    return 1 if missing else 0
 
 
 def cmd_check_package(args: argparse.Namespace) -> int:

@@ -248,3 +248,23 @@ def test_log_lines_lose_known_secrets(sokhund_home: Path, tmp_path: Path) -> Non
     text = log_file.read_text(encoding="utf-8")
     assert SECRET not in text and "abc.def" not in text
     assert redact.keyed_hash(SECRET) in text and "'Authorization': 'redacted-hmac-" in text
+
+
+def test_relink_migrates_absolute_paths_after_a_move(sokhund_home: Path, tmp_path: Path) -> None:
+    from cli.main import main
+    from indexer.base import open_backend
+    from indexer.models import Capture
+
+    path = _write_one(sokhund_home)
+    backend = open_backend()
+    backend.upsert([Capture(id="cap-old", url="http://127.0.0.1:1/item/1?page=2", site="x", warc_file=str(path),
+                            warc_offset=list(iter_records(path))[1].offset, sha256="0" * 64)])
+    backend.close()
+    moved = tmp_path / "moved"
+    shutil.move(str(sokhund_home), moved)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOKHUND_HOME", str(moved))
+        assert main(["evidence", "relink"]) == 0
+        backend = open_backend()
+        assert backend.get("capture", "cap-old")["warc_file"] == "warc/x/r1-00000.warc.gz"
+        backend.close()
