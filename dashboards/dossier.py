@@ -52,11 +52,14 @@ def shipping_summary(listings: list[dict[str, Any]]) -> dict[str, int]:
     counts: Counter[str] = Counter()
     for listing in listings:
         seen = set()
-        for item in listing.get("shipping") or []:
+        normalised = (listing.get("entities") or {}).get("shipping") or []  # the extractor's kind/value
+        for item in normalised + list(listing.get("shipping") or []):
             if isinstance(item, dict) and item.get("value"):
                 seen.add(f"{item.get('kind')}: {item['value']}")
+            elif isinstance(item, dict) and item.get("text"):
+                seen.add(f"option as listed: {item['text']}")
         counts.update(seen)
-    return dict(counts.most_common())
+    return dict(sorted(counts.items(), key=lambda kv: (kv[0].startswith("option"), -kv[1], kv[0])))
 
 
 def build_pdf(profile: dict[str, Any], sel: Selection, out: Path) -> Path:
@@ -94,7 +97,7 @@ def build_pdf(profile: dict[str, Any], sel: Selection, out: Path) -> Path:
         table(["site", "name", "first seen", "last seen", "PGP fingerprints", "contacts", "addresses", "capture sha256"],
               [[v.get("site"), v.get("name"), v.get("first_seen"), v.get("last_seen"), v.get("pgp_fingerprints"),
                 v.get("contacts"), v.get("crypto_addresses"), v.get("capture_sha256")] for v in profile.get("vendors", [])],
-              [18 * mm, 22 * mm, 20 * mm, 20 * mm, 30 * mm, 25 * mm, 25 * mm, 22 * mm]),
+              [20 * mm, 22 * mm, 19 * mm, 19 * mm, 30 * mm, 25 * mm, 25 * mm, 22 * mm]),
     ]
     for ident in profile.get("identities") or []:
         story.append(para(f"Linked identity {ident.get('id')}: {ident.get('strength')} link, confidence "
@@ -116,13 +119,13 @@ def build_pdf(profile: dict[str, Any], sel: Selection, out: Path) -> Path:
               [[x.get("site"), x.get("listing_id"), x.get("title"), x.get("substance"), x.get("quantity_g"),
                 f"{_text(x.get('price'))} {x.get('currency') or ''}", x.get("price_sek"), x.get("price_per_g_sek"),
                 f"{_text(x.get('first_seen'))[:10]} – {_text(x.get('last_seen'))[:10]}"] for x in profile.get("listings", [])],
-              [16 * mm, 14 * mm, 38 * mm, 18 * mm, 10 * mm, 20 * mm, 18 * mm, 14 * mm, 32 * mm]),
+              [20 * mm, 14 * mm, 36 * mm, 20 * mm, 9 * mm, 20 * mm, 18 * mm, 13 * mm, 30 * mm]),
         Paragraph("Turnover by week", h2),
         para("Methods: " + " · ".join(f"{k}: {v}" for k, v in METHODS.items())),
         table(["week", "method", "units", "value SEK", "units without a price"],
               [[t.get("week"), t.get("method"), t.get("units"), t.get("value_sek"), t.get("unvalued_units")]
                for t in profile.get("turnover_by_week", [])]),
-        para("Feedback rates applied: " + (", ".join(f"{site}: {r.get('rate')} ({r.get('source')})" for site, r in
+        para("Feedback rates applied: " + (", ".join(f"{site}: {float(r.get('rate') or 0):.3f} ({r.get('source')})" for site, r in
                                                     (profile.get("feedback_rates_applied") or {}).items()) or "none")),
         Paragraph("Shipping", h2),
         table(["carrier / method", "listings"], [[k, v] for k, v in shipping_summary(sel.listings).items()]),
