@@ -87,7 +87,8 @@ class WarcCaptureMiddleware:
         fetched_at = now.isoformat(timespec="seconds")
         network = self._network(site, request)
         headers = _headers(response.headers)
-        extra = {"WARC-IP-Address": _ip(response)} if _ip(response) else {}
+        # over Tor the peer is the SOCKS proxy, not the site: no WARC-IP-Address then
+        extra = {"WARC-IP-Address": _ip(response)} if _ip(response) and network == "clearnet" else {}
         if request.meta.get("sokhund_tor"):
             extra["WARC-Sokhund-Tor-Isolation"] = str(request.meta["sokhund_tor"])
         if request.meta.get("playwright"):
