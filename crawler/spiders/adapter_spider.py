@@ -12,7 +12,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.adapters import SiteAdapter, load_adapter
-from crawler.parsing import links, parse_page
+from crawler.parsing import links, load_html, parse_page
 from crawler.scope import SiteScope
 from crawler.session import session_cookies
 
@@ -97,11 +97,16 @@ class AdapterSpider(scrapy.Spider):
             body = body[:limit]
         try:
             html = body.decode(response.encoding or "utf-8", errors="replace")
-            rows = parse_page(spec, html, response.url)
-            follow = links(self.adapter, spec, html, response.url)
+            document, problem = load_html(html)
+            problems = [problem] if problem else []
+            rows = parse_page(spec, document, response.url, problems)
+            follow = links(self.adapter, spec, document, response.url)
         except Exception as exc:  # broken HTML must not kill the crawl
             self._record_problem(capture, f"parse failed: {type(exc).__name__}: {exc}")
             return
+        if problems:  # kept beside an earlier problem of the same page (a body over the parse limit)
+            earlier = [capture.parse_error] if capture is not None and capture.parse_error else []
+            self._record_problem(capture, "; ".join(earlier + problems))
         if capture is not None:
             capture.page_type = page_type
         for fields in rows:
