@@ -1,4 +1,5 @@
-"""Alert delivery: channels (stdout, JSONL file, webhook, SMTP) and the outbox that never loses an alert.
+"""Alert delivery: channels (stdout, JSONL file, webhook, SMTP, Apprise) and the outbox that never loses an
+alert. Retries go through tenacity.
 
 Each channel sends one alert; the outbox (:mod:`alerts.outbox`) decides what to send and when.
 """
@@ -11,14 +12,16 @@ import os
 import re
 import smtplib
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
+import tenacity
+
 from alerts.rules import (
+    AppriseChannelConfig,
     JsonlChannelConfig,
     SmtpChannelConfig,
     StdoutChannelConfig,
@@ -134,19 +137,27 @@ class JsonlChannel:
 
 
 def _retrying(name: str, attempts: int, backoff: float, call: Callable[[], None],
-              retryable: Callable[[Exception], bool] = lambda exc: True) -> None:
-    last: Exception | None = None
-    for attempt in range(attempts):
-        try:
-            call()
-            return
-        except Exception as exc:
-            last = exc
-            log.warning("channel %s: attempt %d/%d failed: %s", name, attempt + 1, attempts, exc)
-            if not retryable(exc) or attempt + 1 == attempts:
-                break
-            time.sleep(backoff * (2**attempt))
-    raise ChannelError(f"channel {name!r}: {last}") from last
+              retryable: Callable[[BaseException], bool] = lambda exc: True) -> None:
+    """``call`` up to ``attempts`` times, waiting ``backoff * 2**n`` seconds after the n-th failure (n from
+    0); a failure ``retryable`` declines ends it at once. Every failure is logged; the last one is raised
+    as :class:`ChannelError`."""
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential(multiplier=backoff, exp_base=2),
+        retry=tenacity.retry_if_exception(retryable),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                try:
+                    call()
+                except Exception as exc:
+                    number = attempt.retry_state.attempt_number
+                    log.warning("channel %s: attempt %d/%d failed: %s", name, number, attempts, exc)
+                    raise
+    except Exception as exc:
+        raise ChannelError(f"channel {name!r}: {exc}") from exc
 
 
 class _HTTPStatusFailure(Exception):
@@ -237,11 +248,37 @@ class SmtpChannel:
         _retrying(self.name, cfg.retries + 1, cfg.backoff, deliver, retryable)
 
 
+class AppriseChannel:
+    """One notification per alert to an Apprise URL (chat rooms, push services, self-hosted Matrix or
+    Mattermost …). Apprise reports only success or failure, so every failure is retried."""
+
+    def __init__(self, config: AppriseChannelConfig) -> None:
+        import apprise
+
+        self.name = config.name
+        self.config = config
+        where = f"channel {config.name!r}"
+        self.apprise = apprise.Apprise()
+        if not self.apprise.add(_expand(config.url, where)):
+            raise ChannelError(f"{where}: Apprise does not understand the URL {config.url!r}")
+
+    def send(self, alert: dict[str, Any]) -> None:
+        cfg = self.config
+        title = f"{cfg.title_prefix} {alert.get('title', 'alert')}".strip()
+
+        def notify() -> None:
+            if not self.apprise.notify(title=title, body=alert_text(alert)):
+                raise ChannelError(f"Apprise could not deliver to {self.config.url}")
+
+        _retrying(self.name, cfg.retries + 1, cfg.backoff, notify)
+
+
 _CHANNEL_CLASSES: dict[type, Callable[[Any], Channel]] = {
     StdoutChannelConfig: StdoutChannel,
     JsonlChannelConfig: JsonlChannel,
     WebhookChannelConfig: WebhookChannel,
     SmtpChannelConfig: SmtpChannel,
+    AppriseChannelConfig: AppriseChannel,
 }
 
 

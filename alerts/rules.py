@@ -272,11 +272,30 @@ class SmtpChannelConfig(_ChannelBase):
         return self
 
 
+class AppriseChannelConfig(_ChannelBase):
+    """Any notification service Apprise speaks, by URL (``ntfy://host/topic``, ``matrix://…``,
+    ``mmost://…``, ``json://host/path`` …); ``${ENV_VAR}`` is expanded so tokens stay out of YAML. One URL
+    per channel, so that the outbox's sent-or-pending state is per destination."""
+
+    type: Literal["apprise"]
+    url: str
+    retries: int = Field(default=2, ge=0, le=10)
+    backoff: float = Field(default=0.5, ge=0)
+    title_prefix: str = "[Sökhund]"
+
+    @field_validator("url")
+    @classmethod
+    def _schema_url(cls, value: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", value):
+            raise ValueError(f"not an Apprise URL (schema://…): {value!r}")
+        return value
+
+
 ChannelConfig = Annotated[
-    StdoutChannelConfig | JsonlChannelConfig | WebhookChannelConfig | SmtpChannelConfig,
+    StdoutChannelConfig | JsonlChannelConfig | WebhookChannelConfig | SmtpChannelConfig | AppriseChannelConfig,
     Field(discriminator="type"),
 ]
-CHANNEL_TYPES = ("stdout", "jsonl", "webhook", "smtp")
+CHANNEL_TYPES = ("stdout", "jsonl", "webhook", "smtp", "apprise")
 
 
 class AlertConfig(_Strict):

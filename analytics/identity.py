@@ -21,9 +21,10 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
+
+from rapidfuzz.distance import Indel
 
 from indexer.base import IndexBackend
 from indexer.models import VendorIdentity, stable_id
@@ -78,12 +79,13 @@ def normalise_alias(name: str) -> str:
 
 
 def alias_similarity(a: str, b: str) -> float:
+    """2 * LCS / (len a + len b) of the normalised aliases: rapidfuzz's Indel similarity, the exact form of
+    what difflib's ratio approximates (never lower). On 4,735 real alias pairs (../shared/data) 11% score
+    differently, but both put the same 10 pairs over 0.88 (benchmarks/alias_similarity_compare.py)."""
     na, nb = normalise_alias(a), normalise_alias(b)
     if not na or not nb:
         return 0.0
-    if na == nb:
-        return 1.0
-    return SequenceMatcher(None, na, nb).ratio()
+    return Indel.normalized_similarity(na, nb)
 
 
 @dataclass

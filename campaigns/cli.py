@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,17 +57,20 @@ def _when(epoch: float | None) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from campaigns.config import load_campaigns
+    from campaigns.config import CampaignError, load_campaigns
     from campaigns.scheduler import JOB_PREFIX, stored_jobs
 
-    campaigns = load_campaigns()
+    errors: list[CampaignError] = []
+    campaigns = load_campaigns(errors=errors)
+    for error in errors:  # a broken file is reported; the others are still listed
+        print(error, file=sys.stderr)
     jobs = stored_jobs()
     if args.json:
         for c in campaigns.values():
             row = c.model_dump()
             row["next_run"] = _when(jobs[JOB_PREFIX + c.name]) if JOB_PREFIX + c.name in jobs else None
             print(json.dumps(row, ensure_ascii=False))
-        return 0
+        return 1 if errors else 0
     if not campaigns:
         print("no campaigns; add YAML files to campaigns/definitions/ or $SOKHUND_HOME/campaigns/")
     for c in campaigns.values():
@@ -76,7 +80,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{c.name}{state}: {', '.join(c.sites)} — {c.schedule.describe()}, tor={'on' if c.tor else 'off'}, "
               f"budget={c.page_budget or 'adapter'}, depth={c.max_depth or 'adapter'}; next: {nxt}")
         print(f"    alerts: {', '.join(c.alerts) if c.alerts is not None else 'all enabled rules'}; file: {c.source_file}")
-    return 0
+    return 1 if errors else 0
 
 
 def _stats_line(run: dict[str, Any]) -> str:

@@ -125,16 +125,25 @@ def campaign_files() -> dict[str, Path]:
     return files
 
 
-def load_campaigns() -> dict[str, Campaign]:
-    """Every campaign by name. A name defined twice in one directory is an error naming both files."""
+def load_campaigns(*, errors: list[CampaignError] | None = None) -> dict[str, Campaign]:
+    """Every campaign by name. A name defined twice in one directory is an error naming both files.
+
+    Without ``errors`` the first bad file raises. With a list, a bad file is skipped and its error appended,
+    so one broken file never hides (or stops) the other campaigns."""
     out: dict[str, Campaign] = {}
     for directory in campaign_dirs():
         here: dict[str, Path] = {}
         for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
-            campaign = load_campaign_file(path)
-            if campaign.name in here:
-                raise CampaignError(f"{path}: field 'name': campaign {campaign.name!r} is also defined in "
-                                    f"{here[campaign.name]}")
+            try:
+                campaign = load_campaign_file(path)
+                if campaign.name in here:
+                    raise CampaignError(f"{path}: field 'name': campaign {campaign.name!r} is also defined in "
+                                        f"{here[campaign.name]}")
+            except CampaignError as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
+                continue
             here[campaign.name] = path
             out[campaign.name] = campaign
     return out
@@ -144,8 +153,14 @@ def get_campaign(name_or_path: str) -> Campaign:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") and candidate.exists():
         return load_campaign_file(candidate)
-    campaigns = load_campaigns()
-    if name_or_path not in campaigns:
-        raise CampaignError(f"no campaign named {name_or_path!r}; known campaigns: "
-                            f"{', '.join(sorted(campaigns)) or '(none)'} (in {', '.join(map(str, campaign_dirs()))})")
-    return campaigns[name_or_path]
+    errors: list[CampaignError] = []
+    campaigns = load_campaigns(errors=errors)
+    if name_or_path in campaigns:
+        return campaigns[name_or_path]
+    for error in errors:  # the campaign asked for is the broken file: say what is wrong with it
+        if Path(str(error).split(":", 1)[0]).stem == name_or_path:
+            raise error
+    broken = f"; unreadable campaign files: {'; '.join(str(e).splitlines()[0] for e in errors)}" if errors else ""
+    raise CampaignError(f"no campaign named {name_or_path!r}; known campaigns: "
+                        f"{', '.join(sorted(campaigns)) or '(none)'} (in {', '.join(map(str, campaign_dirs()))})"
+                        + broken)

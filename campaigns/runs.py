@@ -150,6 +150,7 @@ def run_campaign(
         backend.upsert([run])
         result: Any = None
         try:
+            _check_alert_rules(campaign)  # an unknown rule name is a failed run, before anything is crawled
             crawl_fn = resolve_crawl(crawl)
             result = crawl_fn(list(campaign.sites), as_of=as_of, run_id=run.id, use_tor=campaign.tor,
                               page_budget=campaign.page_budget, max_depth=campaign.max_depth,
@@ -178,6 +179,22 @@ def run_campaign(
         finally:
             backend.close()
     return run
+
+
+def _check_alert_rules(campaign: Campaign) -> None:
+    """The campaign's ``alerts:`` names exist (a typo would silently switch its alerts off)."""
+    if not campaign.alerts:
+        return
+    from alerts.rules import AlertConfigError, load_config
+
+    try:
+        config = load_config()
+    except AlertConfigError:
+        return  # a broken rules file is reported after the crawl (alert_error); the crawl still runs
+    try:
+        config.enabled_rules(campaign.alerts)
+    except AlertConfigError as exc:
+        raise CampaignError(f"{campaign.source_file or campaign.name}: field 'alerts': {exc}") from None
 
 
 def _evaluate_after_run(backend: Any, campaign: Campaign, run_id: str, *, crawled: bool) -> dict[str, Any]:

@@ -132,7 +132,10 @@ def start_scheduler(names: list[str] | None = None, *, crawl: str | None = None,
                     jobstore: Path | None = None) -> Any:
     """Load the campaigns (all, or ``names``), schedule them in the persistent job store and start.
     Background: returns the running scheduler (call ``shutdown()``). Blocking: returns when stopped."""
-    campaigns = load_campaigns()
+    errors: list[CampaignError] = []
+    campaigns = load_campaigns(errors=errors)
+    for error in errors:  # one broken file does not stop the others from being served
+        log.error("campaign file skipped: %s", error)
     if names:
         missing = [n for n in names if n not in campaigns]
         if missing:

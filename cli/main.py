@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "alerts.cli",
     "campaigns.cli",
     "dashboards.cli",
+    "dashboards.evidence_cli",
+    "dashboards.export_cli",
 )
 
 
@@ -44,7 +46,52 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # that part of the product is not installed in this build
             raise
         module.register(sub)
+    _add_format_options(parser)
     return parser
+
+
+FORMATS = ("table", "json", "csv", "xlsx")
+
+
+def _add_format_options(parser: argparse.ArgumentParser) -> None:
+    """Every command that prints ``--json`` also offers ``--format csv|xlsx|json`` (full values, built from
+    its JSON contract) with ``--out FILE``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_format_options(child)
+    options = {o for a in parser._actions for o in a.option_strings}
+    if "--json" in options and "--format" not in options and "--out" not in options:
+        parser.add_argument("--format", dest="output_format", choices=FORMATS, default="table",
+                            help="table (default), json, csv or xlsx: every value in full")
+        parser.add_argument("--out", dest="format_out", metavar="FILE",
+                            help="with --format: write here (xlsx needs it; csv of several tables: a folder)")
+
+
+def _run_formatted(args: argparse.Namespace) -> int:
+    """Run the command with ``--json`` and turn what it prints into CSV / XLSX / a JSON file."""
+    import contextlib
+    import io
+    from pathlib import Path
+
+    from dashboards.tables import tables_from_json, write_tables
+
+    args.json = True
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = int(args.func(args) or 0)
+    out = Path(args.format_out) if args.format_out else None
+    if args.output_format == "json":
+        if out is None:
+            sys.stdout.write(buffer.getvalue())
+        else:
+            out.write_text(buffer.getvalue(), encoding="utf-8")
+        return code
+    written = write_tables(tables_from_json(buffer.getvalue(), args.command), args.output_format, out,
+                           sys.stdout)
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "output_format", "table") != "table":
+            return _run_formatted(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

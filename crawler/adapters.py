@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crawler.yamlconfig import format_validation_error, read_mapping
+from tor.onion import OnionAddressError, is_onion_host, parse_onion
 
 SITES_DIR = Path(__file__).parent / "sites"
 
@@ -32,6 +33,30 @@ DEFAULT_REACTIONS: dict[str, str] = {
 
 class AdapterError(ValueError):
     """An adapter file is malformed; the message names the file and the field."""
+
+
+def check_css(value: str | None) -> str | None:
+    """A CSS selector as the parser applies it (parsel: ``::text`` and ``::attr()`` allowed)."""
+    if value is not None:
+        from cssselect import SelectorError
+        from parsel.csstranslator import HTMLTranslator
+
+        try:
+            HTMLTranslator().css_to_xpath(value)
+        except SelectorError as exc:
+            raise ValueError(f"bad CSS selector {value!r}: {exc}") from exc
+    return value
+
+
+def check_xpath(value: str | None) -> str | None:
+    if value is not None:
+        from lxml import etree
+
+        try:
+            etree.XPath(value)
+        except etree.XPathSyntaxError as exc:
+            raise ValueError(f"bad XPath {value!r}: {exc}") from exc
+    return value
 
 
 class _Strict(BaseModel):
@@ -61,6 +86,9 @@ class FieldSpec(_Strict):
             raise ValueError("needs one of css, xpath, from_url or value")
         return self
 
+    _css_ok = field_validator("css")(classmethod(lambda cls, v: check_css(v)))
+    _xpath_ok = field_validator("xpath")(classmethod(lambda cls, v: check_xpath(v)))
+
     @field_validator("regex")
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
@@ -80,6 +108,9 @@ class LinkRule(_Strict):
     page_type: str | None = None  # expected type of the target (else decided by url_pattern)
     priority: int = 0
 
+    _css_ok = field_validator("css")(classmethod(lambda cls, v: check_css(v)))
+    _xpath_ok = field_validator("xpath")(classmethod(lambda cls, v: check_xpath(v)))
+
     @model_validator(mode="after")
     def _one_source(self) -> LinkRule:
         if bool(self.css) == bool(self.xpath):
@@ -97,6 +128,8 @@ class PageSpec(_Strict):
     follow: list[LinkRule] = Field(default_factory=list)
     render: bool = False  # needs a browser (Playwright) to show its content
     wait_for: str | None = None  # CSS selector to wait for after rendering (client-rendered content)
+
+    _css_ok = field_validator("rows", "wait_for")(classmethod(lambda cls, v: check_css(v)))
 
     @field_validator("url_pattern")
     @classmethod
@@ -174,6 +207,16 @@ class SessionSpec(_Strict):
     cookies: dict[str, str] = Field(default_factory=dict)
     cookie_env: str | None = None  # env var holding "name=value; name2=value2"
     headers: dict[str, str] = Field(default_factory=dict)
+    # CSS selectors only a logged-in page has (account menu, balance); default: a logout link or form.
+    # A text-only detector (a seller writing "captcha") never fires on a page that has one.
+    logged_in_css: list[str] = Field(default_factory=list)
+
+    @field_validator("logged_in_css")
+    @classmethod
+    def _markers_parse(cls, value: list[str]) -> list[str]:
+        for selector in value:
+            check_css(selector)
+        return value
 
 
 class Politeness(_Strict):
@@ -211,8 +254,14 @@ class SiteAdapter(_Strict):
     @model_validator(mode="after")
     def _onion_needs_tor(self) -> SiteAdapter:
         for url in [self.base_url, *self.mirrors]:
-            if _host(url).endswith(".onion") and self.network != "tor":
-                raise ValueError(f"{url} is an onion address: network must be 'tor' (fail closed)")
+            host = _host(url)
+            if is_onion_host(host):  # x.onion. (trailing dot) is an onion name too
+                if self.network != "tor":
+                    raise ValueError(f"{url} is an onion address: network must be 'tor' (fail closed)")
+                try:
+                    parse_onion(host)  # v2 (dead since 2021) or a bad checksum (typo, phishing copy)
+                except OnionAddressError as exc:
+                    raise ValueError(str(exc)) from None
         return self
 
     def url(self) -> str:

@@ -60,12 +60,14 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         print(json.dumps({"run_id": result.run_id, "ok": result.ok, "stats": result.stats,
                           "finish_reasons": result.finish_reasons, "new_vendors": result.new_vendor_ids}, default=str))
     else:
+        # finish reasons are keyed as the sites were given (a name or an adapter path), stats by site name
+        reasons = {name: result.finish_reasons.get(spec) for name, spec in zip(result.sites, args.sites, strict=False)}
         for site, stats in result.stats.items():
             console.print(markup_escape(
                 f"{site}: {stats.get('pages', 0)} pages, items {stats.get('items', {})}, "
                 f"invalid {stats.get('invalid_pages', {})}, errors {stats.get('errors', 0)}, "
-                f"finished: {result.finish_reasons.get(site)}"))
-            if result.finish_reasons.get(site) == "closespider_pagecount":
+                f"finished: {reasons.get(site)}"))
+            if reasons.get(site) == "closespider_pagecount":
                 console.print(f"[yellow]note[/] {markup_escape(site)}: the page budget stopped the crawl before "
                               "the site was read completely (raise --page-budget or the adapter's page_budget)")
             if stats.get("depth_limited"):

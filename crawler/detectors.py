@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from lxml import etree
 from lxml.cssselect import CSSSelector
+from parsel import Selector
 from pydantic import TypeAdapter, ValidationError
 from w3lib.encoding import html_to_unicode
 
@@ -47,6 +48,7 @@ class Verdict:
     condition: str  # readable: which conditions held, with the matched text
     wait_seconds: float = 5.0
     max_retries: int = 5
+    structural: bool = True  # False: only text/title conditions fired (words a seller can write)
 
     def describe(self) -> str:
         return f"{self.kind} -> {self.reaction} ({self.source} detector #{self.index}.{self.matcher}: {self.condition})"
@@ -125,6 +127,50 @@ class _Page:
             self._css_hits[selector] = self.doc is not None and bool(_css(selector)(self.doc))
         return self._css_hits[selector]
 
+    def normal_structure(self, structure: PageStructure) -> str | None:
+        """What of the site's normal structure this page has (a logged-in marker, most of the page type's
+        fields), or None."""
+        if self.doc is None:
+            return None
+        for selector in structure.logged_in:
+            if self.has(selector):
+                return f"the logged-in marker {selector!r}"
+        if len(structure.fields) < MIN_STRUCTURE_FIELDS:
+            return None
+        sel = Selector(root=self.doc)
+        found = [name for name, kind, query in structure.fields
+                 if (sel.css(query) if kind == "css" else sel.xpath(query)).get() not in (None, "")]
+        if len(found) >= max(MIN_STRUCTURE_FIELDS, (len(structure.fields) + 1) // 2):
+            return f"{len(found)} of {len(structure.fields)} {structure.page_type} fields ({', '.join(found[:6])})"
+        return None
+
+
+# The logged-in marker when an adapter names none: a logout link or form (as in the generic login rules).
+DEFAULT_LOGGED_IN = ("a[href*=logout], a[href*=signout], a[href*=sign_out], a[href*=log_out], form[action*=logout]",)
+MIN_STRUCTURE_FIELDS = 2
+
+
+@dataclass(frozen=True)
+class PageStructure:
+    """A site's normal page of one type: logged-in markers and the CSS/XPath of the fields it carries."""
+
+    page_type: str
+    logged_in: tuple[str, ...] = DEFAULT_LOGGED_IN
+    fields: tuple[tuple[str, str, str], ...] = ()  # (field name, "css" | "xpath", selector)
+
+    @classmethod
+    def of(cls, adapter: Any, page_type: str | None) -> PageStructure:
+        markers = tuple(adapter.session.logged_in_css) or DEFAULT_LOGGED_IN
+        spec = adapter.pages.get(page_type or "")
+        fields: list[tuple[str, str, str]] = []
+        if spec is not None:
+            if spec.rows:
+                fields.append(("rows", "css", spec.rows))
+            else:
+                fields += [(name, "css", f.css) if f.css else (name, "xpath", f.xpath or "")
+                           for name, f in spec.fields.items() if f.css or f.xpath]
+        return cls(page_type or "", markers, tuple(fields))
+
 
 @lru_cache(maxsize=1024)
 def _regex(pattern: str) -> re.Pattern[str]:
@@ -139,6 +185,11 @@ def _css(selector: str) -> CSSSelector:
 def _snippet(match: re.Match[str]) -> str:
     found = match.group(0)
     return found if len(found) <= _SNIPPET else found[: _SNIPPET - 1] + "…"
+
+
+def _structural(m: Matcher) -> bool:
+    """Does the matcher look at the page's structure (status, headers, elements), not only at its words?"""
+    return m.status is not None or bool(m.header) or m.css is not None
 
 
 def _match(m: Matcher, page: _Page) -> str | None:
@@ -192,21 +243,33 @@ def _match(m: Matcher, page: _Page) -> str | None:
     return "; ".join(parts)
 
 
-def _first(detectors: Iterable[Detector], page: _Page, source: str) -> Verdict | None:
+def _first(detectors: Iterable[Detector], page: _Page, source: str, structure: PageStructure | None,
+           overruled: list[str] | None) -> Verdict | None:
     for index, detector in enumerate(detectors):
         for mi, matcher in enumerate(detector.any):
             condition = _match(matcher, page)
-            if condition is not None:
-                return Verdict(
-                    kind=detector.kind,
-                    reaction=detector.effective_reaction,
-                    source=source,
-                    index=index,
-                    matcher=mi,
-                    condition=condition,
-                    wait_seconds=detector.wait_seconds,
-                    max_retries=detector.max_retries,
-                )
+            if condition is None:
+                continue
+            structural = _structural(matcher)
+            if not structural and structure is not None:
+                normal = page.normal_structure(structure)
+                if normal is not None:
+                    # words alone (a seller's "captcha", "please login") never beat the site's own structure
+                    if overruled is not None:
+                        overruled.append(f"{detector.kind} ({source} detector #{index}.{mi}: {condition}) "
+                                         f"overruled: the page has {normal}")
+                    continue
+            return Verdict(
+                kind=detector.kind,
+                reaction=detector.effective_reaction,
+                source=source,
+                index=index,
+                matcher=mi,
+                condition=condition,
+                wait_seconds=detector.wait_seconds,
+                max_retries=detector.max_retries,
+                structural=structural,
+            )
     return None
 
 
@@ -238,11 +301,16 @@ def classify(
     *,
     generic: Sequence[Detector] | None = None,
     max_bytes: int = MAX_INSPECT_BYTES,
+    structure: PageStructure | None = None,
+    overruled: list[str] | None = None,
 ) -> Verdict | None:
     """Classify one response. ``detectors`` are the adapter's own (tried first); ``generic`` defaults to
-    the built-in set (pass ``()`` to disable it). Returns None for a normal page."""
+    the built-in set (pass ``()`` to disable it). Returns None for a normal page.
+
+    With ``structure`` (the site's normal page, see :class:`PageStructure`), a matcher that fired on words
+    only (``text``/``title``) is ignored when the page has that structure; why is appended to ``overruled``."""
     page = _Page(status, headers, body or b"", max_bytes)
-    verdict = _first(detectors, page, "adapter")
+    verdict = _first(detectors, page, "adapter", structure, overruled)
     if verdict is None:
-        verdict = _first(generic_detectors() if generic is None else generic, page, "generic")
+        verdict = _first(generic_detectors() if generic is None else generic, page, "generic", structure, overruled)
     return verdict

@@ -15,6 +15,24 @@ from crawler.adapters import FieldSpec, PageSpec, SiteAdapter
 
 _NUMBER = re.compile(r"-?\d[\d\s\u00a0.,']*")
 _WS = re.compile(r"\s+")
+# Stored text fields are capped (a 50 MB text node must not become an 8 MB description); the capture's
+# parse_error says which field was cut. Same bound as the extractor's text limit.
+MAX_FIELD_CHARS = 20_000
+
+
+def load_html(html: str) -> tuple[Selector, str | None]:
+    """Parse once with lxml (huge trees allowed) and report what the parser gave up on: a document nested
+    deeper than libxml2's limit loses everything after that point, which must not pass silently."""
+    import lxml.html
+
+    parser = lxml.html.HTMLParser(huge_tree=True, encoding="utf-8")
+    try:
+        root = lxml.html.document_fromstring((html or "<html></html>").encode("utf-8"), parser=parser)
+    except Exception as exc:  # lxml.etree.ParserError for documents with nothing in them
+        return Selector(text="<html></html>"), f"HTML could not be parsed: {exc}"
+    fatal = [e.message for e in parser.error_log if e.level_name == "FATAL"]
+    problem = f"HTML parse error (content after it is lost): {fatal[0]}" if fatal else None
+    return Selector(root=root, type="html"), problem
 
 
 def parse_number(text: str | None) -> float | None:
@@ -46,24 +64,30 @@ def _clean(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-def _select(sel: Selector, spec: FieldSpec) -> list[str]:
+def _select(sel: Selector, spec: FieldSpec) -> list[Selector]:
     if spec.css:
-        return sel.css(spec.css).getall()
+        return list(sel.css(spec.css))
     if spec.xpath:
-        return sel.xpath(spec.xpath).getall()
+        return list(sel.xpath(spec.xpath))
     return []
 
 
-def _text_of(fragment: str) -> str:
-    """Visible text of an HTML fragment (or the string itself when it is already text)."""
-    if "<" in fragment and ">" in fragment:
-        return _clean(" ".join(Selector(text=fragment).css("*::text").getall()))
-    return _clean(fragment)
+def _is_text(found: Selector) -> bool:
+    """A text node or attribute value (already entity-decoded), not an element."""
+    return isinstance(found.root, str)
 
 
-def _block_of(fragment: str) -> str:
+def _text_of(found: Selector) -> str:
+    """Visible text of a selected element, or the selected text itself. Text is never parsed again as
+    HTML: a title ``&lt;script&gt;`` is stored as ``<script>``, as the page shows it."""
+    if _is_text(found):
+        return _clean(found.root)
+    return _clean(" ".join(found.xpath(".//text()").getall()))
+
+
+def _block_of(found: Selector) -> str:
     """Visible text keeping its line structure (armored PGP blocks need their line breaks)."""
-    text = "".join(Selector(text=fragment).css("*::text").getall()) if "<" in fragment else fragment
+    text = found.root if _is_text(found) else "".join(found.xpath(".//text()").getall())
     lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
     return "\n".join(lines).strip()
 
@@ -77,7 +101,7 @@ def extract_field(sel: Selector, spec: FieldSpec, url_groups: dict[str, str]) ->
     if spec.from_url:
         values = [url_groups[spec.from_url]] if url_groups.get(spec.from_url) else []
     else:
-        values = [_text_of(v) if spec.type != "str" or "<" in v else _clean(v) for v in _select(sel, spec)]
+        values = [_text_of(v) for v in _select(sel, spec)]
     if spec.regex:
         kept = []
         for value in values:
@@ -110,23 +134,39 @@ def url_groups(spec: PageSpec, url: str) -> dict[str, str]:
     return {k: v for k, v in (match.groupdict() if match else {}).items() if v is not None}
 
 
-def parse_page(spec: PageSpec, html: str, url: str) -> list[dict[str, Any]]:
-    """The items on a page: one dict for single-item pages, one per row when ``rows`` is set."""
-    sel = Selector(text=html or "<html></html>")
+def _cap(value: Any, name: str, cut: list[str]) -> Any:
+    if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+        cut.append(f"field {name!r} cut from {len(value)} to {MAX_FIELD_CHARS} characters")
+        return value[:MAX_FIELD_CHARS]
+    if isinstance(value, list):
+        return [_cap(v, name, cut) for v in value]
+    return value
+
+
+def _selector(html: str | Selector) -> Selector:
+    return html if isinstance(html, Selector) else Selector(text=html or "<html></html>")
+
+
+def parse_page(spec: PageSpec, html: str | Selector, url: str, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """The items on a page: one dict for single-item pages, one per row when ``rows`` is set. Text fields
+    longer than ``MAX_FIELD_CHARS`` are cut; ``problems`` (when given) says which."""
+    sel = _selector(html)
     groups = url_groups(spec, url)
     if spec.item == "none" or not spec.fields:
         return []
     scopes = sel.css(spec.rows) if spec.rows else [sel]
-    items = []
+    items, cut = [], []
     for scope in scopes:
-        item = {name: extract_field(scope, fspec, groups) for name, fspec in spec.fields.items()}
+        item = {name: _cap(extract_field(scope, fspec, groups), name, cut) for name, fspec in spec.fields.items()}
         items.append(item)
+    if problems is not None:
+        problems.extend(dict.fromkeys(cut))
     return items
 
 
-def links(adapter: SiteAdapter, spec: PageSpec, html: str, url: str) -> list[tuple[str, str | None, int]]:
+def links(adapter: SiteAdapter, spec: PageSpec, html: str | Selector, url: str) -> list[tuple[str, str | None, int]]:
     """(absolute url, expected page type, priority) for every follow rule, deduplicated, in page order."""
-    sel = Selector(text=html or "<html></html>")
+    sel = _selector(html)
     seen: set[str] = set()
     out = []
     for rule in spec.follow:

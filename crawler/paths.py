@@ -46,3 +46,31 @@ def jobs_dir() -> Path:
 
 def testbed_dir() -> Path:
     return sub("testbed")
+
+
+def relative_to_home(path: str | Path) -> str:
+    """How a file is stored in the index: relative to the data directory, so moving it keeps links."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(home()).as_posix()
+    except ValueError:
+        return str(resolved)  # outside the data directory: only an absolute path can find it
+
+
+def resolve_data_path(stored: str | Path) -> Path:
+    """A stored evidence path as a file on this machine.
+
+    Relative paths are under ``$SOKHUND_HOME``. Absolute paths written by older versions keep working;
+    when the data directory was moved, the part from ``warc/`` on is looked up under the current home.
+    """
+    path = Path(stored)
+    if not path.is_absolute():
+        return home() / path
+    if path.exists():
+        return path
+    parts = path.parts
+    if "warc" in parts:
+        moved = home().joinpath(*parts[len(parts) - 1 - parts[::-1].index("warc"):])
+        if moved.exists():
+            return moved
+    return path

@@ -65,7 +65,7 @@ def new_run_id(prefix: str = "run") -> str:
 
 def unfinished_run(site: str) -> str | None:
     """The latest run of ``site`` that was killed before it finished (its JOBDIR has no DONE marker)."""
-    folder = paths.jobs_dir() / site
+    folder = paths.jobs_dir() / load_adapter(site).name  # a site given by path has its own name
     if not folder.exists():
         return None
     candidates = [d for d in folder.iterdir() if d.is_dir() and not (d / "DONE").exists()]
@@ -87,8 +87,8 @@ def run_crawl(
     timeout: float | None = None,
     on_process: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> CrawlResult:
-    for site in sites:
-        load_adapter(site)  # fail early, with the adapter's file and field, before starting a process
+    # fail early, with the adapter's file and field, before starting a process; a site may be given by path
+    names = [load_adapter(site).name for site in sites]
     run_id = paths.check_run_id(run_id) if run_id else new_run_id()
     preflight(index_url)
     as_of = as_of or datetime.now(UTC).isoformat(timespec="seconds")
@@ -153,15 +153,16 @@ def run_crawl(
         run_id=run_id,
         ok=proc.returncode == 0,
         as_of=as_of,
-        sites=sites,
+        sites=names,
         stats=latest,
         finish_reasons=reasons,
         log_file=str(log_file),
     )
-    result.coverage = {site: site_coverage(latest.get(site, {}),
-                                           page_budget=page_budget or load_adapter(site).politeness.page_budget,
-                                           max_depth=max_depth or load_adapter(site).politeness.max_depth)
-                       for site in sites}
+    adapters = {name: load_adapter(site) for site, name in zip(sites, names, strict=True)}
+    result.coverage = {name: site_coverage(latest.get(name, {}),
+                                           page_budget=page_budget or adapter.politeness.page_budget,
+                                           max_depth=max_depth or adapter.politeness.max_depth)
+                       for name, adapter in adapters.items()}
     result.new_vendor_ids = _record_and_new_vendors(result, index_url)
     return result
 

@@ -38,10 +38,22 @@ HTTPERROR_ALLOW_ALL = True  # captures and detectors see 4xx/5xx pages too
 DOWNLOADER_MIDDLEWARES = {
     # process_request runs in ascending order, process_response in descending order:
     # evidence (890) sees every raw response first; CookiesMiddleware (700) then stores Set-Cookie
-    # (a DDoS gate's cookie); only then does the invalid-page middleware (660) decide to retry.
+    # (a DDoS gate's cookie); HttpCompression (680) decodes the body; only then does the invalid-page
+    # middleware (660) decide to retry.
     "crawler.middlewares.deadline.PageDeadlineMiddleware": 560,  # after RetryMiddleware: sees every retry
+    # Redirects (600, meta refresh 580) stay on the site's hosts; off-site ones are recorded, not fetched.
+    # The cookie middleware reads the Public Suffix List from tldextract's bundled snapshot (never online).
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    "crawler.middlewares.redirects.SiteMetaRefreshMiddleware": 580,
+    "crawler.middlewares.redirects.SiteRedirectMiddleware": 600,
     "crawler.middlewares.session.SessionCookiesMiddleware": 640,
+    "crawler.middlewares.cookies.OfflineCookiesMiddleware": 700,
     "crawler.middlewares.invalid_pages.InvalidPageMiddleware": 660,
+    # The WARC keeps the body as served (gzip, br); detectors and the spider see it decoded, so
+    # decompression runs between evidence and the invalid-page middleware (Scrapy's default is 590).
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": 680,
     "crawler.middlewares.evidence.WarcCaptureMiddleware": 890,
 }
 ITEM_PIPELINES = {
@@ -56,6 +68,8 @@ SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 LOG_LEVEL = "INFO"
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# Every crawl, clearnet too, refuses to hand an .onion name to the system resolver (fail closed).
+TWISTED_DNS_RESOLVER = "tor.scrapy_routing.OnionRefusingResolver"
 
 # Sökhund's own settings (see crawler/runner.py)
 SOKHUND_RUN_ID = "adhoc"

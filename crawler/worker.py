@@ -17,16 +17,19 @@ import signal
 import sys
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler, CrawlerProcess
-from scrapy.utils.project import get_project_settings
+from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
 from crawler import paths
 from crawler.adapters import SiteAdapter, load_adapter
+from crawler.components import MissingPipelineError, require_components
 from crawler.render import needs_browser
 from crawler.spiders.forum import ForumSpider
 from crawler.spiders.market import MarketSpider
+from tor.onion import is_onion_host
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,24 @@ OK_REASONS = ("finished", "closespider_pagecount")
 
 class SiteBusy(RuntimeError):
     """Another live process is crawling the same site."""
+
+
+SETTINGS_MODULE = "crawler.settings"
+
+
+def project_settings() -> Settings:
+    """Sökhund's settings, whatever the working directory (Scrapy's get_project_settings would look for a
+    scrapy.cfg in the current directory and silently fall back to plain Scrapy without one)."""
+    settings = Settings()
+    settings.setmodule(SETTINGS_MODULE, priority="project")
+    return settings
+
+
+def check_components(site: str, custom: dict[str, Any]) -> None:
+    """Refuse a crawl whose merged settings would run without the index pipeline or the WARC evidence."""
+    merged = project_settings()
+    merged.setdict(custom, priority="spider")
+    require_components(merged, site)
 
 
 def jobdir(site: str, run_id: str) -> Path:
@@ -59,7 +80,9 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
         "JOBDIR": str(jobdir(adapter.name, run_id)),
         "SOKHUND_RUN_ID": run_id,
     }
-    tor = adapter.network == "tor" or bool(overrides.get("SOKHUND_USE_TOR"))
+    # an onion base URL (e.g. given per run by SOKHUND_SITE_<NAME>_URL) always goes through Tor (fail closed)
+    tor = adapter.network == "tor" or is_onion_host(urlsplit(adapter.url()).hostname) or bool(
+        overrides.get("SOKHUND_USE_TOR"))
     if tor:
         from tor.scrapy_routing import scrapy_settings as tor_settings
 
@@ -75,7 +98,7 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
         settings.update(browser)
     if "DOWNLOADER_MIDDLEWARES" in settings:
         # custom_settings replace the project's dict: keep Sökhund's middlewares beside Tor's
-        project = get_project_settings().getdict("DOWNLOADER_MIDDLEWARES")
+        project = project_settings().getdict("DOWNLOADER_MIDDLEWARES")
         settings["DOWNLOADER_MIDDLEWARES"] = {**project, **settings["DOWNLOADER_MIDDLEWARES"]}
     redis_url = overrides.pop("SOKHUND_REDIS_URL", None) or os.environ.get("SOKHUND_REDIS_URL")
     if redis_url:
@@ -184,12 +207,21 @@ def _alive(pid: int) -> bool:
 
 
 def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, str]:
-    process = CrawlerProcess(get_project_settings())
+    from tor.scrapy_routing import _bool, install_system_resolver_guard
+
+    if _bool(overrides.get("SOKHUND_TOR_GUARD_SYSTEM_RESOLVER", True)):  # off only in tests of the routing
+        install_system_resolver_guard()  # no crawl, clearnet or Tor, hands an .onion name to the system resolver
+    prepared = []
+    for name in sites:
+        adapter = load_adapter(name)
+        custom = site_settings(adapter, run_id, dict(overrides))
+        check_components(adapter.name, custom)
+        prepared.append((name, adapter, custom))
+    process = CrawlerProcess(project_settings())
     reasons: dict[str, str] = {}
     site_names: dict[str, str] = {}
     locks = []
-    for name in sites:
-        adapter = load_adapter(name)
+    for name, adapter, custom in prepared:
         site_names[name] = adapter.name
         if not (overrides.get("SOKHUND_REDIS_URL") or os.environ.get("SOKHUND_REDIS_URL")):
             # with Redis, several workers share one site on purpose, and the shared frontier is the job state
@@ -201,8 +233,7 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
 
             base_cls = GenericSpider
         # One spider class per site so each crawler gets its own settings (politeness, budget, JOBDIR).
-        spider_cls = type(f"{base_cls.__name__}_{adapter.name}", (base_cls,),
-                          {"custom_settings": site_settings(adapter, run_id, dict(overrides))})
+        spider_cls = type(f"{base_cls.__name__}_{adapter.name}", (base_cls,), {"custom_settings": custom})
         crawler = process.create_crawler(spider_cls)
         deferred = process.crawl(crawler, site=name)
         deferred.addBoth(_record_reason, name, crawler, reasons)
@@ -240,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("scrapy").setLevel(overrides.get("LOG_LEVEL", "INFO"))
     try:
         reasons = run(args.sites.split(","), paths.check_run_id(args.run_id), overrides)
-    except (SiteBusy, ValueError) as exc:
+    except (SiteBusy, MissingPipelineError, ValueError) as exc:
         print(json.dumps({"error": str(exc)}), flush=True)
         return 4
     print(json.dumps({"finish_reasons": reasons}), flush=True)

@@ -16,6 +16,8 @@ def read_mapping(path: Path, what: str, error: type[Exception], *, empty_ok: boo
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise error(f"{path}: cannot read {what}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the {what} as UTF-8") from None
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from exc
     if raw is None and empty_ok:

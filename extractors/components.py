@@ -5,7 +5,7 @@ Pipeline (both languages, built from ``spacy.blank``)::
     [sokhund_lemma_norm (sv only)] -> sokhund_patterns -> sokhund_lexicon -> sokhund_terms -> sokhund_resolve
 
 - ``sokhund_patterns``: regular expressions for PRICE, QUANTITY, CRYPTO_ADDRESS (checksum-validated),
-  PGP_KEY (armored blocks parsed with PGPy; full fingerprints in text) and CONTACT handles.
+  PGP_KEY (armored blocks parsed with Sequoia-PGP; full fingerprints in text) and CONTACT handles.
 - ``sokhund_lexicon``: PhraseMatchers for substances and places (LOWER; NORM = lemma in Swedish).
 - ``sokhund_terms``: spaCy's SpanRuler (the span-based entity ruler) with ``terms_patterns.jsonl`` (SHIPPING, PAYMENT, CONTACT
   channel words, and the cues that give places their role).

@@ -4,7 +4,7 @@ the fast title path. ``extractors/components.py`` wraps these as spaCy pipeline 
 Nothing here imports spaCy, so titles (the fast path) are extracted without loading it at all.
 
 - ``PatternFinder``: regular expressions for PRICE, QUANTITY, CRYPTO_ADDRESS (checksum-validated),
-  PGP_KEY (armored blocks parsed with PGPy; full fingerprints in text) and CONTACT handles.
+  PGP_KEY (armored blocks parsed with Sequoia-PGP; full fingerprints in text) and CONTACT handles.
 - ``lexicon_data()``: the phrase lists (substances, places, Swedish places, case-sensitive terms) the
   lexicon matchers are built from, read once per process.
 - ``lemma_table(lang)``: the derived lemma table ``data/sv_lemmas.txt`` (see build_lemmas.py).

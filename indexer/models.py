@@ -43,16 +43,18 @@ class Capture(Document):
     fetched_at: str = ""  # real wall-clock UTC ISO time of the fetch
     observed_at: str = ""  # the crawl's as-of time (simulated date in the testbed)
     status: int = 0
-    sha256: str = ""
-    warc_file: str = ""
+    sha256: str = ""  # of the payload as served (= the WARC-Payload-Digest)
+    warc_file: str = ""  # relative to $SOKHUND_HOME (older data: absolute)
     warc_offset: int = 0
     length: int = 0
     page_type: str | None = None  # listing, vendor, feedback, category, thread, product …
     invalid_kind: str | None = None  # ddos, captcha, login, ban, rate_limit — never indexed as content
     parse_error: str | None = None  # broken HTML, truncated body …
     truncated: bool = False
-    screenshot: str | None = None  # PNG evidence for rendered pages
+    screenshot: str | None = None  # PNG evidence for rendered pages (path relative to $SOKHUND_HOME)
     campaign_run: str | None = None
+    network: str | None = None  # tor | clearnet: how the page was fetched
+    content_encoding: str | None = None  # as served (gzip, br …): the sha256 is of these bytes
 
     @staticmethod
     def make_id(site: str, url: str, sha256: str, fetched_at: str) -> str:

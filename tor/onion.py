@@ -1,3 +1,4 @@
+# Stdlib only: stem's identity_key_from_address checks the same checksum but cannot say which part of an address is wrong.
 """v3 onion addresses (Tor rend-spec-v3 §6, address-spec §3).
 
     onion_address = base32(PUBKEY | CHECKSUM | VERSION) + ".onion"

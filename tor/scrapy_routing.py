@@ -1,3 +1,4 @@
+# Hand-written: Scrapy has no SOCKS support and no maintained handler does socks5h with per-site SOCKS-auth isolation, fail-closed (the SOCKS protocol itself is httpx's).
 """Fail-closed Tor routing for Scrapy.
 
 Wiring (settings; see tor/README.md)::

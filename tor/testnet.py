@@ -1,3 +1,4 @@
+# Hand-written: Tor's own test-network tool (chutney) is not packaged on PyPI or Debian; this boots the same topology with Debian's tor.
 """A private Tor network on 127.0.0.1, for tests and the demo.
 
     3 directory authorities + 4 relays + 1 onion-service node + 1 client

@@ -1,6 +1,8 @@
 """Downloader middleware: invalid pages (DDoS queue, captcha, login wall, ban, 429) are never parsed as
 content. Each kind gets its reaction: wait and retry, back off, rotate the Tor circuit, or stop the
-site and tell the analyst (session expired)."""
+site and tell the analyst (session expired). A detector that fired on words alone is ignored when the
+page has the site's normal structure (``crawler.detectors.PageStructure``): a seller cannot stop a site
+by writing "captcha" in a listing."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor, task
 
 from crawler.adapters import Detector
-from crawler.detectors import classify
+from crawler.detectors import PageStructure, classify
 from crawler.sink import IndexSink
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,15 @@ class InvalidPageMiddleware:
         adapter = getattr(spider, "adapter", None)
         detectors: list[Detector] = adapter.detectors if adapter is not None else []
         generic = None if adapter is None or adapter.generic_detectors else ()
-        verdict = classify(response.status, response.headers, response.body, detectors, generic=generic)
+        structure = None
+        if adapter is not None:
+            structure = PageStructure.of(adapter, request.meta.get("page_type") or adapter.page_type(response.url))
+        overruled: list[str] = []
+        verdict = classify(response.status, response.headers, response.body, detectors, generic=generic,
+                           structure=structure, overruled=overruled)
+        for reason in overruled:
+            self.crawler.stats.inc_value("sokhund/detector_overruled")
+            log.info("%s: %s", response.url, reason)
         if verdict is None:
             return response
         site = request.meta.get("site", "")

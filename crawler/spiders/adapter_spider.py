@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.adapters import SiteAdapter, load_adapter
-from crawler.parsing import links, parse_page
+from crawler.parsing import links, load_html, parse_page
+from crawler.scope import SiteScope
 from crawler.session import session_cookies
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,16 @@ class AdapterSpider(scrapy.Spider):
             raise ValueError(f"site {site!r} is a {self.adapter.kind}, not one of {self.kinds} for spider {self.name}")
         self.site = self.adapter.name
         self.base_url = self.adapter.url()
-        self.hosts = {urlsplit(u).netloc for u in [self.base_url, *self.adapter.mirrors]}
+        self.scope = SiteScope.of(self.adapter)  # links, redirects and session cookies stay inside it
         self.cookies = session_cookies(self.adapter)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> AdapterSpider:
+        from crawler.components import require_components
+
+        # plain Scrapy settings (a crawl started outside the project) would fetch and keep nothing
+        require_components(crawler.settings, kwargs.get("site") or cls.name)
+        return super().from_crawler(crawler, *args, **kwargs)
 
     async def start(self) -> Any:
         for item in self.start_requests():
@@ -88,11 +97,16 @@ class AdapterSpider(scrapy.Spider):
             body = body[:limit]
         try:
             html = body.decode(response.encoding or "utf-8", errors="replace")
-            rows = parse_page(spec, html, response.url)
-            follow = links(self.adapter, spec, html, response.url)
+            document, problem = load_html(html)
+            problems = [problem] if problem else []
+            rows = parse_page(spec, document, response.url, problems)
+            follow = links(self.adapter, spec, document, response.url)
         except Exception as exc:  # broken HTML must not kill the crawl
             self._record_problem(capture, f"parse failed: {type(exc).__name__}: {exc}")
             return
+        if problems:  # kept beside an earlier problem of the same page (a body over the parse limit)
+            earlier = [capture.parse_error] if capture is not None and capture.parse_error else []
+            self._record_problem(capture, "; ".join(earlier + problems))
         if capture is not None:
             capture.page_type = page_type
         for fields in rows:
@@ -107,7 +121,7 @@ class AdapterSpider(scrapy.Spider):
         depth = int(response.meta.get("sokhund_depth", 0))
         max_depth = self.settings.getint("SOKHUND_MAX_DEPTH", self.adapter.politeness.max_depth)
         for url, target_type, priority in follow:
-            if urlsplit(url).netloc not in self.hosts:
+            if not self.scope.contains(url):
                 continue
             # The next page of a paginated list (same page type) is as deep as the page that links it.
             child = depth if target_type == page_type else depth + 1
@@ -130,6 +144,10 @@ class AdapterSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        from crawler.middlewares.redirects import OffsiteRedirect
+
+        if failure.check(OffsiteRedirect):
+            return  # already recorded on the redirecting page's capture; nothing was fetched
         self.crawler.stats.inc_value("sokhund/fetch_errors")
         from crawler.errors import readable_error
 

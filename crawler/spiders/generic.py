@@ -86,10 +86,15 @@ class GenericSpider(AdapterSpider):
             yield {"type": item["type"], "site": self.site, "url": item["url"] or response.url,
                    "page_type": page["page_type"], "fields": item["fields"], "capture": capture}
         seen: set[str] = set()
+        # Without page types there is no pagination to tell apart: every link is one level deeper.
+        depth = int(response.meta.get("sokhund_depth", 0)) + 1
+        if depth > self.settings.getint("SOKHUND_MAX_DEPTH", self.adapter.politeness.max_depth):
+            self.crawler.stats.inc_value("sokhund/depth_limited")
+            return
         for href in _HREF.findall(html):
             url = urljoin(response.url, href.strip())
-            if url in seen or urlsplit(url).netloc not in self.hosts or _SKIP.search(url):
+            if url in seen or not self.scope.contains(url) or _SKIP.search(url):
                 continue
             seen.add(url)
             yield scrapy.Request(url, callback=self.parse_page, errback=self.on_error, priority=link_priority(url),
-                                 meta={"site": self.site, "page_type": None})
+                                 meta={"site": self.site, "page_type": None, "sokhund_depth": depth})

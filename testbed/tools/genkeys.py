@@ -4,6 +4,10 @@ RSA key generation is slow, so the keys are made here and shipped as ``testbed/d
 (one JSON object per line: index, handle, fingerprint, armored public key). The world only reads
 that file, so it stays deterministic and fast. Private keys are thrown away.
 
+Written with PGPy (a dev dependency, pinned): PGPy imports ``imghdr``, which Python 3.13 removed, so this
+tool needs Python 3.11/3.12 until it moves to pysequoia (whose generated certificates carry subkeys, a
+different shape from the shipped pool). Reading keys (extractors/pgp.py) no longer uses PGPy.
+
     .venv/bin/python -m testbed.tools.genkeys [--bits 2048] [--out testbed/data/pgp_keys.jsonl]
 """
 

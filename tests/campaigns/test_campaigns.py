@@ -69,12 +69,15 @@ def test_bad_campaign_yaml_names_file_and_field(sokhund_home, body, field):
     assert str(path) in str(err.value) and f"field '{field}'" in str(err.value)
 
 
-def test_unknown_alert_rule_in_campaign_is_reported(sokhund_home):
+def test_unknown_alert_rule_in_campaign_is_a_failed_run(sokhund_home):
     _quiet_alerts(sokhund_home)
-    _campaign(sokhund_home, "typo", TEST_CAMPAIGN.replace("test-fast", "typo").replace("new_swedish_vendor", "nwe"))
-    run = run_campaign("typo", crawl=FLAKY)  # first flaky call fails: only pending deliveries are retried
-    run = run_campaign("typo", crawl=FLAKY)
-    assert run.status == "ok" and "unknown alert rule(s) nwe" in run.stats["alert_error"]
+    path = _campaign(sokhund_home, "typo",
+                     TEST_CAMPAIGN.replace("test-fast", "typo").replace("new_swedish_vendor", "nwe"))
+    crawled = []
+    run = run_campaign("typo", crawl=lambda sites, **kw: crawled.append(sites))
+    assert run.status == "failed" and "unknown alert rule(s) nwe" in run.error, (run.status, run.error)
+    assert str(path) in run.error and "field 'alerts'" in run.error
+    assert crawled == []  # nothing is crawled for a campaign whose alerts could never fire
 
 
 def test_run_once_records_failed_then_ok_runs_with_stats(sokhund_home, capsys):

@@ -140,9 +140,18 @@ def test_client_rendered_shop_is_indexed_with_screenshots(shop: str, sokhund_hom
         ("1", "4-FA 10 st", 350.0), ("2", "Testosteron 10 ml", 600.0)]
     shots = [c["screenshot"] for c in captures if c["url"].rsplit("/", 1)[-1] in ("1", "2")]
     assert len(shots) == 2
+    from crawler.paths import resolve_data_path
+    from crawler.warc_check import iter_records
+
     for shot in shots:
-        data = Path(shot).read_bytes()
+        assert not Path(shot).is_absolute()  # relative to $SOKHUND_HOME
+        data = resolve_data_path(shot).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+    # the screenshots are evidence inside the WARC too: resource records next to their responses
+    warcs = {c["warc_file"] for c in captures if c.get("screenshot")}
+    resources = [r for w in warcs for r in iter_records(resolve_data_path(w)) if r.type == "resource"]
+    assert len(resources) >= 2 and all(r.block[:8] == b"\x89PNG\r\n\x1a\n" for r in resources)
+    assert all(r.headers.get("warc-concurrent-to") for r in resources)
 
 
 def test_plain_http_sees_no_products(shop: str, sokhund_home: Path, tmp_path: Path) -> None:

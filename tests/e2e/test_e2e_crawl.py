@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crawler.adapters import load_adapter
+from crawler.paths import resolve_data_path
 from crawler.warc import read_record
 from indexer.base import IndexBackend, open_backend
 from tests.e2e_world import CrawledWorld, crawl_days
@@ -149,4 +150,4 @@ def test_js_shop_products_indexed_with_screenshots(world: CrawledWorld, index: I
     captures = {c["id"]: c for c in index.iter_docs("capture")}
     for listing in shop:
         shot = captures[listing["capture_id"]]["screenshot"]
-        assert shot and Path(shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert shot and resolve_data_path(shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
