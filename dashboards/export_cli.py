@@ -70,7 +70,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report_vendor(args: argparse.Namespace) -> int:
-    from analytics.cli import vendor_profile
+    from analytics.profile import vendor_profile
     from dashboards.dossier import build_pdf
     from dashboards.selection import select_vendor
     from indexer.base import open_backend

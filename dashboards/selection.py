@@ -100,7 +100,7 @@ def _identities(backend: IndexBackend, vendor_ids: list[str]) -> tuple[list[str]
 
 
 def select_vendor(backend: IndexBackend, name: str, site: str | None = None) -> Selection:
-    from analytics.cli import find_vendors
+    from analytics.profile import find_vendors
 
     matches = find_vendors(backend, name, site)
     if not matches:
