@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,7 +104,20 @@ def detect_analysis(client: Elasticsearch) -> str:
     return "full"
 
 
-def mapping_for(kind: str) -> dict[str, Any]:
+# In "basic" mode the cluster cannot fold diacritics, so the writer indexes a folded copy of each text
+# field (``title__fold`` …, folded in Python like SQLite's ``remove_diacritics 2``) and every query also
+# searches those copies with folded words. Readers need not know the mode: a copy that is not mapped is
+# simply never matched.
+FOLD_SUFFIX = "__fold"
+
+
+def fold(text: str) -> str:
+    """Lowercase without diacritics: ``Högsta kvalité`` -> ``hogsta kvalite``."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def mapping_for(kind: str, analysis: str = "full") -> dict[str, Any]:
     schema = schema_for(kind)
     props: dict[str, Any] = {"id": {"type": "keyword"}}
     for info in schema.fields.values():
@@ -134,6 +148,9 @@ def mapping_for(kind: str) -> dict[str, Any]:
             props[info.name] = {"type": "boolean"}
         else:
             props[info.name] = {"type": "keyword", "ignore_above": 1024}
+    if analysis == "basic":
+        for name in schema.text_fields:
+            props[name + FOLD_SUFFIX] = {"type": "text", "analyzer": ANALYZER}
     if kind in TIME_SERIES:
         props["@timestamp"] = {"type": "date"}
     return {"dynamic": False, "properties": props}
@@ -166,7 +183,7 @@ def index_templates(
                     "auto_expand_replicas": "0-1",
                     "analysis": analysis_settings(analysis),
                 },
-                "mappings": mapping_for(kind),
+                "mappings": mapping_for(kind, analysis),
             },
             "_meta": {"managed_by": "sokhund", "kind": kind},
         }
@@ -224,10 +241,12 @@ def filter_clauses(schema: KindSchema, filters: SearchFilters | None) -> tuple[l
 
 def text_clauses(schema: KindSchema, terms: list[Term]) -> list[dict[str, Any]]:
     """One clause per term (all must match): word, phrase, or prefix, over the weighted text fields."""
-    fields = [f"{name}^{weight:g}" if weight != 1 else name for name, weight in schema.text_fields.items()]
+    names = [*schema.text_fields, *(n + FOLD_SUFFIX for n in schema.text_fields)]
+    weights = [*schema.text_fields.values(), *schema.text_fields.values()]
+    fields = [f"{name}^{weight:g}" if weight != 1 else name for name, weight in zip(names, weights, strict=True)]
     clauses: list[dict[str, Any]] = []
     for term in terms:
-        text = " ".join(term.words)
+        text = fold(" ".join(term.words))  # folded: matches the folding analyzer and the __fold copies
         if term.prefix:
             clauses.append(
                 {
@@ -496,6 +515,18 @@ class ElasticBackend:
             reason = f"Elasticsearch at {self.url} {reason or 'did not take the documents'}"
         return done, pending, reason
 
+    def _source(self, action: dict[str, Any]) -> dict[str, Any]:
+        """The document as sent: with folded copies of its text fields when the cluster cannot fold."""
+        doc = action["doc"]
+        if self.analysis != "basic":
+            return doc
+        extra = {
+            name + FOLD_SUFFIX: fold(doc[name])
+            for name in schema_for(action["kind"]).text_fields
+            if isinstance(doc.get(name), str)
+        }
+        return {**doc, **extra}
+
     def _bulk_stream(
         self, actions: list[dict[str, Any]]
     ) -> tuple[int, list[dict[str, Any]], list[tuple[dict[str, Any], int, Any]], str]:
@@ -504,7 +535,7 @@ class ElasticBackend:
         for a in actions:
             waiting.setdefault((a["op"], a["id"]), []).append(a)
         ops = (
-            {"_op_type": a["op"], "_index": self.index(a["kind"]), "_id": a["id"], "_source": a["doc"]}
+            {"_op_type": a["op"], "_index": self.index(a["kind"]), "_id": a["id"], "_source": self._source(a)}
             for a in actions
         )
         kwargs: dict[str, Any] = {}
@@ -783,8 +814,8 @@ class _Unreachable(RuntimeError):
 
 
 def _strip(source: dict[str, Any]) -> dict[str, Any]:
-    """The document as the model wrote it (without the data stream's ``@timestamp``)."""
-    return {k: v for k, v in source.items() if k != "@timestamp"}
+    """The document as the model wrote it (without the data stream's ``@timestamp`` and folded copies)."""
+    return {k: v for k, v in source.items() if k != "@timestamp" and not k.endswith(FOLD_SUFFIX)}
 
 
 def _left(waiting: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
