@@ -329,7 +329,7 @@ class ElasticBackend:
         self,
         url: str,
         *,
-        prefix: str = "sokhund",
+        prefix: str | None = None,
         refresh: bool | str = False,
         retries: int = 3,
         backoff: float = 0.5,
@@ -352,7 +352,7 @@ class ElasticBackend:
             conn["basic_auth"] = basic_auth
         if ca_certs:
             conn["ca_certs"] = ca_certs
-        self.prefix = prefix
+        self.prefix = prefix or os.environ.get("SOKHUND_ES_PREFIX") or "sokhund"
         self.refresh: bool | str = refresh
         self.retries = max(0, retries)
         self.backoff = backoff
@@ -367,6 +367,7 @@ class ElasticBackend:
             **conn,
         )
         self._ready = False
+        self._unrefreshed = False  # this instance wrote since its last refresh
         self.spooled = 0  # documents spooled by this instance (not yet known to be replayed)
         self.rejections: list[Rejection] = []  # documents the cluster refused, with its reasons
 
@@ -403,6 +404,7 @@ class ElasticBackend:
 
     def _read(self, what: str, fn: Callable[[], T]) -> T:
         try:
+            self._refresh_own_writes()
             return self._retrying(what, fn)
         except _Unreachable as exc:
             raise IndexError_(str(exc)) from exc
@@ -460,6 +462,19 @@ class ElasticBackend:
             raise
         return True
 
+    def _refresh_own_writes(self) -> None:
+        """Read-your-writes: a writer that reads (rollup, alerts) or closes makes what it wrote
+        searchable first. Only an instance that wrote does this, so readers stay read-only."""
+        if not self._unrefreshed:
+            return
+        self._unrefreshed = False
+        try:
+            self._retrying("refresh", lambda: self.client.indices.refresh(
+                index=f"{self.prefix}-*", ignore_unavailable=True, allow_no_indices=True
+            ))
+        except (_Unreachable, ApiError) as exc:
+            log.warning("could not refresh %s-* on %s: %s", self.prefix, self.url, _brief(exc))
+
     # -------------------------------------------------------------- writes
     def _action(self, doc: Document) -> dict[str, Any]:
         kind = doc.KIND
@@ -507,6 +522,7 @@ class ElasticBackend:
                 delay *= 2
             ok, pending, rejected, reason = self._bulk_stream(pending)
             done += ok
+            self._unrefreshed = self._unrefreshed or (ok > 0 and not self.refresh)
             if rejected:
                 self._reject(rejected)
             if not pending or not reason.startswith("unreachable"):
@@ -803,6 +819,7 @@ class ElasticBackend:
         ]
 
     def close(self) -> None:
+        self._refresh_own_writes()  # the next reader (another process) sees everything written here
         self.client.close()
 
     def __repr__(self) -> str:
