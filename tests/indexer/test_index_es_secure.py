@@ -162,3 +162,22 @@ def test_connection_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.setenv("SOKHUND_ES_API_KEY", SECRET_KEY)  # an API key wins over user and password
     assert connection_from_env("https://u:p@es.example.invalid:9200")["api_key"] == SECRET_KEY
     assert connection_from_env("https://u:p@es.example.invalid:9200")["hosts"] == "https://es.example.invalid:9200"
+
+
+def test_es_init_is_the_writers_setup(
+    secure: LocalCluster, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    all_logs: pytest.LogCaptureFixture,
+) -> None:
+    as_reader(monkeypatch, secure)
+    assert main(["es", "init", "--prefix", "init-test"]) == 1  # the reader may not install templates
+    err = capsys.readouterr().err
+    assert "403" in err and secure.password not in err
+    monkeypatch.setenv("SOKHUND_ES_USER", "sokhund")  # the superuser may
+    assert main(["es", "init", "--prefix", "init-test", "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["analysis"] in ("full", "basic") and "init-test-listing" in done["created_indices"]
+    assert done["data_streams"] == ["init-test-listing_observation", "init-test-vendor_observation"]
+    reader = ElasticBackend(secure.url, prefix="init-test", basic_auth=secure.reader_auth)
+    assert reader.count("listing") == 0 and reader.search("listing", "kokain") == []
+    assert secure.password not in all_logs.text
+    reader.close()
