@@ -53,6 +53,7 @@ BULK_BYTES = 50 * 2**20
 _MISSING_OK: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
 T = TypeVar("T")
 _counter = itertools.count()
+_DETECTED: dict[str, str] = {}  # cluster URL -> analysis mode, probed once per process
 
 
 # ---------------------------------------------------------------------- templates
@@ -442,7 +443,11 @@ class ElasticBackend:
         write auto-creates it from its template (``_data_stream`` APIs are not on every cluster)."""
         if not self._ready:
             if self.analysis not in ANALYSIS_MODES:
-                self.analysis = self._retrying("analyzer probe", lambda: detect_analysis(self.client))
+                detected = _DETECTED.get(self.url)
+                if detected is None:
+                    detected = self._retrying("analyzer probe", lambda: detect_analysis(self.client))
+                    _DETECTED[self.url] = detected
+                self.analysis = detected
                 if self.analysis == "basic":
                     log.info("Elasticsearch at %s has no analysis-common module: basic analyzer (no Swedish "
                              "stemming, no diacritic folding)", self.url)

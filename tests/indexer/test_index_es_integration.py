@@ -55,10 +55,32 @@ def test_swedish_analyzer_on_cluster(es_url: str, tmp_path: Path) -> None:
             index=b.index("listing"), analyzer="sokhund_swedish", text="Högsta kvalitén och pris"
         )["tokens"]
         terms = {t["token"] for t in tokens}
+        nodes = list(b.client.nodes.info(metric="plugins")["nodes"].values())
+        assert nodes and all(n["modules"] for n in nodes)
+        has_common = all(any(m["name"] == "analysis-common" for m in n["modules"]) for n in nodes)
+        assert b.analysis == ("full" if has_common else "basic")  # detected, not assumed
         if b.analysis == "full":
             assert any(t.startswith("högst") for t in terms) and any(t.startswith("hogst") for t in terms)
         else:
             assert terms == {"högsta", "kvalitén", "pris"}  # lowercased, "och" is a stopword
+    finally:
+        es_cleanup(b)
+        b.close()
+
+
+def test_basic_mode_folds_in_python_and_returns_documents_unchanged(es_url: str, tmp_path: Path) -> None:
+    """Without analysis-common the writer adds folded copies; reads never show them."""
+    from tests.index_behaviour import corpus
+
+    b = new_backend(es_url, tmp_path, analysis="basic")
+    try:
+        docs = corpus()
+        assert b.upsert(docs) == len(docs)
+        raw = b.client.get(index=b.index("listing"), id=docs[0].id)["_source"]
+        assert raw["title__fold"] == "kokain hogsta kvalite"
+        assert b.get("listing", docs[0].id) == docs[0].to_dict()
+        assert [h.doc for h in b.search("listing", "KVALITE")] == [docs[0].to_dict()]
+        assert {h.id for h in b.search("listing", '"hogsta kvalité"')} == {docs[0].id}
     finally:
         es_cleanup(b)
         b.close()
