@@ -88,10 +88,11 @@ def analysis_settings(mode: str = "full") -> dict[str, Any]:
     }
 
 
-def detect_analysis(client: Elasticsearch) -> str:
+def detect_analysis(client: Elasticsearch) -> str | None:
     """``full`` when the cluster can run the Swedish stemmer and asciifolding, ``basic`` when it says it
-    cannot (a 400 naming the missing filter). Any other answer (an older proxy, a fake) keeps ``full``:
-    a production cluster is assumed, and a template it cannot take fails loudly on install."""
+    cannot (a 400 naming the missing filter), None when it would not say (a user without the analyze
+    privilege, an older proxy, a fake): then a production cluster is assumed and a template it cannot
+    take fails loudly on install."""
     try:
         client.indices.analyze(
             tokenizer="standard",
@@ -101,7 +102,7 @@ def detect_analysis(client: Elasticsearch) -> str:
     except ApiError as exc:
         if exc.meta.status == 400 and "filter" in str(exc):
             return "basic"
-        return "full"
+        return None
     return "full"
 
 
@@ -446,8 +447,9 @@ class ElasticBackend:
                 detected = _DETECTED.get(self.url)
                 if detected is None:
                     detected = self._retrying("analyzer probe", lambda: detect_analysis(self.client))
-                    _DETECTED[self.url] = detected
-                self.analysis = detected
+                    if detected is not None:
+                        _DETECTED[self.url] = detected
+                self.analysis = detected or "full"
                 if self.analysis == "basic":
                     log.info("Elasticsearch at %s has no analysis-common module: basic analyzer (no Swedish "
                              "stemming, no diacritic folding)", self.url)
