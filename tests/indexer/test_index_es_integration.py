@@ -84,3 +84,23 @@ def test_basic_mode_folds_in_python_and_returns_documents_unchanged(es_url: str,
     finally:
         es_cleanup(b)
         b.close()
+
+
+def test_delete_from_a_data_stream_without_delete_by_query(es_url: str, tmp_path: Path) -> None:
+    """The observation is deleted from its backing index (found by search): no _delete_by_query needed."""
+    from indexer.models import ListingObservation
+
+    b = new_backend(es_url, tmp_path)
+    try:
+        obs = [ListingObservation(id=ListingObservation.make_id("lst-a", f"run-{i}"), listing="lst-a", site="s",
+                                  observed_at=f"2024-03-0{i + 1}T06:00:00Z", run_id=f"run-{i}") for i in range(3)]
+        assert b.upsert(obs) == 3
+        backing = b.client.search(index=b.index("listing_observation"), size=1)["hits"]["hits"][0]["_index"]
+        assert backing.startswith(".ds-")  # a real data stream, created by the first write
+        b.delete("listing_observation", obs[1].id)
+        b.delete("listing_observation", "lobs-missing")
+        assert b.get("listing_observation", obs[1].id) is None
+        assert sorted(d["id"] for d in b.iter_docs("listing_observation")) == sorted([obs[0].id, obs[2].id])
+    finally:
+        es_cleanup(b)
+        b.close()
