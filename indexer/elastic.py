@@ -1,18 +1,26 @@
 """Elasticsearch backend (official ``elasticsearch`` 8.x client; works with ES 8 natively and ES 9 via
 its REST compatibility for ``compatible-with=8``).
 
-* One index template per kind, named ``<prefix>-<kind>``: a Swedish analyzer (standard tokenizer,
-  lowercase, asciifolding with ``preserve_original`` and the ``swedish`` stemmer) on free-text fields
-  (each with a ``.keyword`` sub-field), ``keyword`` for strings, ``date`` for dates, numbers as numbers;
-  ``dynamic: false`` so stray fields are kept in ``_source`` but never explode the mapping.
-* Observations (``listing_observation``, ``vendor_observation``) are data streams: append-only, bulk
-  ``create`` ops with the deterministic id (a re-sent observation answers 409, which counts as done)
-  and ``@timestamp`` = ``observed_at``. Every other kind is a plain index written with bulk ``index``
-  ops by deterministic id (an upsert).
-* Writes retry with exponential backoff on connection errors, 429 and 5xx. When the cluster stays
-  unreachable the documents go to a JSONL spool under ``<home>/spool`` and are replayed, oldest
-  first, on the next successful connection, so nothing is lost and, ids being deterministic, nothing
-  is duplicated.
+* One index template per kind, named ``<prefix>-<kind>``: a Swedish analyzer on free-text fields (each
+  with a ``.keyword`` sub-field), ``keyword`` for strings, ``date`` for dates, numbers as numbers;
+  ``dynamic: false`` so stray fields are kept in ``_source`` but never explode the mapping. The analyzer
+  follows what the cluster can run (one ``_analyze`` probe by the writer): with analysis-common,
+  lowercase + asciifolding (``preserve_original``) + the Swedish stemmer; without it (core-only builds
+  such as the Maven integ-test-zip), lowercase + Swedish stopwords plus folded ``<field>__fold`` copies
+  written by us, so diacritics still fold like SQLite's ``remove_diacritics 2``.
+* Observations (``listing_observation``, ``vendor_observation``) are data streams with a data-stream
+  lifecycle (``data_retention``): append-only, bulk ``create`` ops with the deterministic id (a re-sent
+  observation answers 409, which counts as done) and ``@timestamp`` = ``observed_at``. Every other kind
+  is a plain index written with bulk ``index`` ops by deterministic id (an upsert). Indices and data
+  streams are created by the first write from their template: no ``_data_stream`` API is used.
+* Reads never write (a read-only user or API key is enough; a missing index reads as empty). The writer
+  installs templates on its first call and replays the spool.
+* Writes go through the client's ``streaming_bulk`` (429/5xx items retried with backoff); a lost
+  connection is retried, then the documents go to a JSONL spool under ``<home>/spool`` and are replayed,
+  oldest first, by the next write, so nothing is lost and, ids being deterministic, nothing is
+  duplicated. Documents the cluster refuses are reported one by one (:class:`Rejection`) and kept aside.
+* Credentials (API key, basic auth, CA file) come from the environment or arguments and never appear in
+  messages: :attr:`ElasticBackend.url` is the URL without user info.
 * Search, terms and date histograms follow the SQLite backend's semantics (see ``indexer.query``).
 """
 
