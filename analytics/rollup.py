@@ -301,9 +301,12 @@ def rollup_vendors(
 
 
 def rollup(backend: IndexBackend) -> RollupResult:
-    """Everything to recompute after a crawl run: vendor aggregates, then cross-site identities."""
+    """Everything to recompute after a crawl run: vendor aggregates, cross-site identities, then the
+    turnover of each listing observation (``ListingObservation.turnover_sek``, summed by Kibana)."""
     from analytics.identity import link_vendors
+    from analytics.observation_turnover import fill_observation_turnover
 
     result = rollup_vendors(backend)
     link_vendors(backend, write=True)
+    fill_observation_turnover(backend)
     return result
