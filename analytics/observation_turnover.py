@@ -15,6 +15,7 @@ import bisect
 from typing import Any
 
 from analytics.turnover import SaleEstimate, TurnoverReport, compute_turnover, load_observations
+from analytics.write_back import set_fields
 from indexer.base import IndexBackend
 from indexer.models import ListingObservation
 
@@ -53,9 +54,4 @@ def fill_observation_turnover(backend: IndexBackend, report: TurnoverReport | No
     changed = {i: v for i, v in values.items() if by_id[i].get("turnover_sek") != v}
     if not changed:
         return 0
-    update = getattr(backend, "update_fields", None)
-    if update is not None:  # data streams are append-only: the backend updates in place
-        update(ListingObservation.KIND, {i: {"turnover_sek": v} for i, v in changed.items()})
-    else:
-        backend.upsert([ListingObservation.from_dict({**by_id[i], "turnover_sek": v}) for i, v in changed.items()])
-    return len(changed)
+    return set_fields(backend, ListingObservation, by_id, {i: {"turnover_sek": v} for i, v in changed.items()})
