@@ -24,13 +24,16 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
+from elasticsearch.helpers import streaming_bulk
 
 from indexer.base import IndexError_, SearchFilters, SearchHit
 from indexer.models import ALL_KINDS, Document
@@ -41,12 +44,33 @@ log = logging.getLogger("sokhund.indexer.elastic")
 
 ANALYZER = "sokhund_swedish"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_ITEM_STATUSES = (429, 500, 502, 503, 504)  # per bulk item: retried by streaming_bulk, then spooled
+BULK_CHUNK = 2000
+BULK_BYTES = 50 * 2**20
+# Reads of an index or data stream that does not exist yet answer empty instead of 404: reads never
+# create anything, so before the first crawl there is simply nothing.
+_MISSING_OK: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
 T = TypeVar("T")
 _counter = itertools.count()
 
 
 # ---------------------------------------------------------------------- templates
-def analysis_settings() -> dict[str, Any]:
+# Which analyzer chain the cluster can run. "full" needs the analysis-common module (every production
+# distribution has it); "basic" is what core Elasticsearch alone offers (the Maven integ-test-zip used
+# by ``sokhund es up``): no stemming and no diacritic folding, Swedish stopwords instead.
+ANALYSIS_MODES = ("full", "basic")
+
+
+def analysis_settings(mode: str = "full") -> dict[str, Any]:
+    if mode == "basic":
+        return {
+            "filter": {"sokhund_sv_stop": {"type": "stop", "stopwords": "_swedish_"}},
+            "analyzer": {
+                ANALYZER: {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "sokhund_sv_stop"]}
+            },
+        }
+    if mode != "full":
+        raise ValueError(f"analysis mode must be one of {ANALYSIS_MODES}, not {mode!r}")
     return {
         "filter": {
             "sokhund_folding": {"type": "asciifolding", "preserve_original": True},
@@ -60,6 +84,23 @@ def analysis_settings() -> dict[str, Any]:
             }
         },
     }
+
+
+def detect_analysis(client: Elasticsearch) -> str:
+    """``full`` when the cluster can run the Swedish stemmer and asciifolding, ``basic`` when it says it
+    cannot (a 400 naming the missing filter). Any other answer (an older proxy, a fake) keeps ``full``:
+    a production cluster is assumed, and a template it cannot take fails loudly on install."""
+    try:
+        client.indices.analyze(
+            tokenizer="standard",
+            filter=["lowercase", {"type": "asciifolding"}, {"type": "stemmer", "language": "swedish"}],
+            text="kvalitén",
+        )
+    except ApiError as exc:
+        if exc.meta.status == 400 and "filter" in str(exc):
+            return "basic"
+        return "full"
+    return "full"
 
 
 def mapping_for(kind: str) -> dict[str, Any]:
@@ -105,8 +146,15 @@ def index_name(prefix: str, kind: str) -> str:
     return f"{prefix}-{kind}"
 
 
-def index_templates(prefix: str = "sokhund") -> dict[str, dict[str, Any]]:
-    """Template name -> body for ``PUT _index_template/<name>``, one per kind."""
+# How long observation data streams keep their data (data-stream lifecycle ``data_retention``).
+DEFAULT_RETENTION = "730d"
+
+
+def index_templates(
+    prefix: str = "sokhund", analysis: str = "full", retention: str | None = DEFAULT_RETENTION
+) -> dict[str, dict[str, Any]]:
+    """Template name -> body for ``PUT _index_template/<name>``, one per kind. Observation data streams
+    get a data-stream lifecycle that deletes data older than ``retention`` (None: keep forever)."""
     out: dict[str, dict[str, Any]] = {}
     for kind in ALL_KINDS:
         body: dict[str, Any] = {
@@ -116,7 +164,7 @@ def index_templates(prefix: str = "sokhund") -> dict[str, dict[str, Any]]:
                 "settings": {
                     "number_of_shards": 1,
                     "auto_expand_replicas": "0-1",
-                    "analysis": analysis_settings(),
+                    "analysis": analysis_settings(analysis),
                 },
                 "mappings": mapping_for(kind),
             },
@@ -124,6 +172,8 @@ def index_templates(prefix: str = "sokhund") -> dict[str, dict[str, Any]]:
         }
         if kind in TIME_SERIES:
             body["data_stream"] = {}
+            if retention:
+                body["template"]["lifecycle"] = {"data_retention": retention}
         out[index_name(prefix, kind)] = body
     return out
 
@@ -209,9 +259,52 @@ def bool_query(schema: KindSchema, filters: SearchFilters | None, terms: list[Te
     return {"bool": body} if body else {"match_all": {}}
 
 
+# ---------------------------------------------------------------------- connection
+@dataclass(frozen=True)
+class Rejection:
+    """A document the cluster will never take as it is (mapping conflict, a string where a number
+    belongs …): reported with the cluster's reason, kept aside, never retried."""
+
+    kind: str
+    id: str
+    status: int
+    reason: str
+
+
+def connection_from_env(url: str) -> dict[str, Any]:
+    """Client keyword arguments for ``url`` from the environment: ``SOKHUND_ES_API_KEY`` (the encoded
+    ``id:key`` form Kibana shows) or ``SOKHUND_ES_USER`` + ``SOKHUND_ES_PASSWORD``, and ``SOKHUND_ES_CA``
+    (a PEM file) for https. Credentials in the URL itself (``https://user:pw@host``) are taken out of it,
+    so the URL can be shown in messages."""
+    parts = urlsplit(url)
+    kwargs: dict[str, Any] = {}
+    user, password = parts.username, parts.password
+    if parts.username is not None:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    kwargs["hosts"] = url.rstrip("/")
+    api_key = os.environ.get("SOKHUND_ES_API_KEY") or None
+    user = os.environ.get("SOKHUND_ES_USER") or (unquote(user) if user else None)
+    password = os.environ.get("SOKHUND_ES_PASSWORD") or (unquote(password) if password else None)
+    if api_key:
+        kwargs["api_key"] = api_key
+    elif user:
+        kwargs["basic_auth"] = (user, password or "")
+    ca = os.environ.get("SOKHUND_ES_CA") or None
+    if ca:
+        kwargs["ca_certs"] = ca
+    return kwargs
+
+
 # ---------------------------------------------------------------------- backend
 class ElasticBackend:
-    """Elasticsearch implementation of :class:`indexer.base.IndexBackend`."""
+    """Elasticsearch implementation of :class:`indexer.base.IndexBackend`.
+
+    Reads never write: ``search``, ``count``, aggregations … only read (a missing index reads as empty),
+    so a read-only user can run them. The writer (``upsert``, :meth:`init`) installs the templates on its
+    first call and replays the spool; indices and data streams are created by the first write."""
 
     def __init__(
         self,
@@ -224,23 +317,39 @@ class ElasticBackend:
         timeout: float = 10.0,
         spool_dir: str | Path | None = None,
         api_key: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        ca_certs: str | None = None,
+        analysis: str = "auto",
+        retention: str | None = None,
         client: Elasticsearch | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        conn = connection_from_env(url)
+        self.url = conn.pop("hosts")  # never carries credentials
+        if api_key:
+            conn.pop("basic_auth", None)
+            conn["api_key"] = api_key
+        elif basic_auth:
+            conn.pop("api_key", None)
+            conn["basic_auth"] = basic_auth
+        if ca_certs:
+            conn["ca_certs"] = ca_certs
         self.prefix = prefix
         self.refresh: bool | str = refresh
         self.retries = max(0, retries)
         self.backoff = backoff
         self._spool_dir = Path(spool_dir) if spool_dir else None
+        self.analysis = analysis if analysis != "auto" else os.environ.get("SOKHUND_ES_ANALYSIS", "auto")
+        self.retention = retention or os.environ.get("SOKHUND_ES_RETENTION") or DEFAULT_RETENTION
         self.client = client or Elasticsearch(
             self.url,
             request_timeout=timeout,
             max_retries=0,  # we retry with backoff ourselves
             retry_on_timeout=False,
-            api_key=api_key or os.environ.get("SOKHUND_ES_API_KEY") or None,
+            **conn,
         )
         self._ready = False
         self.spooled = 0  # documents spooled by this instance (not yet known to be replayed)
+        self.rejections: list[Rejection] = []  # documents the cluster refused, with its reasons
 
     # -------------------------------------------------------------- helpers
     @property
@@ -271,41 +380,66 @@ class ElasticBackend:
                 log.debug("%s on %s failed (%s); retry %d in %.2fs", what, self.url, err, attempt + 1, delay)
                 time.sleep(delay)
                 delay *= 2
-        raise _Unreachable(f"Elasticsearch at {self.url} is unreachable ({what}: {err})") from err
+        raise _Unreachable(f"Elasticsearch at {self.url} is unreachable ({what}: {_brief(err)})") from err
 
     def _read(self, what: str, fn: Callable[[], T]) -> T:
         try:
-            self._ensure_ready()
             return self._retrying(what, fn)
         except _Unreachable as exc:
             raise IndexError_(str(exc)) from exc
         except ApiError as exc:
-            raise IndexError_(f"Elasticsearch at {self.url} refused {what}: {exc}") from exc
+            raise IndexError_(f"Elasticsearch at {self.url} refused {what}: {_brief(exc)}") from exc
+
+    def init(self, create_indices: bool = True) -> dict[str, Any]:
+        """Install the index templates (and, with ``create_indices``, the plain indices, so Kibana data
+        views resolve before the first crawl). What ``sokhund es init`` runs; the crawl's first write does
+        the same without creating indices. Returns what was set up."""
+        try:
+            self._ensure_ready()
+            created = []
+            if create_indices:
+                for kind in ALL_KINDS:
+                    if kind not in TIME_SERIES and self._create_index(self.index(kind)):
+                        created.append(self.index(kind))
+        except _Unreachable as exc:
+            raise IndexError_(str(exc)) from exc
+        except ApiError as exc:
+            raise IndexError_(f"Elasticsearch at {self.url} refused the index setup: {_brief(exc)}") from exc
+        return {
+            "url": self.url,
+            "prefix": self.prefix,
+            "analysis": self.analysis,
+            "templates": sorted(index_templates(self.prefix)),
+            "created_indices": created,
+            "data_streams": [self.index(k) for k in TIME_SERIES],
+            "data_retention": self.retention,
+        }
 
     def _ensure_ready(self) -> None:
-        """On the first successful connection: install templates, create indices and data streams,
-        then replay any spooled documents."""
+        """Writer setup, once per instance: detect the analyzer the cluster can run, install one template
+        per kind; then replay any spooled documents. No index or data stream is created here: the first
+        write auto-creates it from its template (``_data_stream`` APIs are not on every cluster)."""
         if not self._ready:
-            for name, body in index_templates(self.prefix).items():
+            if self.analysis not in ANALYSIS_MODES:
+                self.analysis = self._retrying("analyzer probe", lambda: detect_analysis(self.client))
+                if self.analysis == "basic":
+                    log.info("Elasticsearch at %s has no analysis-common module: basic analyzer (no Swedish "
+                             "stemming, no diacritic folding)", self.url)
+            templates = index_templates(self.prefix, self.analysis, self.retention)
+            for name, body in templates.items():
                 put = self.client.indices.put_index_template
                 self._retrying("put index template", lambda n=name, b=body, put=put: put(name=n, body=b))
-            for kind in ALL_KINDS:
-                name = self.index(kind)
-                if kind in TIME_SERIES:
-                    self._create_ignoring_exists(
-                        lambda n=name: self.client.indices.create_data_stream(name=n)
-                    )
-                else:
-                    self._create_ignoring_exists(lambda n=name: self.client.indices.create(index=n))
             self._ready = True
         self._replay_spool()
 
-    def _create_ignoring_exists(self, fn: Callable[[], Any]) -> None:
+    def _create_index(self, name: str) -> bool:
         try:
-            self._retrying("create index", fn)
+            self._retrying("create index", lambda: self.client.indices.create(index=name))
         except ApiError as exc:
-            if exc.meta.status != 400 or "already_exists" not in str(exc):
-                raise
+            if exc.meta.status == 400 and "already_exists" in str(exc):
+                return False
+            raise
+        return True
 
     # -------------------------------------------------------------- writes
     def _action(self, doc: Document) -> dict[str, Any]:
@@ -323,7 +457,9 @@ class ElasticBackend:
 
     def upsert(self, docs: Iterable[Document]) -> int:
         """Bulk upsert. Returns how many the cluster holds now; when it is unreachable the documents are
-        spooled to disk (a warning says where) and 0 is returned: the next successful call replays them."""
+        spooled to disk (a warning says where) and 0 is returned: the next successful call replays them.
+        Documents the cluster refuses are reported one by one (:attr:`rejections`, log, rejected file)
+        and never stop the rest."""
         actions = [self._action(d) for d in docs]
         if not actions:
             return 0
@@ -333,60 +469,85 @@ class ElasticBackend:
             self._spool(actions, str(exc))
             return 0
         except ApiError as exc:
-            raise IndexError_(f"Elasticsearch at {self.url} refused the index setup: {exc}") from exc
+            raise IndexError_(f"Elasticsearch at {self.url} refused the index setup: {_brief(exc)}") from exc
         done, pending, reason = self._send(actions)
         if pending:
             self._spool(pending, reason)
         return done
 
     def _send(self, actions: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]], str]:
-        """Send in chunks; retry what the cluster could not take. Returns (done, still pending, why)."""
+        """Send with the client's ``streaming_bulk`` (chunks, per-item retry with backoff on 429/5xx).
+        A lost connection retries what is not yet confirmed. Returns (done, still pending, why)."""
         done = 0
-        for start in range(0, len(actions), 2000):
-            chunk = actions[start : start + 2000]
-            delay = self.backoff
-            for attempt in range(self.retries + 1):
-                try:
-                    ok, chunk, rejected = self._bulk_once(chunk)
-                except _Unreachable as exc:
-                    return done, chunk + actions[start + 2000 :], str(exc)
-                done += ok
-                if rejected:
-                    self._reject(rejected)
-                if not chunk:
-                    break
-                if attempt < self.retries:
-                    time.sleep(delay)
-                    delay *= 2
-            else:
-                reason = f"Elasticsearch at {self.url} kept refusing {len(chunk)} documents (429/5xx)"
-                return done, chunk + actions[start + 2000 :], reason
-        return done, [], ""
+        pending = actions
+        delay = self.backoff
+        reason = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(delay)
+                delay *= 2
+            ok, pending, rejected, reason = self._bulk_stream(pending)
+            done += ok
+            if rejected:
+                self._reject(rejected)
+            if not pending or not reason.startswith("unreachable"):
+                break
+        if pending:
+            reason = f"Elasticsearch at {self.url} {reason or 'did not take the documents'}"
+        return done, pending, reason
 
-    def _bulk_once(
-        self, chunk: list[dict[str, Any]]
-    ) -> tuple[int, list[dict[str, Any]], list[tuple[dict[str, Any], Any]]]:
-        operations: list[dict[str, Any]] = []
-        for a in chunk:
-            operations.append({a["op"]: {"_index": self.index(a["kind"]), "_id": a["id"]}})
-            operations.append(a["doc"])
-        kwargs: dict[str, Any] = {"operations": operations}
+    def _bulk_stream(
+        self, actions: list[dict[str, Any]]
+    ) -> tuple[int, list[dict[str, Any]], list[tuple[dict[str, Any], int, Any]], str]:
+        """One pass of ``streaming_bulk``: (done, pending, rejected (action, status, error), why pending)."""
+        waiting: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for a in actions:
+            waiting.setdefault((a["op"], a["id"]), []).append(a)
+        ops = (
+            {"_op_type": a["op"], "_index": self.index(a["kind"]), "_id": a["id"], "_source": a["doc"]}
+            for a in actions
+        )
+        kwargs: dict[str, Any] = {}
         if self.refresh:
             kwargs["refresh"] = "wait_for" if self.refresh is True else self.refresh
-        resp = self._retrying("bulk", lambda: self.client.bulk(**kwargs))
         ok = 0
-        retry: list[dict[str, Any]] = []
-        rejected: list[tuple[dict[str, Any], Any]] = []
-        for action, item in zip(chunk, resp.get("items", []), strict=False):
-            result = next(iter(item.values()))
-            status = int(result.get("status", 500))
-            if status < 300 or (status == 409 and action["op"] == "create"):
-                ok += 1  # 409 on create: this observation is already stored
-            elif status in RETRY_STATUSES or status >= 500:
-                retry.append(action)
-            else:
-                rejected.append((action, result.get("error")))
-        return ok, retry, rejected
+        refused: list[dict[str, Any]] = []
+        rejected: list[tuple[dict[str, Any], int, Any]] = []
+        try:
+            for _, item in streaming_bulk(
+                self.client,
+                ops,
+                chunk_size=BULK_CHUNK,
+                max_chunk_bytes=BULK_BYTES,
+                raise_on_error=False,
+                raise_on_exception=True,
+                max_retries=self.retries,
+                initial_backoff=self.backoff,
+                max_backoff=30.0,
+                retry_on_status=RETRY_ITEM_STATUSES,
+                **kwargs,
+            ):
+                op, result = next(iter(item.items()))
+                queue = waiting.get((op, str(result.get("_id"))))
+                if not queue:
+                    continue
+                action = queue.pop(0)
+                status = int(result.get("status", 500))
+                if status < 300 or (status == 409 and op == "create"):
+                    ok += 1  # 409 on create: this observation is already stored
+                elif status in RETRY_ITEM_STATUSES:
+                    refused.append(action)  # still 429/5xx after the helper's retries: spool
+                else:
+                    rejected.append((action, status, result.get("error")))
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            return ok, refused + _left(waiting), rejected, f"unreachable ({_brief(exc)})"
+        except ApiError as exc:
+            if exc.meta.status in RETRY_ITEM_STATUSES:
+                return ok, refused + _left(waiting), rejected, f"kept refusing bulk writes ({_brief(exc)})"
+            raise IndexError_(f"Elasticsearch at {self.url} refused a bulk write: {_brief(exc)}") from exc
+        if refused:
+            return ok, refused, rejected, f"kept refusing {len(refused)} documents (429/5xx)"
+        return ok, [], rejected, ""
 
     def _spool(self, actions: list[dict[str, Any]], reason: str) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -400,23 +561,36 @@ class ElasticBackend:
         tmp.rename(path)
         self.spooled += len(actions)
         log.warning(
-            "%s; %d documents spooled to %s and will be replayed on the next successful connection",
+            "%s; %d documents spooled to %s and will be replayed on the next successful write",
             reason,
             len(actions),
             path,
         )
         return path
 
-    def _reject(self, rejected: list[tuple[dict[str, Any], Any]]) -> None:
-        """Documents the cluster will never accept (mapping errors …): kept aside, never replayed."""
+    def _reject(self, rejected: list[tuple[dict[str, Any], int, Any]]) -> None:
+        """Documents the cluster will never accept (mapping errors …): one report each, kept aside in
+        ``rejected-<prefix>.jsonl`` (with the reason), never replayed."""
         path = self.spool_dir / f"rejected-{self.prefix}.jsonl"
         with path.open("a", encoding="utf-8") as fh:
-            for action, error in rejected:
-                fh.write(json.dumps({**action, "error": error}, ensure_ascii=False, default=str) + "\n")
-        log.error("Elasticsearch at %s rejected %d documents; kept in %s", self.url, len(rejected), path)
+            for action, status, error in rejected:
+                rej = Rejection(action["kind"], action["id"], status, _reason(error))
+                self.rejections.append(rej)
+                log.error("Elasticsearch at %s rejected %s %s (HTTP %d): %s; kept in %s",
+                          self.url, rej.kind, rej.id, status, rej.reason, path)
+                fh.write(json.dumps({**action, "status": status, "error": error}, ensure_ascii=False,
+                                    default=str) + "\n")
 
     def spool_files(self) -> list[Path]:
         return sorted(self.spool_dir.glob(f"es-{self.prefix}-*.jsonl"))
+
+    def flush_spool(self) -> int:
+        """Replay the spool now (the writer's setup included). Returns how many files remain."""
+        try:
+            self._ensure_ready()
+        except _Unreachable as exc:
+            log.warning("%s; spool kept", exc)
+        return len(self.spool_files())
 
     def _replay_spool(self) -> None:
         for path in self.spool_files():
@@ -459,39 +633,39 @@ class ElasticBackend:
         return done
 
     def delete(self, kind: str, doc_id: str) -> None:
+        """Delete one document. In a data stream the document is deleted from its backing index (found
+        by a search), since not every cluster has ``_delete_by_query``."""
         index = self.index(kind)
-        refresh = bool(self.refresh)
+        refresh = "wait_for" if self.refresh else None
         if kind in TIME_SERIES:
-            self._read(
-                "delete",
-                lambda: self.client.delete_by_query(
-                    index=index, query={"ids": {"values": [doc_id]}}, refresh=refresh, conflicts="proceed"
-                ),
-            )
-            return
-        try:
-            self._read(
-                "delete",
-                lambda: self.client.delete(index=index, id=doc_id, refresh="wait_for" if refresh else None),
-            )
-        except IndexError_ as exc:
-            if not isinstance(exc.__cause__, ApiError) or exc.__cause__.meta.status != 404:
-                raise
+            resp = self._read("delete", lambda: self.client.search(
+                index=index, query={"ids": {"values": [doc_id]}}, size=100, source=False,
+                ignore_unavailable=True, allow_no_indices=True,
+            ))
+            targets = [h["_index"] for h in resp["hits"]["hits"]]
+        else:
+            targets = [index]
+        for target in targets:
+            try:
+                self._read("delete", lambda t=target: self.client.delete(index=t, id=doc_id, refresh=refresh))
+            except IndexError_ as exc:
+                if not isinstance(exc.__cause__, ApiError) or exc.__cause__.meta.status != 404:
+                    raise
 
     # -------------------------------------------------------------- reads
     def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
         index = self.index(kind)
         if kind in TIME_SERIES:  # data streams: no GET by id, search the backing indices
-            resp = self._read(
-                "get", lambda: self.client.search(index=index, query={"ids": {"values": [doc_id]}}, size=1)
-            )
+            resp = self._read("get", lambda: self.client.search(
+                index=index, query={"ids": {"values": [doc_id]}}, size=1, **_MISSING_OK
+            ))
             hits = resp["hits"]["hits"]
             return _strip(hits[0]["_source"]) if hits else None
         try:
             resp = self._read("get", lambda: self.client.get(index=index, id=doc_id))
         except IndexError_ as exc:
             if isinstance(exc.__cause__, ApiError) and exc.__cause__.meta.status == 404:
-                return None
+                return None  # no such document, or no such index yet
             raise
         return _strip(resp["_source"]) if resp.get("found") else None
 
@@ -499,7 +673,8 @@ class ElasticBackend:
         index, query = self.index(kind), bool_query(schema_for(kind), filters)
         after: list[Any] | None = None
         while True:
-            kwargs: dict[str, Any] = {"index": index, "query": query, "size": 1000, "sort": [{"id": "asc"}]}
+            kwargs: dict[str, Any] = {"index": index, "query": query, "size": 1000, "sort": [{"id": "asc"}],
+                                      **_MISSING_OK}
             if after is not None:
                 kwargs["search_after"] = after
             hits = self._read("search", lambda kw=kwargs: self.client.search(**kw))["hits"]["hits"]
@@ -511,7 +686,8 @@ class ElasticBackend:
 
     def count(self, kind: str, filters: SearchFilters | None = None) -> int:
         index, query = self.index(kind), bool_query(schema_for(kind), filters)
-        return int(self._read("count", lambda: self.client.count(index=index, query=query))["count"])
+        resp = self._read("count", lambda: self.client.count(index=index, query=query, **_MISSING_OK))
+        return int(resp["count"])
 
     def search_body(
         self, kind: str, query: str | None, filters: SearchFilters | None = None, limit: int = 20
@@ -534,7 +710,9 @@ class ElasticBackend:
             return []
         body = self.search_body(kind, query, filters, limit)
         index = self.index(kind)
-        resp = self._read("search", lambda: self.client.search(index=index, track_total_hits=False, **body))
+        resp = self._read(
+            "search", lambda: self.client.search(index=index, track_total_hits=False, **body, **_MISSING_OK)
+        )
         return [
             SearchHit(id=h["_id"], kind=kind, score=float(h.get("_score") or 0.0), doc=_strip(h["_source"]))
             for h in resp["hits"]["hits"]
@@ -562,9 +740,9 @@ class ElasticBackend:
         body = self.terms_body(kind, field, filters, size)
         index = self.index(kind)
         info = schema_for(kind).fields.get(field)
-        resp = self._read("terms aggregation", lambda: self.client.search(index=index, **body))
+        resp = self._read("terms aggregation", lambda: self.client.search(index=index, **body, **_MISSING_OK))
         out: list[tuple[Any, int]] = []
-        for b in resp["aggregations"]["terms"]["buckets"]:
+        for b in resp.get("aggregations", {}).get("terms", {}).get("buckets", []):
             key = b["key"]
             if info is not None and info.kind == "bool":
                 key = bool(key)
@@ -605,14 +783,14 @@ class ElasticBackend:
     ) -> list[tuple[str, int, float | None]]:
         body = self.histogram_body(kind, date_field, interval, filters, sum_field)
         index = self.index(kind)
-        resp = self._read("date histogram", lambda: self.client.search(index=index, **body))
+        resp = self._read("date histogram", lambda: self.client.search(index=index, **body, **_MISSING_OK))
         return [
             (
                 b["key_as_string"],
                 int(b["doc_count"]),
                 float(b["sum"]["value"] or 0.0) if sum_field else None,
             )
-            for b in resp["aggregations"]["histogram"]["buckets"]
+            for b in resp.get("aggregations", {}).get("histogram", {}).get("buckets", [])
         ]
 
     def close(self) -> None:
@@ -631,8 +809,41 @@ def _strip(source: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in source.items() if k != "@timestamp"}
 
 
+def _left(waiting: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [a for queue in waiting.values() for a in queue]
+
+
+def _brief(exc: BaseException) -> str:
+    """An error as one short line. Transport errors name host and port only; credentials live in
+    headers and are never part of it."""
+    if isinstance(exc, ApiError):
+        return f"HTTP {exc.meta.status} {_reason(exc.body if isinstance(exc.body, dict) else str(exc))}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _reason(error: Any) -> str:
+    """``type: reason`` (plus the root cause) from an Elasticsearch error object."""
+    if isinstance(error, dict):
+        error = error.get("error", error)
+    if not isinstance(error, dict):
+        return str(error)[:500]
+    text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    cause = error.get("caused_by")
+    if isinstance(cause, dict) and cause.get("reason"):
+        text += f" ({cause.get('type')}: {cause['reason']})"
+    return text[:500]
+
+
 def _utc_now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-__all__ = ["ElasticBackend", "analysis_settings", "index_templates", "mapping_for"]
+__all__ = [
+    "ElasticBackend",
+    "Rejection",
+    "analysis_settings",
+    "connection_from_env",
+    "detect_analysis",
+    "index_templates",
+    "mapping_for",
+]
