@@ -90,7 +90,8 @@ def open_backend(url: str | None = None) -> IndexBackend:
     if url.startswith(("http://", "https://")):
         from indexer.elastic import ElasticBackend
 
-        return ElasticBackend(url)
+        # SOKHUND_ES_PREFIX: a separate set of indices on a shared cluster (tests, a second deployment)
+        return ElasticBackend(url, prefix=os.environ.get("SOKHUND_ES_PREFIX") or "sokhund")
     from indexer.sqlite import SQLiteBackend
 
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else (url or str(paths.index_path()))
