@@ -17,6 +17,7 @@ from indexer.base import IndexBackend, open_backend
 from indexer.models import ALL_KINDS, Document
 
 log = logging.getLogger(__name__)
+READ_PAUSE = 10.0  # seconds without lookups after a failed one (each costs the backend's retries)
 
 
 class IndexSink:
@@ -29,6 +30,7 @@ class IndexSink:
         self._last_flush = time.monotonic()
         self.written = 0
         self._closed = False
+        self._reads_down_until = 0.0
         self.replay_spool()
 
     @classmethod
@@ -91,10 +93,20 @@ class IndexSink:
             log.info("replayed %d spooled documents from %s", len(docs), path)
 
     def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        """The stored doc (to keep its first_seen). While the index is down this answers None, so the
+        documents still go to the spool (a re-seen listing then gets this crawl as first_seen) instead of
+        failing the item; after a failed read the index is not asked again for a few seconds."""
         for doc in reversed(self._buffer):
             if doc.KIND == kind and doc.id == doc_id:
                 return doc.to_dict()
-        return self.backend.get(kind, doc_id)
+        if time.monotonic() < self._reads_down_until:
+            return None
+        try:
+            return self.backend.get(kind, doc_id)
+        except Exception as exc:
+            log.warning("index read failed (%s); first_seen lookups skipped for %.0fs", exc, READ_PAUSE)
+            self._reads_down_until = time.monotonic() + READ_PAUSE
+            return None
 
     def close(self) -> None:
         if self._closed:
