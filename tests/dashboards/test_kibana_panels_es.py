@@ -148,11 +148,12 @@ def metric_value(bucket: dict[str, Any], cid: str) -> float:
 
 @pytest.fixture(scope="module")
 def demo_world(es_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Two simulated demo days of flugsvamp (crawl, roll-up, alerts: a campaign run each) in the cluster."""
+    """Two simulated demo days of flugsvamp (crawl, roll-up, alerts: a campaign run each) in the cluster; a
+    new Swedish vendor opens on the second day."""
     home = tmp_path_factory.mktemp("panels") / "home"
     prefix = new_prefix("panels")
     with es_index_env(es_cluster.url, prefix, home):
-        with Testbed(seed=5, state_dir=home / "testbed", ddos=False) as testbed:
+        with Testbed(seed=5, state_dir=home / "testbed", ddos=False, new_swedish_vendor_day=1) as testbed:
             os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
             campaign = Campaign(name="panels", sites=["flugsvamp"], schedule=Schedule(interval_seconds=86400))
             for day in range(2):
