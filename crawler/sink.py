@@ -18,6 +18,8 @@ from indexer.models import ALL_KINDS, Document
 
 log = logging.getLogger(__name__)
 READ_PAUSE = 10.0  # seconds without lookups after a failed one (each costs the backend's retries)
+DOWN_PAUSE = 15.0  # seconds between write attempts while the index is down
+DOWN_BUFFER = 20_000  # ... or as soon as this many documents wait
 
 
 class IndexSink:
@@ -31,6 +33,7 @@ class IndexSink:
         self.written = 0
         self._closed = False
         self._reads_down_until = 0.0
+        self._down_until = 0.0  # while the index is down, writes are gathered until then
         self.replay_spool()
 
     @classmethod
@@ -52,17 +55,24 @@ class IndexSink:
 
     def add(self, docs: Iterable[Document]) -> None:
         self._buffer.extend(docs)
-        if len(self._buffer) >= self.batch_size or time.monotonic() - self._last_flush > self.max_delay:
+        now = time.monotonic()
+        if now < self._down_until and len(self._buffer) < DOWN_BUFFER:
+            return  # the index is down: do not pay its retries for every page; gather, then spool in bulk
+        if len(self._buffer) >= self.batch_size or now - self._last_flush > self.max_delay:
             self.flush()
 
     def flush(self) -> None:
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
-        self._last_flush = time.monotonic()
         for attempt in range(3):
             try:
+                spooled = getattr(self.backend, "spooled", 0)
                 self.written += self.backend.upsert(batch)
+                # a backend with its own spool (Elasticsearch) does not raise when down: it spools
+                if getattr(self.backend, "spooled", 0) > spooled:
+                    self._down_until = time.monotonic() + DOWN_PAUSE
+                self._last_flush = time.monotonic()
                 return
             except Exception as exc:  # the index went down mid-crawl: retry, then spool
                 log.warning("index write failed (attempt %d/3): %s", attempt + 1, exc)

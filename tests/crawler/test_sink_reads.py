@@ -1,4 +1,5 @@
-"""The sink's first_seen lookup while the index is down: the item goes on (to the spool), it does not fail."""
+"""The sink while the index is down: a first_seen lookup answers None (the item goes on, to the spool), and
+writes are gathered and spooled in bulk instead of paying the backend's retries for every page."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def test_lookup_on_an_unreachable_index_answers_none_and_documents_are_spooled(t
     sink = IndexSink(backend, tmp_path / "spool" / "run.jsonl", batch_size=1)
     assert sink.get("listing", Listing.make_id("s", "1")) is None
     assert sink.get("listing", Listing.make_id("s", "2")) is None  # paused: not asked again
-    sink.add([Listing(id=Listing.make_id("s", "1"), site="s", listing_id="1")])
+    for i in range(3):
+        sink.add([Listing(id=Listing.make_id("s", str(i)), site="s", listing_id=str(i))])
+    assert backend.spooled == 1, "the first write finds the index down; the next ones are gathered"
     sink.close()
-    assert backend.spooled == 1 and len(backend.spool_files()) == 1
+    assert backend.spooled == 3 and len(backend.spool_files()) == 2
