@@ -94,12 +94,66 @@ def _onion_world(urls: dict[str, str], console: Console) -> Iterator[dict[str, s
         network.down()
 
 
-def run_demo(days: int = 7, seed: int = 7, use_tor: bool = False, out: str | None = None) -> int:
+@contextmanager
+def _local_es(console: Console, keep: bool) -> Iterator[str]:
+    """A local Elasticsearch cluster for the demo under ``$SOKHUND_HOME/es/cluster`` (where ``sokhund es
+    status|down`` find it); stopped at the end unless ``keep``. Every index user of this process and of
+    its crawl workers is pointed at it through ``SOKHUND_INDEX_URL``."""
+    from indexer.localcluster import LocalCluster
+
+    base = paths.sub("es") / "cluster"
+    console.print("starting a local Elasticsearch cluster on 127.0.0.1 (about 30 s) …")
+    cluster = LocalCluster(base, owned=not keep)
+    state = cluster.up(timeout=float(os.environ.get("SOKHUND_ES_BOOT_TIMEOUT", "180")))
+    console.print(f"Elasticsearch {state.version} up in {state.boot_seconds:.0f} s: {state.url}")
+    previous = os.environ.get("SOKHUND_INDEX_URL")
+    os.environ["SOKHUND_INDEX_URL"] = state.url
+    try:
+        yield state.url
+    finally:
+        if keep:
+            console.print(f"Elasticsearch keeps running: SOKHUND_INDEX_URL={state.url}; stop it with "
+                          "[bold]sokhund es down[/]")
+        else:
+            cluster.down()
+            if previous is None:
+                os.environ.pop("SOKHUND_INDEX_URL", None)
+            else:
+                os.environ["SOKHUND_INDEX_URL"] = previous
+
+
+def _demo_index(index: str | None) -> str:
+    """``sqlite`` (the embedded default), ``es`` (a local cluster the demo starts) or an index URL;
+    default ``$SOKHUND_INDEX_URL``, else sqlite."""
+    index = index or os.environ.get("SOKHUND_INDEX_URL") or "sqlite"
+    return "es" if index in ("es", "elasticsearch") else index
+
+
+def run_demo(days: int = 7, seed: int = 7, use_tor: bool = False, out: str | None = None,
+             index: str | None = None, keep_es: bool = False) -> int:
+    console = Console()
+    index = _demo_index(index)
+    if index != "es":
+        if index != "sqlite":
+            os.environ["SOKHUND_INDEX_URL"] = index
+        return _run_days(console, days, seed, use_tor, out)
+    from indexer.localcluster import down_from_state
+
+    kept = paths.home() / "es" / "cluster"
+    if kept.exists():
+        down_from_state(kept)  # a cluster an earlier demo kept, before the reset
+    _prepare_home()
+    with _local_es(console, keep_es):
+        return _run_days(console, days, seed, use_tor, out, prepared=True)
+
+
+def _run_days(console: Console, days: int, seed: int, use_tor: bool, out: str | None,
+              prepared: bool = False) -> int:
     from testbed.server import Testbed
 
-    console = Console()
     out_dir = Path(out) if out else paths.home() / "demo"
-    _prepare_home()
+    if not prepared:
+        _prepare_home()
     out_dir.mkdir(parents=True, exist_ok=True)
     state = paths.testbed_dir() / f"demo-seed{seed}"
     adapters = load_all()
@@ -189,10 +243,16 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
     p.add_argument("--tor", action="store_true", help="crawl the markets as onion services over a private Tor network")
     p.add_argument("--out", default=None, help="where to write plots and truth (default $SOKHUND_HOME/demo)")
+    p.add_argument("--index", default=None,
+                   help="sqlite (default), es (start a local Elasticsearch cluster for the demo) or an index "
+                   "URL; default $SOKHUND_INDEX_URL")
+    p.add_argument("--keep-es", action="store_true",
+                   help="with --index es: leave the cluster running afterwards (stop it with 'sokhund es down')")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from cli.demo import run_demo
 
-    return run_demo(days=args.days, seed=args.seed, use_tor=args.tor, out=args.out)
+    return run_demo(days=args.days, seed=args.seed, use_tor=args.tor, out=args.out, index=args.index,
+                    keep_es=args.keep_es)

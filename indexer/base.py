@@ -79,19 +79,26 @@ class IndexError_(RuntimeError):
     """The index is unreachable or refused a write; the message says which and what to do."""
 
 
+ES_ALIASES = ("es", "elasticsearch")
+
+
 def open_backend(url: str | None = None) -> IndexBackend:
-    """Open the backend named by ``url`` (``sqlite:///path`` or ``http(s)://es-host:9200``), else by
-    ``$SOKHUND_INDEX_URL``; default: the embedded SQLite index in the data directory."""
+    """Open the backend named by ``url`` (``sqlite:///path``, ``http(s)://es-host:9200``, or ``es``: the
+    cluster of ``$SOKHUND_ES_URL``), else by ``$SOKHUND_INDEX_URL``; default: the embedded SQLite index in
+    the data directory. Elasticsearch credentials come from the environment (see indexer.elastic)."""
     import os
 
     from crawler import paths
 
     url = url or os.environ.get("SOKHUND_INDEX_URL") or ""
+    if url in ES_ALIASES:
+        url = os.environ.get("SOKHUND_ES_URL") or ""
+        if not url:
+            raise IndexError_("the index is 'es' but SOKHUND_ES_URL is not set (e.g. https://es-host:9200)")
     if url.startswith(("http://", "https://")):
         from indexer.elastic import ElasticBackend
 
-        # SOKHUND_ES_PREFIX: a separate set of indices on a shared cluster (tests, a second deployment)
-        return ElasticBackend(url, prefix=os.environ.get("SOKHUND_ES_PREFIX") or "sokhund")
+        return ElasticBackend(url)
     from indexer.sqlite import SQLiteBackend
 
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else (url or str(paths.index_path()))

@@ -1,18 +1,26 @@
 """Elasticsearch backend (official ``elasticsearch`` 8.x client; works with ES 8 natively and ES 9 via
 its REST compatibility for ``compatible-with=8``).
 
-* One index template per kind, named ``<prefix>-<kind>``: a Swedish analyzer (standard tokenizer,
-  lowercase, asciifolding with ``preserve_original`` and the ``swedish`` stemmer) on free-text fields
-  (each with a ``.keyword`` sub-field), ``keyword`` for strings, ``date`` for dates, numbers as numbers;
-  ``dynamic: false`` so stray fields are kept in ``_source`` but never explode the mapping.
-* Observations (``listing_observation``, ``vendor_observation``) are data streams: append-only, bulk
-  ``create`` ops with the deterministic id (a re-sent observation answers 409, which counts as done)
-  and ``@timestamp`` = ``observed_at``. Every other kind is a plain index written with bulk ``index``
-  ops by deterministic id (an upsert).
-* Writes retry with exponential backoff on connection errors, 429 and 5xx. When the cluster stays
-  unreachable the documents go to a JSONL spool under ``<home>/spool`` and are replayed, oldest
-  first, on the next successful connection, so nothing is lost and, ids being deterministic, nothing
-  is duplicated.
+* One index template per kind, named ``<prefix>-<kind>``: a Swedish analyzer on free-text fields (each
+  with a ``.keyword`` sub-field), ``keyword`` for strings, ``date`` for dates, numbers as numbers;
+  ``dynamic: false`` so stray fields are kept in ``_source`` but never explode the mapping. The analyzer
+  follows what the cluster can run (one ``_analyze`` probe by the writer): with analysis-common,
+  lowercase + asciifolding (``preserve_original``) + the Swedish stemmer; without it (core-only builds
+  such as the Maven integ-test-zip), lowercase + Swedish stopwords plus folded ``<field>__fold`` copies
+  written by us, so diacritics still fold like SQLite's ``remove_diacritics 2``.
+* Observations (``listing_observation``, ``vendor_observation``) are data streams with a data-stream
+  lifecycle (``data_retention``): append-only, bulk ``create`` ops with the deterministic id (a re-sent
+  observation answers 409, which counts as done) and ``@timestamp`` = ``observed_at``. Every other kind
+  is a plain index written with bulk ``index`` ops by deterministic id (an upsert). Indices and data
+  streams are created by the first write from their template: no ``_data_stream`` API is used.
+* Reads never write (a read-only user or API key is enough; a missing index reads as empty). The writer
+  installs templates on its first call and replays the spool.
+* Writes go through the client's ``streaming_bulk`` (429/5xx items retried with backoff); a lost
+  connection is retried, then the documents go to a JSONL spool under ``<home>/spool`` and are replayed,
+  oldest first, by the next write, so nothing is lost and, ids being deterministic, nothing is
+  duplicated. Documents the cluster refuses are reported one by one (:class:`Rejection`) and kept aside.
+* Credentials (API key, basic auth, CA file) come from the environment or arguments and never appear in
+  messages: :attr:`ElasticBackend.url` is the URL without user info.
 * Search, terms and date histograms follow the SQLite backend's semantics (see ``indexer.query``).
 """
 
@@ -23,6 +31,7 @@ import json
 import logging
 import os
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +61,7 @@ BULK_BYTES = 50 * 2**20
 _MISSING_OK: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
 T = TypeVar("T")
 _counter = itertools.count()
+_DETECTED: dict[str, str] = {}  # cluster URL -> analysis mode, probed once per process
 
 
 # ---------------------------------------------------------------------- templates
@@ -86,10 +96,11 @@ def analysis_settings(mode: str = "full") -> dict[str, Any]:
     }
 
 
-def detect_analysis(client: Elasticsearch) -> str:
+def detect_analysis(client: Elasticsearch) -> str | None:
     """``full`` when the cluster can run the Swedish stemmer and asciifolding, ``basic`` when it says it
-    cannot (a 400 naming the missing filter). Any other answer (an older proxy, a fake) keeps ``full``:
-    a production cluster is assumed, and a template it cannot take fails loudly on install."""
+    cannot (a 400 naming the missing filter), None when it would not say (a user without the analyze
+    privilege, an older proxy, a fake): then a production cluster is assumed and a template it cannot
+    take fails loudly on install."""
     try:
         client.indices.analyze(
             tokenizer="standard",
@@ -99,11 +110,24 @@ def detect_analysis(client: Elasticsearch) -> str:
     except ApiError as exc:
         if exc.meta.status == 400 and "filter" in str(exc):
             return "basic"
-        return "full"
+        return None
     return "full"
 
 
-def mapping_for(kind: str) -> dict[str, Any]:
+# In "basic" mode the cluster cannot fold diacritics, so the writer indexes a folded copy of each text
+# field (``title__fold`` …, folded in Python like SQLite's ``remove_diacritics 2``) and every query also
+# searches those copies with folded words. Readers need not know the mode: a copy that is not mapped is
+# simply never matched.
+FOLD_SUFFIX = "__fold"
+
+
+def fold(text: str) -> str:
+    """Lowercase without diacritics: ``Högsta kvalité`` -> ``hogsta kvalite``."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def mapping_for(kind: str, analysis: str = "full") -> dict[str, Any]:
     schema = schema_for(kind)
     props: dict[str, Any] = {"id": {"type": "keyword"}}
     for info in schema.fields.values():
@@ -134,6 +158,9 @@ def mapping_for(kind: str) -> dict[str, Any]:
             props[info.name] = {"type": "boolean"}
         else:
             props[info.name] = {"type": "keyword", "ignore_above": 1024}
+    if analysis == "basic":
+        for name in schema.text_fields:
+            props[name + FOLD_SUFFIX] = {"type": "text", "analyzer": ANALYZER}
     if kind in TIME_SERIES:
         props["@timestamp"] = {"type": "date"}
     return {"dynamic": False, "properties": props}
@@ -166,7 +193,7 @@ def index_templates(
                     "auto_expand_replicas": "0-1",
                     "analysis": analysis_settings(analysis),
                 },
-                "mappings": mapping_for(kind),
+                "mappings": mapping_for(kind, analysis),
             },
             "_meta": {"managed_by": "sokhund", "kind": kind},
         }
@@ -224,10 +251,12 @@ def filter_clauses(schema: KindSchema, filters: SearchFilters | None) -> tuple[l
 
 def text_clauses(schema: KindSchema, terms: list[Term]) -> list[dict[str, Any]]:
     """One clause per term (all must match): word, phrase, or prefix, over the weighted text fields."""
-    fields = [f"{name}^{weight:g}" if weight != 1 else name for name, weight in schema.text_fields.items()]
+    names = [*schema.text_fields, *(n + FOLD_SUFFIX for n in schema.text_fields)]
+    weights = [*schema.text_fields.values(), *schema.text_fields.values()]
+    fields = [f"{name}^{weight:g}" if weight != 1 else name for name, weight in zip(names, weights, strict=True)]
     clauses: list[dict[str, Any]] = []
     for term in terms:
-        text = " ".join(term.words)
+        text = fold(" ".join(term.words))  # folded: matches the folding analyzer and the __fold copies
         if term.prefix:
             clauses.append(
                 {
@@ -310,7 +339,7 @@ class ElasticBackend:
         self,
         url: str,
         *,
-        prefix: str = "sokhund",
+        prefix: str | None = None,
         refresh: bool | str = False,
         retries: int = 3,
         backoff: float = 0.5,
@@ -333,7 +362,7 @@ class ElasticBackend:
             conn["basic_auth"] = basic_auth
         if ca_certs:
             conn["ca_certs"] = ca_certs
-        self.prefix = prefix
+        self.prefix = prefix or os.environ.get("SOKHUND_ES_PREFIX") or "sokhund"
         self.refresh: bool | str = refresh
         self.retries = max(0, retries)
         self.backoff = backoff
@@ -348,6 +377,7 @@ class ElasticBackend:
             **conn,
         )
         self._ready = False
+        self._unrefreshed = False  # this instance wrote since its last refresh
         self.spooled = 0  # documents spooled by this instance (not yet known to be replayed)
         self.rejections: list[Rejection] = []  # documents the cluster refused, with its reasons
 
@@ -384,6 +414,7 @@ class ElasticBackend:
 
     def _read(self, what: str, fn: Callable[[], T]) -> T:
         try:
+            self._refresh_own_writes()
             return self._retrying(what, fn)
         except _Unreachable as exc:
             raise IndexError_(str(exc)) from exc
@@ -421,7 +452,12 @@ class ElasticBackend:
         write auto-creates it from its template (``_data_stream`` APIs are not on every cluster)."""
         if not self._ready:
             if self.analysis not in ANALYSIS_MODES:
-                self.analysis = self._retrying("analyzer probe", lambda: detect_analysis(self.client))
+                detected = _DETECTED.get(self.url)
+                if detected is None:
+                    detected = self._retrying("analyzer probe", lambda: detect_analysis(self.client))
+                    if detected is not None:
+                        _DETECTED[self.url] = detected
+                self.analysis = detected or "full"
                 if self.analysis == "basic":
                     log.info("Elasticsearch at %s has no analysis-common module: basic analyzer (no Swedish "
                              "stemming, no diacritic folding)", self.url)
@@ -440,6 +476,19 @@ class ElasticBackend:
                 return False
             raise
         return True
+
+    def _refresh_own_writes(self) -> None:
+        """Read-your-writes: a writer that reads (rollup, alerts) or closes makes what it wrote
+        searchable first. Only an instance that wrote does this, so readers stay read-only."""
+        if not self._unrefreshed:
+            return
+        self._unrefreshed = False
+        try:
+            self._retrying("refresh", lambda: self.client.indices.refresh(
+                index=f"{self.prefix}-*", ignore_unavailable=True, allow_no_indices=True
+            ))
+        except (_Unreachable, ApiError) as exc:
+            log.warning("could not refresh %s-* on %s: %s", self.prefix, self.url, _brief(exc))
 
     # -------------------------------------------------------------- writes
     def _action(self, doc: Document) -> dict[str, Any]:
@@ -488,6 +537,7 @@ class ElasticBackend:
                 delay *= 2
             ok, pending, rejected, reason = self._bulk_stream(pending)
             done += ok
+            self._unrefreshed = self._unrefreshed or (ok > 0 and not self.refresh)
             if rejected:
                 self._reject(rejected)
             if not pending or not reason.startswith("unreachable"):
@@ -495,6 +545,18 @@ class ElasticBackend:
         if pending:
             reason = f"Elasticsearch at {self.url} {reason or 'did not take the documents'}"
         return done, pending, reason
+
+    def _source(self, action: dict[str, Any]) -> dict[str, Any]:
+        """The document as sent: with folded copies of its text fields when the cluster cannot fold."""
+        doc = action["doc"]
+        if self.analysis != "basic":
+            return doc
+        extra = {
+            name + FOLD_SUFFIX: fold(doc[name])
+            for name in schema_for(action["kind"]).text_fields
+            if isinstance(doc.get(name), str)
+        }
+        return {**doc, **extra}
 
     def _bulk_stream(
         self, actions: list[dict[str, Any]]
@@ -504,7 +566,7 @@ class ElasticBackend:
         for a in actions:
             waiting.setdefault((a["op"], a["id"]), []).append(a)
         ops = (
-            {"_op_type": a["op"], "_index": self.index(a["kind"]), "_id": a["id"], "_source": a["doc"]}
+            {"_op_type": a["op"], "_index": self.index(a["kind"]), "_id": a["id"], "_source": self._source(a)}
             for a in actions
         )
         kwargs: dict[str, Any] = {}
@@ -794,6 +856,7 @@ class ElasticBackend:
         ]
 
     def close(self) -> None:
+        self._refresh_own_writes()  # the next reader (another process) sees everything written here
         self.client.close()
 
     def __repr__(self) -> str:
@@ -805,8 +868,8 @@ class _Unreachable(RuntimeError):
 
 
 def _strip(source: dict[str, Any]) -> dict[str, Any]:
-    """The document as the model wrote it (without the data stream's ``@timestamp``)."""
-    return {k: v for k, v in source.items() if k != "@timestamp"}
+    """The document as the model wrote it (without the data stream's ``@timestamp`` and folded copies)."""
+    return {k: v for k, v in source.items() if k != "@timestamp" and not k.endswith(FOLD_SUFFIX)}
 
 
 def _left(waiting: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
     sokhund es up [--nodes 3] [--port 9200] [--heap-mb 512] [--security]
     sokhund es status [--json]
     sokhund es down
+    sokhund es init [--url URL] [--prefix sokhund] [--no-indices] [--json]
 
 State (node directories, ``cluster.json`` with PIDs and ports) lives in ``$SOKHUND_HOME/es/cluster``
 unless ``--home`` names another directory; the distribution is cached once (see indexer.localcluster).
@@ -43,6 +44,17 @@ def register(subparsers: Any) -> None:
     status = es_sub.add_parser("status", help="show nodes, ports, health and memory")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=_status)
+    init = es_sub.add_parser(
+        "init", help="install Sökhund's index templates (and plain indices) in a cluster: the writer's setup",
+        description="Install the index templates (analyzer chosen from what the cluster can run, data-stream "
+        "lifecycle for observations) and create the plain indices. Needs a user allowed to manage index "
+        "templates; readers (search, vendors, trends) never need this. Credentials come from "
+        "SOKHUND_ES_API_KEY or SOKHUND_ES_USER/SOKHUND_ES_PASSWORD, the CA from SOKHUND_ES_CA.")
+    init.add_argument("--url", default=None, help="cluster URL (default $SOKHUND_ES_URL, else the local cluster)")
+    init.add_argument("--prefix", default="sokhund", help="index name prefix (default sokhund)")
+    init.add_argument("--no-indices", action="store_true", help="templates only; the first write creates indices")
+    init.add_argument("--json", action="store_true")
+    init.set_defaults(func=_init)
     es.set_defaults(func=lambda args: (es.print_help(), 2)[1])
 
 
@@ -119,3 +131,34 @@ def _status(args: argparse.Namespace) -> int:
         print(f"  {node.name:<8} {node.url:<24} pid {node.pid or '-':<8} "
               f"{'running' if running.get(node.name) else 'STOPPED'}")
     return 0 if ok else 1
+
+
+def _init(args: argparse.Namespace) -> int:
+    import os
+
+    from indexer.base import IndexError_
+    from indexer.elastic import ElasticBackend
+    from indexer.localcluster import status_from_state
+
+    url = args.url or os.environ.get("SOKHUND_ES_URL")
+    if not url:
+        state, _ = status_from_state(args.home or _default_dir())
+        url = state.url if state is not None else None
+    if not url:
+        print("sokhund es init: no cluster: pass --url, set SOKHUND_ES_URL or run 'sokhund es up'", file=sys.stderr)
+        return 1
+    backend = ElasticBackend(url, prefix=args.prefix)
+    try:
+        done = backend.init(create_indices=not args.no_indices)
+    except IndexError_ as exc:
+        print(f"sokhund es init: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        backend.close()
+    if args.json:
+        print(json.dumps(done, indent=2))
+        return 0
+    print(f"{done['url']}: {len(done['templates'])} index templates ({done['analysis']} analyzer), "
+          f"{len(done['created_indices'])} indices created, data streams {', '.join(done['data_streams'])} "
+          f"(created by the first write, retention {done['data_retention']})")
+    return 0

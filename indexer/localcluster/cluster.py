@@ -43,7 +43,8 @@ import psutil
 log = logging.getLogger(__name__)
 
 ES_VERSION = os.environ.get("SOKHUND_ES_VERSION", "8.19.21")
-ES_USER = os.environ.get("SOKHUND_ES_USER", "sokhund-es")
+# not SOKHUND_ES_USER: that names the user Sökhund logs in to a cluster with (indexer/elastic.py)
+ES_USER = os.environ.get("SOKHUND_ES_OS_USER", "sokhund-es")
 STATE_FILE = "cluster.json"
 POM = Path(__file__).with_name("pom.xml")
 READY_MARK = ".sokhund-ready"
