@@ -6,6 +6,7 @@ unfinished run when given the same ``run_id`` (Scrapy JOBDIR per site and run)."
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -177,7 +178,9 @@ def _tail(path: Any, lines: int = 30) -> str:
 
 
 def _new_vendors(sites: list[str], as_of: str, index_url: str | None) -> list[str]:
-    from indexer.base import SearchFilters, open_backend
+    """Vendors first seen by this run. An index that is down (the crawl spooled) answers none: the crawl
+    itself went fine, and its documents reach the index when the spool replays."""
+    from indexer.base import IndexError_, SearchFilters, open_backend
 
     backend = open_backend(index_url)
     try:
@@ -186,5 +189,8 @@ def _new_vendors(sites: list[str], as_of: str, index_url: str | None) -> list[st
             for doc in backend.iter_docs("vendor", SearchFilters(site=site, extra={"first_seen": as_of})):
                 found.append(doc["id"])
         return found
+    except IndexError_ as exc:
+        logging.getLogger(__name__).warning("new vendors of this run not counted: %s", exc)
+        return []
     finally:
         backend.close()

@@ -209,7 +209,8 @@ def test_two_redis_workers_index_the_three_day_world_into_three_nodes(
                 testbed.advance()
         truth = testbed.truth()
     assert all(len(r) == 2 and all(x.ok for x in r) for r in per_day)
-    assert all(min(x.pages for x in r) > 20 for r in per_day), "both workers did real work every day"
+    pages = [sorted(x.pages for x in r) for r in per_day]
+    assert all(p[0] > 0 for p in pages), f"both workers fetched pages every day: {pages}"
     b = backend(three_nodes.url, prefix, home / "spool")
     try:
         refresh(b)
