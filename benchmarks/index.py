@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> None:
                     stats["jvm_rss_mb"] = rss / 2**20 if rss else None
                     bench.close_backend()
                     results.append(stats)
+                    print(json.dumps(stats), flush=True)  # each run's figures as soon as they exist
         finally:
             for bench in benches:
                 bench.stop()
