@@ -25,6 +25,7 @@ from alerts.rules import (
     WebhookChannelConfig,
     alerts_dir,
 )
+from indexer.terminal import json_line, printable
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ def _now() -> str:
 
 # ----------------------------------------------------------------------------------- rendering
 def alert_text(alert: dict[str, Any]) -> str:
-    """A short human-readable rendering (stdout, e-mail body)."""
+    """A short human-readable rendering (stdout, e-mail body). Crawled text is printed literally: every
+    line goes through :func:`indexer.terminal.printable`, so escape codes and newlines in a vendor name
+    or title show as ``\x1b``/``\n`` instead of acting on the terminal or forging lines."""
     details = alert.get("details") or {}
     lines = [f"[{alert.get('rule')}] {alert.get('title')}", f"  id: {alert.get('id')}  fired: {alert.get('fired_at')}"]
     for key in ("site", "vendor", "swedish_score", "swedish_signals", "first_seen", "baseline", "matched",
@@ -50,7 +53,7 @@ def alert_text(alert: dict[str, Any]) -> str:
     for ev in alert.get("evidence") or []:
         if ev.get("capture_id"):
             lines.append(f"  evidence: {ev.get('capture_id')} sha256={ev.get('sha256', '')} {ev.get('url', '')}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def alert_payload(alert: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +86,7 @@ class StdoutChannel:
 
     def send(self, alert: dict[str, Any]) -> None:
         if self.format == "json":
-            text = json.dumps(alert_payload(alert), ensure_ascii=False)
+            text = json_line(alert_payload(alert))
         else:
             text = alert_text(alert)
         print(text, file=sys.stdout, flush=True)
@@ -176,7 +179,7 @@ class SmtpChannel:
 
     def message(self, alert: dict[str, Any]) -> EmailMessage:
         msg = EmailMessage()
-        msg["Subject"] = f"{self.config.subject_prefix} {alert.get('title', 'alert')}".strip()
+        msg["Subject"] = printable(f"{self.config.subject_prefix} {alert.get('title', 'alert')}".strip())
         msg["From"] = self.config.sender
         msg["To"] = ", ".join(self.config.to)
         msg["X-Sokhund-Alert-Id"] = str(alert.get("id", ""))

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from indexer.terminal import json_line, printable
+
 WATCH_KINDS = ("keyword", "substance", "pgp", "crypto", "contact")
 
 
@@ -73,7 +75,7 @@ def _backend(args: argparse.Namespace) -> Any:
 
 def _short(alert: dict[str, Any]) -> str:
     flag = "ack" if alert.get("acknowledged") else "NEW"
-    return f"{alert['id']}  {flag:3}  {alert.get('fired_at', '')[:19]}  {alert.get('rule')}: {alert.get('title')}"
+    return printable(f"{alert['id']}  {flag:3}  {alert.get('fired_at', '')[:19]}  {alert.get('rule')}: {alert.get('title')}")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -90,7 +92,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             alert["delivery"] = outbox.status(alert["id"])
     if args.json:
         for alert in alerts:
-            print(json.dumps(alert, ensure_ascii=False))
+            print(json_line(alert))
         return 0
     if not alerts:
         print("no alerts" + ("" if args.all else " (unacknowledged; --all shows every alert)"))
@@ -99,9 +101,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(_short(alert))
         details = alert.get("details") or {}
         if details.get("swedish_signals"):
-            print(f"    signals: {', '.join(map(str, details['swedish_signals']))}")
+            print(printable(f"    signals: {', '.join(map(str, details['swedish_signals']))}"))
         for ev in (alert.get("evidence") or [])[:2]:
-            print(f"    evidence: {ev.get('capture_id')} sha256={str(ev.get('sha256', ''))[:16]}… {ev.get('url', '')}")
+            print(printable(f"    evidence: {ev.get('capture_id')} sha256={str(ev.get('sha256', ''))[:16]}… "
+                            f"{ev.get('url', '')}"))
         pending = [c for c, d in alert["delivery"].items() if d["state"] != "sent"]
         if pending:
             print(f"    delivery pending: {', '.join(pending)}")
@@ -115,7 +118,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
     try:
         for alert_id in args.ids:
             alert = acknowledge(backend, alert_id)
-            print(f"acknowledged {alert.id}: {alert.title}")
+            print(printable(f"acknowledged {alert.id}: {alert.title}"))
     finally:
         backend.close()
     return 0

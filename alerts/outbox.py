@@ -43,14 +43,24 @@ class DeliveryReport:
         return {"sent": self.sent, "failed": self.failed, "kept": self.kept, "errors": self.errors[:10]}
 
 
+class OutboxError(RuntimeError):
+    """The outbox file cannot be opened or written (the message names the file)."""
+
+
 class Outbox:
     """Fired alerts and their delivery state per channel, in SQLite (WAL, safe across processes)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else alerts_dir() / "outbox.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
         self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+            self._open()
+        except sqlite3.Error as exc:  # sqlite's own message names no file
+            raise OutboxError(f"alert outbox {self.path}: {exc}") from exc
+
+    def _open(self) -> None:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA busy_timeout = 30000")
         self._db.executescript(
@@ -105,6 +115,9 @@ class Outbox:
                         [(alert["id"], c) for c in channels],
                     )
                 self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise OutboxError(f"alert outbox {self.path}: cannot record alert {alert['id']}: {exc}") from exc
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

@@ -6,10 +6,11 @@ Both only read the index (identities are linked on the fly, not written) and wor
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from typing import Any
+
+from indexer.terminal import json_line, printable
 
 BY_CHOICES = ("vendor", "site", "substance", "country")
 
@@ -171,13 +172,14 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3f}"
     if isinstance(value, list):
-        return ", ".join(_fmt(v) if not isinstance(v, dict) else str(v.get("value", v)) for v in value)
-    return str(value)
+        return ", ".join(_fmt(v) if not isinstance(v, dict) else printable(v.get("value", v)) for v in value)
+    return printable(value)  # crawled text: control characters made visible
 
 
 def print_profile(profile: dict[str, Any], out: Any = None) -> None:
     out = out or sys.stdout
-    print(f"Vendor {profile['query']!r}: {', '.join(profile['aliases'])} on {', '.join(profile['sites'])}", file=out)
+    print(f"Vendor {printable(repr(profile['query']))}: {_fmt(profile['aliases'])} on {_fmt(profile['sites'])}",
+          file=out)
     print(f"first seen {profile['first_seen']}, last seen {profile['last_seen']}", file=out)
     print("\nProfiles", file=out)
     _table(profile["vendors"], ("site", "name", "first_seen", "last_seen", "listings", "ships_from",
@@ -193,15 +195,15 @@ def print_profile(profile: dict[str, Any], out: Any = None) -> None:
     if not profile["identities"]:
         print("  (none)", file=out)
     for ident in profile["identities"]:
-        print(f"  {ident['strength']} (confidence {ident['confidence']:.2f}): {', '.join(ident['names'])}", file=out)
+        print(f"  {ident['strength']} (confidence {ident['confidence']:.2f}): {_fmt(ident['names'])}", file=out)
         for ev in ident["evidence"]:
             caps = "; ".join(f"{c['site']}:{c['name']} {c['capture_id']} sha256={c['sha256'][:16]}"
                              for c in ev["captures"])
-            print(f"    {ev['strength']} {ev['type']} {ev['value']}  [{caps}]", file=out)
+            print(printable(f"    {ev['strength']} {ev['type']} {ev['value']}  [{caps}]"), file=out)
     if profile["candidates"]:
         print("\nCandidate aliases (similar names only; NOT merged)", file=out)
         for cand in profile["candidates"]:
-            print(f"  {', '.join(cand['names'])} (confidence {cand['confidence']:.2f})", file=out)
+            print(f"  {_fmt(cand['names'])} (confidence {cand['confidence']:.2f})", file=out)
     print("\nTimeline", file=out)
     _table(profile["timeline"], ("date", "event", "site", "vendor", "listing", "capture_id", "capture_sha256"), out)
 
@@ -219,7 +221,7 @@ def cmd_vendor(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     if args.json:
-        print(json.dumps(profile, ensure_ascii=False, default=str))
+        print(json_line(profile, default=str))
     else:
         print_profile(profile)
     return 0
@@ -239,7 +241,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
     if args.plot:
         data["plot"] = str(plot_trends(trends, args.plot))
     if args.json:
-        print(json.dumps(data, ensure_ascii=False, default=str))
+        print(json_line(data, default=str))
         return 0
     out = sys.stdout
     by = f" by {args.by}" if args.by else ""
@@ -266,7 +268,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
     print(f"\nShare of Swedish vendors per {args.period}", file=out)
     _table(data["swedish_share"], ("period", "active", "swedish", "share"), out)
     for note in data["notes"][:10]:
-        print(f"note: {note}", file=out)
+        print(f"note: {printable(note)}", file=out)
     if args.plot:
         print(f"\nplot written to {data['plot']}", file=out)
     return 0

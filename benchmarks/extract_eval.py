@@ -23,6 +23,7 @@ import csv
 import glob
 import hashlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from extractors.base import ExtractRequest  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("SOKHUND_SHARED_DATA") or ROOT.parent / "shared" / "data")
 TESTDATA = ROOT / "tests" / "data"
 LABELS = ("SUBSTANCE", "QUANTITY", "PRICE", "SHIP_FROM", "SHIP_TO", "SHIPPING", "PAYMENT", "CONTACT",
           "CRYPTO_ADDRESS", "PGP_KEY")

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DEFAULT_HOME = ".sokhund"
+# A run id names folders under the data directory (jobs, runs, spool): no path separators, no "..".
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise ValueError(f"invalid run id {run_id!r}: use letters, digits, '.', '_' and '-' (at most 128, no "
+                         "'..'); it names folders under $SOKHUND_HOME")
+    return run_id
 
 
 def home() -> Path:

@@ -21,6 +21,7 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
         "invalid_pages": invalid,
         "errors": stats.get("sokhund/fetch_errors", 0) + stats.get("spider_exceptions/count", 0),
         "page_problems": stats.get("sokhund/page_problems", 0),
+        "depth_limited": stats.get("sokhund/depth_limited", 0),  # links not followed: beyond max_depth
         "site_stopped": stats.get("sokhund/site_stopped"),
         "finish_reason": stats.get("finish_reason"),
         "elapsed": _elapsed(stats),

@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from crawler import paths
@@ -85,7 +88,8 @@ def run_crawl(
 ) -> CrawlResult:
     for site in sites:
         load_adapter(site)  # fail early, with the adapter's file and field, before starting a process
-    run_id = run_id or new_run_id()
+    run_id = paths.check_run_id(run_id) if run_id else new_run_id()
+    preflight(index_url)
     as_of = as_of or datetime.now(UTC).isoformat(timespec="seconds")
     run_dir = paths.sub("runs") / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -107,33 +111,31 @@ def run_crawl(
         overrides["SOKHUND_INDEX_URL"] = index_url
     overrides.update(settings or {})
     cmd = [sys.executable, "-m", "crawler.worker", "--sites", ",".join(sites), "--run-id", run_id,
-           "--settings-json", json.dumps(overrides)]
+           "--settings-json", json.dumps(overrides), "--parent-pid", str(os.getpid())]
     child_env = {**os.environ, **(env or {}), "SOKHUND_HOME": str(paths.home())}
     offset = 0
     latest: dict[str, dict[str, Any]] = {}
-    proc = subprocess.Popen(cmd, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Its own process group: a terminal's Ctrl-C reaches only us, and we decide what the worker gets
+    # (one Ctrl-C = graceful stop, a second = hard stop). The worker dies with us (PR_SET_PDEATHSIG).
+    proc = subprocess.Popen(cmd, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            process_group=0)
     started = time.monotonic()
     if on_process:
         on_process(proc)
+    stop = _StopSignals(proc, run_id)
     try:
-        while proc.poll() is None:
-            offset = _read_progress(progress_file, offset, latest)
-            if progress:
-                progress(latest)
-            if timeout and time.monotonic() - started > timeout:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(30)
-                raise CrawlError(f"crawl {run_id} timed out after {timeout:.0f}s; resume it with run_id={run_id}")
-            time.sleep(0.2)
+        with stop:
+            offset = _wait(proc, progress_file, latest, progress, timeout, started, run_id, offset)
     except BaseException:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _kill_group(proc)
         raise
     output = proc.stdout.read() if proc.stdout else ""
+    stop.raise_if_stopped()
     _read_progress(progress_file, offset, latest)
     if progress:
         progress(latest)
@@ -141,6 +143,8 @@ def run_crawl(
     for line in output.splitlines():
         if line.startswith('{"finish_reasons"'):
             reasons = json.loads(line)["finish_reasons"]
+        elif line.startswith('{"error"'):
+            raise CrawlError(json.loads(line)["error"])
     if proc.returncode not in (0, 3) or not reasons:
         tail = _tail(log_file) or output[-3000:]
         raise CrawlError(f"crawl worker exited with {proc.returncode}:\n{tail}")
@@ -155,6 +159,92 @@ def run_crawl(
     )
     result.new_vendor_ids = _new_vendors(sites, as_of, index_url)
     return result
+
+
+def _wait(proc: subprocess.Popen[str], progress_file: Any, latest: dict[str, dict[str, Any]],
+          progress: ProgressCallback | None, timeout: float | None, started: float, run_id: str, offset: int) -> int:
+    while proc.poll() is None:
+        offset = _read_progress(progress_file, offset, latest)
+        if progress:
+            progress(latest)
+        if timeout and time.monotonic() - started > timeout:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+            raise CrawlError(f"crawl {run_id} timed out after {timeout:.0f}s; resume it with run_id={run_id}")
+        time.sleep(0.2)
+    return offset
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Hard stop: the worker and everything it started (chromium …)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+class _StopSignals:
+    """While a crawl runs in the main thread: the first Ctrl-C (SIGINT) or SIGTERM asks the worker for a
+    graceful stop (Scrapy finishes what it is fetching and keeps its JOBDIR, so the run resumes without
+    fetching a page twice) and waits for it; a second one stops it at once (SIGKILL to its process group).
+    Afterwards the crawl raises KeyboardInterrupt (SIGINT) or SystemExit(143) (SIGTERM)."""
+
+    def __init__(self, proc: subprocess.Popen[str], run_id: str) -> None:
+        self.proc = proc
+        self.run_id = run_id
+        self.received: list[int] = []
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received.append(signum)
+        if self.proc.poll() is not None:
+            return
+        if len(self.received) == 1:
+            print(f"stopping crawl {self.run_id} gracefully (resumable); {signal.Signals(signum).name} again stops "
+                  "it at once", file=sys.stderr, flush=True)
+            self.proc.send_signal(signum)
+        else:
+            print(f"stopping crawl {self.run_id} now", file=sys.stderr, flush=True)
+            _kill_group(self.proc)
+
+    def raise_if_stopped(self) -> None:
+        if not self.received:
+            return
+        if self.received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signal.SIGTERM)
+
+
+def preflight(index_url: str | None) -> None:
+    """Fail before crawling, naming the path, when the data directory lacks space or the index is damaged."""
+    home = paths.home()
+    need_mb = float(os.environ.get("SOKHUND_MIN_FREE_MB", "100"))
+    free_mb = shutil.disk_usage(home).free / 1e6
+    if free_mb < need_mb:
+        raise CrawlError(f"not enough free space in {home}: {free_mb:.0f} MB free, a crawl needs at least "
+                         f"{need_mb:.0f} MB (SOKHUND_MIN_FREE_MB); nothing was crawled")
+    url = index_url or os.environ.get("SOKHUND_INDEX_URL") or ""
+    if url.startswith(("http://", "https://")):
+        return
+    from indexer.sqlite import SQLiteBackend
+
+    path = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else Path(url or paths.index_path())
+    if path.exists() and path.stat().st_size:
+        backend = SQLiteBackend(path)
+        try:
+            backend.check_integrity()
+        finally:
+            backend.close()
 
 
 def _read_progress(path: Any, offset: int, latest: dict[str, dict[str, Any]]) -> int:

@@ -27,6 +27,7 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 60
+SOKHUND_PAGE_DEADLINE = None  # one deadline per page, retries included (default: DOWNLOAD_TIMEOUT)
 
 RETRY_ENABLED = True
 RETRY_TIMES = 3
@@ -38,6 +39,7 @@ DOWNLOADER_MIDDLEWARES = {
     # process_request runs in ascending order, process_response in descending order:
     # evidence (890) sees every raw response first; CookiesMiddleware (700) then stores Set-Cookie
     # (a DDoS gate's cookie); only then does the invalid-page middleware (660) decide to retry.
+    "crawler.middlewares.deadline.PageDeadlineMiddleware": 560,  # after RetryMiddleware: sees every retry
     "crawler.middlewares.session.SessionCookiesMiddleware": 640,
     "crawler.middlewares.invalid_pages.InvalidPageMiddleware": 660,
     "crawler.middlewares.evidence.WarcCaptureMiddleware": 890,

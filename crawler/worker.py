@@ -7,13 +7,16 @@ crawl gets a fresh process)."""
 from __future__ import annotations
 
 import argparse
+import ctypes
+import fcntl
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.utils.project import get_project_settings
@@ -26,6 +29,12 @@ from crawler.spiders.forum import ForumSpider
 from crawler.spiders.market import MarketSpider
 
 log = logging.getLogger(__name__)
+
+OK_REASONS = ("finished", "closespider_pagecount")
+
+
+class SiteBusy(RuntimeError):
+    """Another live process is crawling the same site."""
 
 
 def jobdir(site: str, run_id: str) -> Path:
@@ -42,7 +51,11 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
         "AUTOTHROTTLE_ENABLED": polite.autothrottle,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(polite.concurrency),
         "CLOSESPIDER_PAGECOUNT": overrides.pop("page_budget", None) or polite.page_budget,
-        "DEPTH_LIMIT": overrides.pop("max_depth", None) or polite.max_depth,
+        # Link depth is the spider's own (SOKHUND_MAX_DEPTH): pagination to the next page of the same page
+        # type does not count, so a vendor with 400 feedback pages is read to the end. Scrapy's
+        # DEPTH_LIMIT would cut it at the adapter's depth.
+        "DEPTH_LIMIT": 0,
+        "SOKHUND_MAX_DEPTH": overrides.pop("max_depth", None) or polite.max_depth,
         "JOBDIR": str(jobdir(adapter.name, run_id)),
         "SOKHUND_RUN_ID": run_id,
     }
@@ -82,10 +95,65 @@ def site_settings(adapter: SiteAdapter, run_id: str, overrides: dict[str, Any]) 
 
 def _record_reason(result: Any, site: str, crawler: Crawler, reasons: dict[str, str]) -> None:
     if isinstance(result, Failure):
+        from crawler.errors import readable_error
+
         logging.getLogger(__name__).error("crawl of %s failed: %s", site, result.getTraceback())
-        reasons[site] = f"error: {result.getErrorMessage()}"
+        reasons[site] = f"error: {readable_error(result)}"
         return
     reasons[site] = crawler.stats.get_value("finish_reason", "unknown") if crawler.stats else "unknown"
+    if crawler.stats is not None:
+        reasons[site] = verdict(reasons[site], crawler.stats.get_stats())
+
+
+def verdict(reason: str, stats: dict[str, Any]) -> str:
+    """The finish reason, honest: a crawl that reached no page, or whose fetches mostly failed (the site
+    is down), failed even though Scrapy calls it "finished"."""
+    if stats.get("sokhund/disk_full"):
+        return "disk_full"
+    if reason not in OK_REASONS:
+        return reason
+    pages = int(stats.get("response_received_count", 0) or 0)
+    errors = int(stats.get("sokhund/fetch_errors", 0) or 0)
+    first = stats.get("sokhund/first_error")
+    if pages == 0:
+        return f"failed: reached no page ({errors} fetches failed; first: {first})" if errors else \
+            "failed: reached no page"
+    if errors > pages:
+        return f"failed: {errors} of {errors + pages} fetches failed (first: {first})"
+    return reason
+
+
+def _lock_site(site: str) -> IO[str]:
+    """Hold ``jobs/<site>/.lock`` for the life of this process (the kernel drops it when the process dies,
+    however it dies), so a second crawl of the same site refuses to start."""
+    path = paths.jobs_dir() / site / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        owner = fh.read().strip() or "?"
+        fh.close()
+        raise SiteBusy(f"{site} is already being crawled by PID {owner}; wait for it to finish or stop it "
+                       "first") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask the kernel for SIGTERM when the process that started us dies (even by SIGKILL), so a worker
+    never keeps crawling orphaned; SIGTERM is a graceful stop that keeps the JOBDIR resumable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the runner still stops us on its own signals
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _claim_jobdir(site: str, run_id: str) -> None:
@@ -119,12 +187,19 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
     process = CrawlerProcess(get_project_settings())
     reasons: dict[str, str] = {}
     site_names: dict[str, str] = {}
+    locks = []
     for name in sites:
         adapter = load_adapter(name)
         site_names[name] = adapter.name
         if not (overrides.get("SOKHUND_REDIS_URL") or os.environ.get("SOKHUND_REDIS_URL")):
-            _claim_jobdir(adapter.name, run_id)  # with Redis, the shared frontier is the job state
+            # with Redis, several workers share one site on purpose, and the shared frontier is the job state
+            locks.append(_lock_site(adapter.name))
+            _claim_jobdir(adapter.name, run_id)
         base_cls = ForumSpider if adapter.kind == "forum" else MarketSpider
+        if overrides.get("SOKHUND_GENERIC"):  # `sokhund crawl --generic URL`: no selectors, page structure
+            from crawler.spiders.generic import GenericSpider
+
+            base_cls = GenericSpider
         # One spider class per site so each crawler gets its own settings (politeness, budget, JOBDIR).
         spider_cls = type(f"{base_cls.__name__}_{adapter.name}", (base_cls,),
                           {"custom_settings": site_settings(adapter, run_id, dict(overrides))})
@@ -134,10 +209,21 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
     process.start()
     for name, reason in reasons.items():
         folder = jobdir(site_names[name], run_id)
+        if reason == "disk_full":
+            # parsed documents may not have reached disk: keep RUNNING so the next run re-crawls from the
+            # start pages (as after a hard kill) instead of trusting a seen-set that covers them
+            log.error("run %s of %s stopped on a full disk: the next run crawls it again", run_id, name)
+            continue
+        if reason.startswith("failed:"):
+            # the site was down: its seen-set only holds failed requests; the next crawl starts afresh
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "RUNNING").unlink(missing_ok=True)  # a graceful stop: the JOBDIR queue is complete
         if reason == "finished":
             (folder / "DONE").touch()
+    for fh in locks:
+        fh.close()
     return reasons
 
 
@@ -146,12 +232,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sites", required=True)
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--settings-json", default="{}")
+    parser.add_argument("--parent-pid", type=int, help="die with this process (set by crawler.runner)")
     args = parser.parse_args(argv)
+    if args.parent_pid:
+        die_with_parent(args.parent_pid)
     overrides = json.loads(args.settings_json)
     logging.getLogger("scrapy").setLevel(overrides.get("LOG_LEVEL", "INFO"))
-    reasons = run(args.sites.split(","), args.run_id, overrides)
+    try:
+        reasons = run(args.sites.split(","), paths.check_run_id(args.run_id), overrides)
+    except (SiteBusy, ValueError) as exc:
+        print(json.dumps({"error": str(exc)}), flush=True)
+        return 4
     print(json.dumps({"finish_reasons": reasons}), flush=True)
-    return 0 if all(r in ("finished", "closespider_pagecount") for r in reasons.values()) else 3
+    return 0 if all(r in OK_REASONS for r in reasons.values()) else 3
 
 
 if __name__ == "__main__":

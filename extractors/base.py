@@ -43,6 +43,7 @@ class ExtractRequest:
     lang: str | None = None  # hint from the adapter (site language); the extractor may detect
     date: str | None = None  # ISO date of the observation, for exchange rates
     kind: str = "title"  # title | description | post | profile
+    category: str | None = None  # the listing's site category ("Opioider", "Drugs > Stimulants"): evidence
 
 
 @runtime_checkable

@@ -26,9 +26,11 @@ import yaml
 
 from extractors import crypto, normalise, pgp
 from extractors.normalise import lowered, scan
+from extractors.swedish import negated
 
 DATA = Path(__file__).parent / "data"
 LEMMA_FILES = {"sv": DATA / "sv_lemmas.txt"}
+STREET_NAMES = DATA / "street_names.yaml"
 LEMMA_LANGS = ("sv",)  # languages whose lexicon is also matched on the lemma
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster than pure Python
 
@@ -40,7 +42,7 @@ OUTPUT_LABELS = (
 )
 # Higher wins when spans of the same length overlap.
 PRIORITY = {"PGP_KEY": 9, "CRYPTO_ADDRESS": 8, "CONTACT": 7, "PRICE": 6, "QUANTITY": 5, "SUBSTANCE": 4,
-            "EDIBLE": 3.5, "EDIBLE_WEAK": 3.5, "PLACE": 3, "SHIPPING": 3, "PAYMENT": 2, "CUE_FROM": 1, "CUE_TO": 1, "CUE_ONLY": 1}
+            "EDIBLE": 3.5, "EDIBLE_WEAK": 3.5, "SUBSTANCE_WEAK": 3.4, "PLACE": 3, "SHIPPING": 3, "PAYMENT": 2, "CUE_FROM": 1, "CUE_TO": 1, "CUE_ONLY": 1}
 
 Cand = tuple[int, int, str, Any]  # start char, end char, label, value
 
@@ -117,6 +119,10 @@ class PatternFinder:
         canna = _CANNA_RE.finditer(text) if low is None else scan(_CANNA_RE, text, (m.start() for m in _CANNA_STARTS.finditer(low)))
         for m in canna:  # THCookies, THCandy, Cannapops, Canna-Squares
             cands.append((m.start(), m.end(), "SUBSTANCE", {"name": "cannabis", "class": "cannabis"}))
+        from extractors.nps import find_codes  # nps reads the taxonomy through this module
+
+        for s, e, value in find_codes(text):
+            cands.append((s, e, "SUBSTANCE", value))
         for q in normalise.find_quantities(text):
             cands.append((q.start, q.end, "QUANTITY", q.as_value()))
         if _DIGIT.search(text):
@@ -205,8 +211,27 @@ def _substances_yaml(curated: Path) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
+def street_names(path: Path = STREET_NAMES) -> dict[str, Any]:
+    """``street_names.yaml``: strong aliases per substance and weak (context-dependent) words."""
+    return load_yaml(path) if path.exists() else {"strong": {}, "weak": []}
+
+
+def _with_street_names(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    data = street_names()
+    overridden = {str(w["word"]).lower() for w in data.get("weak", []) if w.get("override")}
+    out = []
+    for e in entries:
+        extra = [str(a) for a in data.get("strong", {}).get(e["name"], [])]
+        if extra or overridden:
+            e = {**e, "en": [a for a in e.get("en", []) if str(a).lower() not in overridden],
+                 "sv": [a for a in [*e.get("sv", []), *extra] if str(a).lower() not in overridden]}
+        out.append(e)
+    return out
+
+
+@lru_cache(maxsize=4)
 def load_substances(curated: Path = DATA / "substances.yaml", tripsit: Path | None = DATA / "substances_tripsit.json") -> list[dict[str, Any]]:
-    entries = list(_substances_yaml(curated)["substances"])
+    entries = _with_street_names(list(_substances_yaml(curated)["substances"]))
     if tripsit and tripsit.exists():
         known = {str(a).lower() for e in entries for a in [e["name"], *e.get("en", []), *e.get("sv", [])]}
         names = {e["name"] for e in entries} | {e.get("tripsit") for e in entries}
@@ -257,6 +282,14 @@ def lexicon_data(substances: Path = DATA / "substances.yaml", tripsit: Path | No
             key = f"TERM|{p['label']}|{p['id']}"
             values[key] = (p["label"], p["id"])
             case_sensitive.setdefault(key, []).append(" ".join(t["ORTH"] for t in p["pattern"]))
+    by_name = {e["name"]: {"name": e["name"], "class": e["class"]} for e in load_substances(substances, tripsit)}
+    for w in street_names().get("weak", []):
+        means = [by_name[m] for m in w["means"] if m in by_name]
+        if not means:
+            continue
+        key = "WEAK|" + str(w["word"])
+        values[key] = ("SUBSTANCE_WEAK", {**means[0], "means": means})
+        (case_sensitive if w.get("case") else phrases).setdefault(key, []).append(str(w["word"]))
     values["SEPLACE"] = ("SE_PLACE", {"code": "SE"})
     phrases["SEPLACE"] = [str(p) for p in data.get("se_places", [])]
     edibles = load_edibles(substances)
@@ -364,6 +397,8 @@ class ResolverCore:
                 if not edible:
                     continue
                 label = "SUBSTANCE"
+            if label == "SUBSTANCE_WEAK" and substances:  # a weak street word next to a named substance
+                continue
             if label in ("PLACE", "SE_PLACE"):
                 code = value["code"]
                 role = self._role(text, s, e, cues, place_spans, substances, code)
@@ -373,7 +408,10 @@ class ResolverCore:
                     bare.append({"label": label, "start": s, "end": e, "text": text[s:e], "value": {"code": code}})
                     continue
                 label, value = role, {"code": code}
-            out.append({"label": _final_label(label, value), "start": s, "end": e, "text": text[s:e], "value": _final_value(label, value)})
+            final = _final_value(label, value)
+            if label == "PAYMENT" and negated(text, s, e):  # "Swish tas INTE emot": named, not offered
+                final = {**final, "negated": True}
+            out.append({"label": _final_label(label, value), "start": s, "end": e, "text": text[s:e], "value": final})
         return out, bare
 
     def _role(self, text: str, s: int, e: int, cues: list[tuple[int, int, str]], places: list[tuple[int, int]],

@@ -42,7 +42,7 @@ def lowered(text: str) -> str | None:
 # ---------------------------------------------------------------- numbers
 
 _NUM = r"\d{1,3}(?:[ \u00a0.,'’]\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)?"
-_NUMQ = r"\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:[.,]\d+)?"
+_NUMQ = r"\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:[.,]\d+)?|(?<![\w.,])\.\d+"  # ".5 g": a leading decimal point
 CRYPTO = {"BTC", "XMR", "MBTC", "LTC", "ETH"}
 
 
@@ -52,6 +52,8 @@ def parse_amount(raw: str, currency: str | None = None) -> float | None:
     s = re.sub(r"[\s\u00a0'’]", "", raw or "")
     if not s or not re.fullmatch(r"[\d.,]+", s) or not re.search(r"\d", s):
         return None
+    if re.fullmatch(r"[.,]\d+", s):  # ".5", ",25": a leading decimal point, as sellers write it
+        return float("0." + s[1:])
     s = s.strip(".,")
     crypto = (currency or "").upper() in CRYPTO
     if "," in s and "." in s:
@@ -79,13 +81,14 @@ CURRENCY_WORDS: dict[str, str] = {
     "kr": "SEK", "kr.": "SEK", "kronor": "SEK", "kronor.": "SEK", "sek": "SEK", ":-": "SEK", ",-": "SEK",
     "spänn": "SEK", "usd": "USD", "us$": "USD", "$": "USD", "dollar": "USD", "dollars": "USD",
     "eur": "EUR", "€": "EUR", "euro": "EUR", "euros": "EUR", "gbp": "GBP", "£": "GBP", "btc": "BTC",
-    "ƀ": "BTC", "₿": "BTC", "bitcoin": "BTC", "mbtc": "mBTC", "xmr": "XMR", "monero": "XMR",
+    "ƀ": "BTC", "₿": "BTC", "฿": "BTC",  # ฿: Dream Market's bitcoin sign (also the baht's)
+    "bitcoin": "BTC", "mbtc": "mBTC", "xmr": "XMR", "monero": "XMR",
     "nok": "NOK", "dkk": "DKK",
 }
-_CUR_PRE = r"SEK|USD|US\$|EUR|GBP|mBTC|BTC|XMR|NOK|DKK|€|\$|£|Ƀ|₿|kr\.?(?=\s?\d)"
+_CUR_PRE = r"SEK|USD|US\$|EUR|GBP|mBTC|BTC|XMR|NOK|DKK|€|\$|£|Ƀ|₿|฿|kr\.?(?=\s?\d)"
 _CUR_POST = r"kronor|kr\.?|:-|,-|SEK|USD|EUR|euros?|dollars?|€|\$|£|GBP|mBTC|BTC|XMR|bitcoin|monero|spänn|NOK|DKK"
 PRICE_RE = re.compile(
-    rf"(?=[SUEGMBXNDK€$£Ƀ₿])(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?![\d.,]?\d)(?!\s?(?:mg|g|gr|kg|st|x)\b)"
+    rf"(?=[SUEGMBXNDK€$£Ƀ₿฿])(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?![\d.,]?\d)(?!\s?(?:mg|g|gr|kg|st|x)\b)"
     rf"|(?=\d)(?<![\w.,])(?P<n2>{_NUM})(?![\d.,]?\d)\s?(?P<post>{_CUR_POST})(?![\w])"
     r"|(?=[\dETFSÅN])(?<![\w])(?P<n3>\d+|en|ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio)\s(?P<lax>lax|laxar|papp|lakan)\b",
     re.I,
@@ -113,7 +116,7 @@ def currency_code(word: str) -> str | None:
 # Swedish slang amounts ("två lax") take the full scan.
 _DIGITS = re.compile(r"\d+")
 _ASCII_DIGITS = re.compile(r"[0-9]+")  # ``re`` scans a plain class much faster than \d (Unicode digits)
-_PRICE_PRE = re.compile(r"(?:sek|usd|us\$|eur|gbp|mbtc|btc|xmr|nok|dkk|kr\.?|[€$£ƀ₿])\s?$")
+_PRICE_PRE = re.compile(r"(?:sek|usd|us\$|eur|gbp|mbtc|btc|xmr|nok|dkk|kr\.?|[€$£ƀ₿฿])\s?$")
 _SLANG_HINTS = ("lax", "papp", "lakan")
 
 
@@ -177,19 +180,20 @@ _MASS_UNITS = r"kilogramm|kilogram|kilos|kilon|kilo|kg|milligram|mg|mcg|µg|μg|
 _COUNT_UNITS = (
     r"st|stk|styck|stycken|pcs|pc|pieces|piece|pills|pill|piller|tabs|tab|tablets|tablet|tabletter|tablett|"
     r"caps|capsules|capsule|kapslar|kapsel|blotters|blotter|lappar|units|patches|patch|plåster|strips|"
-    r"seeds|frön|ampuller|ampoules|amps|vials|vial|bars|bar|cookies|gummies|pack|doses|dos|doser|squares|tickets"
+    r"seeds|frön|ampuller|ampoules|amps|vials|vial|bars|bar|cookies|gummies|pack|doses|dos|doser|squares|tickets|"
+    r"pellets|pellet|pellots|blister|blisters|kapslar|x-pack|pk"
 )
 _DOSE_UNITS = r"mg|mcg|µg|μg|ug|ml"
 _FRAC = {"1/2": 0.5, "½": 0.5, "1/4": 0.25, "¼": 0.25, "1/8": 0.125, "half": 0.5, "halv": 0.5, "halva": 0.5,
          "quarter": 0.25, "kvarts": 0.25, "eighth": 0.125}
 QUANTITY_RE = re.compile(
-    r"(?=\d)(?<![\w.,])(?:"
+    r"(?=\d|\.\d)(?<![\w.,])(?:"
     # 100 x 2mg, 50x (30MG), 10x100mg
     rf"(?P<c1>\d+)\s?[x×*]\s?\(?\s?(?P<d1>{_NUMQ})\s?(?P<du1>{_DOSE_UNITS})\b\)?"
     # 100mg x 10
     rf"|(?P<d2>{_NUMQ})\s?(?P<du2>{_DOSE_UNITS})\s?[x×*]\s?(?P<c2>\d+)(?![\d.,])"
     # 10 st, 5 pills, 28 tab
-    rf"|(?P<c3>{_NUMQ})\s?(?P<cu3>{_COUNT_UNITS})\b"
+    rf"|(?P<c3>{_NUMQ})(?:\s?|-)(?P<cu3>{_COUNT_UNITS})\b"
     # [ 1x ], 10x XTC
     r"|(?P<c4>\d+)\s?[x×](?![\w\d])"
     # 5g, 0,5 g, 1 oz, 1 kg (not a concentration like 250mg/ml)
@@ -241,9 +245,9 @@ def _unit(word: str) -> str:
 # Where a quantity can begin (over the lowercased text): the first character of a run of digits and
 # "x" (every later one follows a word character, which QUANTITY_RE's look-behinds exclude), "×", a
 # fraction.
-_QUANTITY_STARTS = re.compile(r"[\dx]+|[×½¼]")
-_QUANTITY_STARTS_ASCII = re.compile(r"[0-9x]+")
-_QUANTITY_STARTS_FRAC = re.compile(r"[\dx]+|[×½¼]|half|halv|quarter|kvarts|eighth")
+_QUANTITY_STARTS = re.compile(r"[\dx]+|[×½¼]|\.(?=\d)")
+_QUANTITY_STARTS_ASCII = re.compile(r"[0-9x]+|\.(?=[0-9])")
+_QUANTITY_STARTS_FRAC = re.compile(r"[\dx]+|[×½¼]|\.(?=\d)|half|halv|quarter|kvarts|eighth")
 _FRAC_WORDS = ("half", "halv", "quarter", "kvarts", "eighth")
 
 

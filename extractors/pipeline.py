@@ -22,6 +22,7 @@ from typing import Any
 
 from extractors import lang as langid
 from extractors.base import ExtractRequest, empty_result
+from extractors.context import confirm_weak
 from extractors.summary import summarise
 from extractors.text import clean, map_span
 
@@ -143,6 +144,7 @@ class SpacyExtractor:
         for p in bare:
             s, t = map_span(offsets, p["start"], p["end"])
             places.append({**p, "start": s, "end": t, "text": text[s:t]})
+        entities = confirm_weak(entities, req.kind, req.category)
         result: dict[str, Any] = {"text": text, "lang": lang, "entities": entities, "_places": places}
         result["summary"] = summarise(result, req.date, self.rates, flags)
         del result["_places"]

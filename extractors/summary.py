@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from extractors.base import SUMMARY_FIELDS
+from extractors.listing import forms, is_dose, unit_form
 from extractors.normalise import _tidy
 from extractors.swedish import combine, signals_from_result
 
@@ -30,13 +31,16 @@ def summarise(result: dict[str, Any], date: str | None, rates: Any, flags: list[
     # quantity: a count wins (units); else the first mass that is not a per-pill dose
     quantities = [e["value"] for e in by.get("QUANTITY", [])]
     low = result["text"].lower()
-    pillish = any(w in low for w in PILL_WORDS)
+    pillish = any(w in low for w in PILL_WORDS) or unit_form(result["text"])
+    unit_dosed = summary["substance_class"] in forms()["unit_classes"]
     qty = next((q for q in quantities if q["count"] is not None), None)
     if qty is not None:
         summary["quantity"] = {"value": qty["count"], "unit": "pcs"}
         summary["units"] = qty["count"]
     else:
-        masses = [q for q in quantities if q["grams"] is not None and not (q["unit"] in ("mg", "mcg") and pillish)]
+        # a pill's dose is not the listing's mass: "0,5 mg pellets", "Xanax 2mg" (see extractors/listing.py)
+        masses = [q for q in quantities if q["grams"] is not None and not (q["unit"] in ("mg", "mcg") and pillish)
+                  and not (is_dose(q) and (pillish or unit_dosed))]
         vols = [q for q in quantities if q["unit"] == "ml"]
         if masses:
             summary["quantity"] = {"value": masses[0]["value"], "unit": masses[0]["unit"]}
@@ -74,7 +78,7 @@ def summarise(result: dict[str, Any], date: str | None, rates: Any, flags: list[
     if "SHIPPING" in by:
         summary["shipping"] = _uniq_dicts({"kind": e["value"]["kind"], "value": e["value"]["value"]} for e in by["SHIPPING"])
     if "PAYMENT" in by:
-        summary["payment"] = _uniq(e["value"]["method"] for e in by["PAYMENT"])
+        summary["payment"] = _uniq(e["value"]["method"] for e in by["PAYMENT"] if not e["value"].get("negated")) or None
     if "CONTACT" in by:
         contacts = _uniq_dicts({"kind": e["value"]["kind"], "value": e["value"]["value"]} for e in by["CONTACT"])
         with_value = {c["kind"] for c in contacts if c["value"]}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -65,9 +64,11 @@ def _filters(args: argparse.Namespace) -> Any:
 
 
 def _print_rows(rows: list[dict[str, Any]], fields: tuple[str, ...], as_json: bool, columns: tuple[str, ...]) -> None:
+    from indexer.terminal import json_line, rich_text
+
     if as_json:
         for row in rows:
-            print(json.dumps({k: row.get(k) for k in fields}, ensure_ascii=False, default=str))
+            print(json_line({k: row.get(k) for k in fields}, default=str))
         return
     from rich.console import Console
     from rich.table import Table
@@ -76,7 +77,7 @@ def _print_rows(rows: list[dict[str, Any]], fields: tuple[str, ...], as_json: bo
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*[_cell(row.get(c)) for c in columns])
+        table.add_row(*[rich_text(_cell(row.get(c))) for c in columns])  # crawled text: never markup
     Console().print(table)
 
 

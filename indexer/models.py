@@ -121,6 +121,7 @@ class ListingObservation(Document):
     currency: str | None = None
     price_sek: float | None = None
     price_per_g_sek: float | None = None
+    price_per_unit_sek: float | None = None  # pills, blotters, pellets: SEK per unit/dose (issue 11)
     quantity_g: float | None = None
     units: float | None = None
     substance: str | None = None

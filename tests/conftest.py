@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data next to the checkout; SOKHUND_SHARED_DATA points elsewhere (a git worktree in /work/wt/NAME)
+SHARED_DATA = Path(os.environ.get("SOKHUND_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 pytest_plugins: list[str] = ["tests.fixtures_tor", "tests.es_cluster"]
 

@@ -287,6 +287,10 @@ class TorRouter:
         while not self.up:
             if self.config.socks is None:
                 raise TorUnavailableError("no Tor route configured (set SOKHUND_TOR_SOCKS=HOST:PORT)")
+            if not getattr(self.crawler, "crawling", True):
+                # the crawl is stopping (SIGTERM, Ctrl-C): a held request would keep the graceful stop
+                # waiting for a tor that may never come back; it stays unsent and is crawled on resume
+                raise TorUnavailableError("crawl stopping while tor is down; request not sent")
             if self.gave_up():
                 engine = getattr(self.crawler, "engine", None)
                 if engine is not None and engine.paused:
@@ -595,6 +599,11 @@ class TorFailClosedMiddleware:
             if self.router.config.socks is None:
                 self.router._inc("tor/no_route")
                 return None  # Tor switched off (SOKHUND_TOR_SOCKS=none): fail the request, never go direct
+            if not getattr(self.crawler, "crawling", True) and not request.meta.get("tor_kept"):
+                self.router._inc("tor/requests_kept_for_resume")  # stopping: into the JOBDIR queue, unsent
+                kept = request.replace(dont_filter=True)
+                kept.meta["tor_kept"] = True
+                return kept
             self.router.mark_down(str(exception))
             if self.router.gave_up():
                 return None  # SOKHUND_TOR_MAX_WAIT exceeded: the request fails (it was never sent)

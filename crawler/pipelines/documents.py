@@ -8,6 +8,7 @@ from typing import Any
 
 from crawler.parsing import parse_number
 from extractors.base import Extractor, ExtractRequest
+from extractors.listing import read_listing
 from extractors.normalise import country_code
 from extractors.pgp import find_keys
 from extractors.rates import RateTable
@@ -78,13 +79,18 @@ class DocumentBuilder:
         for index, item in enumerate(items):
             fields = item["fields"]
             lang = langs.get(item["site"])
-            for key, kind in (("title", "title"), ("description", "description"), ("text", "post"), ("profile", "profile")):
+            category = fields.get("category") if isinstance(fields.get("category"), str) else None
+            slots_of = (("title", "title"), ("description", "description"), ("text", "post"), ("profile", "profile"))
+            if item.get("type") in ("listing", "product"):  # the quantity field and the category are read too
+                slots_of += (("quantity", "title"), ("category", "title"))
+            for key, kind in slots_of:
                 text = fields.get(key)
                 if key == "profile" and fields.get("contacts"):
                     # the profile's contact list ("Wickr: name") is read together with the profile text
                     text = "\n".join([text or "", *map(str, _as_list(fields["contacts"]))])
                 if isinstance(text, str) and text.strip():
-                    requests.append(ExtractRequest(text=text, lang=lang, date=date, kind=kind))
+                    requests.append(ExtractRequest(text=text, lang=lang, date=date, kind=kind,
+                                                   category=category if key != "category" else None))
                     slots.append((index, key))
         results = self.extractor.extract(requests) if requests else []
         extracted: dict[int, dict[str, dict[str, Any]]] = {}
@@ -135,9 +141,10 @@ class DocumentBuilder:
             price, currency = summary["price"].get("amount"), summary["price"].get("currency")
         price_sek = self.rates.convert(price, currency, "SEK", self.as_of) if price is not None and currency else None
         price_eur = self.rates.convert(price, currency, "EUR", self.as_of) if price is not None and currency else None
-        quantity = summary.get("quantity") or {}
-        quantity_g = summary.get("quantity_g")
-        units = summary.get("units")
+        reading = read_listing(results, f.get("category"), results.get("category"))
+        quantity = reading.quantity or {}
+        quantity_g = reading.quantity_g
+        units = reading.units
         vendor = f.get("vendor")
         ships_from = self._country(f.get("ships_from")) or summary.get("ships_from")
         ships_to_raw = _as_list(f.get("ships_to"))
@@ -155,8 +162,8 @@ class DocumentBuilder:
             vendor=vendor,
             vendor_id=Vendor.make_id(site, vendor) if vendor else None,
             category=f.get("category"),
-            substance=summary.get("substance"),
-            substance_class=summary.get("substance_class") or f.get("substance_class"),
+            substance=reading.substance,
+            substance_class=reading.substance_class or f.get("substance_class"),
             quantity=quantity.get("value"),
             quantity_unit=quantity.get("unit"),
             quantity_g=quantity_g,
@@ -165,8 +172,8 @@ class DocumentBuilder:
             currency=currency,
             price_sek=round(price_sek, 2) if price_sek is not None else None,
             price_eur=round(price_eur, 2) if price_eur is not None else None,
-            price_per_g_sek=round(price_sek / quantity_g, 2) if price_sek and quantity_g else None,
-            price_per_unit_sek=round(price_sek / units, 2) if price_sek and units else None,
+            price_per_g_sek=round(price_sek, 2) if price_sek and f.get("price_per") == "g" else reading.per_g(price_sek),
+            price_per_unit_sek=round(price_sek, 2) if price_sek and f.get("price_per") == "unit" else reading.per_unit(price_sek),
             ships_from=ships_from,
             ships_to=ships_to,
             shipping=shipping,
@@ -196,6 +203,7 @@ class DocumentBuilder:
             currency=currency,
             price_sek=listing.price_sek,
             price_per_g_sek=listing.price_per_g_sek,
+            price_per_unit_sek=listing.price_per_unit_sek,
             quantity_g=quantity_g,
             units=units,
             substance=listing.substance,

@@ -104,10 +104,19 @@ class AdapterSpider(scrapy.Spider):
                 "fields": fields,
                 "capture": capture,
             }
+        depth = int(response.meta.get("sokhund_depth", 0))
+        max_depth = self.settings.getint("SOKHUND_MAX_DEPTH", self.adapter.politeness.max_depth)
         for url, target_type, priority in follow:
             if urlsplit(url).netloc not in self.hosts:
                 continue
-            yield self.make_request(url, target_type, priority=priority)
+            # The next page of a paginated list (same page type) is as deep as the page that links it.
+            child = depth if target_type == page_type else depth + 1
+            if child > max_depth:
+                self.crawler.stats.inc_value("sokhund/depth_limited")
+                continue
+            request = self.make_request(url, target_type, priority=priority)
+            request.meta["sokhund_depth"] = child
+            yield request
 
     def _record_problem(self, capture: Any, message: str, truncated: bool = False) -> None:
         self.crawler.stats.inc_value("sokhund/page_problems")
@@ -122,7 +131,11 @@ class AdapterSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         self.crawler.stats.inc_value("sokhund/fetch_errors")
-        reason = failure.getErrorMessage() or failure.type.__name__
+        from crawler.errors import readable_error
+
+        reason = readable_error(failure)
+        if not self.crawler.stats.get_value("sokhund/first_error"):
+            self.crawler.stats.set_value("sokhund/first_error", f"{request.url}: {reason}")
         log.warning("fetch failed for %s: %s", request.url, reason)
         from datetime import UTC, datetime
 

@@ -144,9 +144,9 @@ def test_empty_upsert_and_unknown_kind(tmp_path: Path) -> None:
     b.close()
 
 
-def test_bulk_upsert_is_fast(tmp_path: Path) -> None:
-    import time
-
+def test_bulk_upsert_of_ten_thousand_in_one_call(tmp_path: Path) -> None:
+    """One call, one transaction; every row, its text and its list elements arrive (speed is measured in
+    benchmarks/index.py, not here)."""
     b = SQLiteBackend(tmp_path / "i.sqlite")
     docs = [
         listing(
@@ -156,15 +156,101 @@ def test_bulk_upsert_is_fast(tmp_path: Path) -> None:
             vendor=f"v{i % 40}",
             substance="cocaine",
             price_sek=float(i % 900),
-            ships_to=["SE"],
+            ships_to=["SE"] if i % 2 else ["SE", "NO"],
             last_seen="2024-03-04T10:00:00Z",
         )
         for i in range(10_000)
     ]
-    # CPU time, not wall time: the target (>= 5,000 docs/s) must not fail because the machine is busy
-    t0 = time.process_time()
-    b.upsert(docs)
-    rate = len(docs) / (time.process_time() - t0)
+    assert b.upsert(docs) == 10_000
     assert b.count("listing") == 10_000
-    assert rate >= 5_000, f"bulk upsert {rate:.0f} docs per CPU-second"
+    assert b.terms("listing", "ships_to") == [("SE", 10_000), ("NO", 5_000)]
+    assert [h.doc["listing_id"] for h in b.search("listing", '"kokain 4321"')] == ["4321"]
+    assert b.terms("listing", "vendor", size=1) == [("v0", 250)]
+    b.close()
+
+
+def test_filters_on_text_and_list_fields_combine_with_search_and_terms(tmp_path: Path) -> None:
+    """A filter on a free-text field lives in the doc table; a list filter in the list table: both join
+    correctly with full-text search, list terms and histograms."""
+    b = SQLiteBackend(tmp_path / "i.sqlite")
+    b.upsert(corpus())
+    title = SearchFilters(extra={"title": "Tjack amfetamin 10g"})
+    assert [h.doc["listing_id"] for h in b.search("listing", "tjack", title)] == ["2"]
+    assert b.terms("listing", "ships_to", title) == [("NO", 1), ("SE", 1)]
+    assert b.date_histogram("listing", "last_seen", "week", title) == [("2024-03-04", 1, None)]
+    both = SearchFilters(extra={"ships_to": "NO", "description": "Worldwide shipping from NL. Kokain, fishscale."})
+    assert [h.doc["listing_id"] for h in b.search("listing", "kokain", both)] == ["3"]
+    assert b.count("listing", both) == 1
+    b.close()
+
+
+def test_an_index_of_the_first_layout_is_migrated_in_place(tmp_path: Path) -> None:
+    """Layout 1 (one table per kind, JSON inline, FTS kept by triggers) as earlier versions wrote it:
+    opened by this version it answers the same questions, and writes go on."""
+    import json
+
+    path = tmp_path / "old.sqlite"
+    raw = sqlite3.connect(path)
+    raw.executescript(
+        """
+        CREATE TABLE listing (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL,
+                              site TEXT, title TEXT, description TEXT, last_seen TEXT);
+        CREATE VIRTUAL TABLE listing_fts USING fts5(title, description, content=listing, content_rowid='rid',
+                                                    tokenize='unicode61 remove_diacritics 2');
+        CREATE TRIGGER listing_ai AFTER INSERT ON listing BEGIN
+          INSERT INTO listing_fts(rowid, title, description) VALUES (new.rid, new.title, new.description); END;
+        CREATE TABLE sokhund_meta (key TEXT PRIMARY KEY, value TEXT);
+        """
+    )
+    for doc in corpus():
+        data = doc.to_dict()
+        raw.execute(
+            "INSERT INTO listing (id, doc, site, title, description, last_seen) VALUES (?, ?, ?, ?, ?, ?)",
+            (data["id"], json.dumps(data), data["site"], data["title"], data["description"], data["last_seen"]),
+        )
+    raw.commit()
+    raw.close()
+    b = SQLiteBackend(path)
+    assert b.count("listing") == 6
+    assert [h.doc["listing_id"] for h in b.search("listing", "hogsta")] == ["1"]
+    assert b.count("listing", SearchFilters(ships_from="NL")) == 2  # column backfilled from the JSON
+    assert b.terms("listing", "ships_to", size=3) == [("SE", 4), ("DE", 2), ("NO", 2)]  # list table filled
+    b.upsert([listing("7", title="Kokain ny batch", ships_to=["FI"])])
+    assert {h.doc["listing_id"] for h in b.search("listing", "kokain")} == {"1", "3", "7"}
+    tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "listing__v1" not in tables and {"listing", "listing_doc", "listing_list"} <= tables
+    b.close()
+
+
+def test_reupsert_keeps_fts_and_lists_in_step(tmp_path: Path) -> None:
+    """Changed text replaces the old terms; unchanged text is left alone; list elements follow the doc."""
+    b = SQLiteBackend(tmp_path / "i.sqlite")
+    b.upsert(corpus())
+    b.upsert([listing("1", title="Hasch från Marocko", ships_to=["FI"])])
+    assert [h.doc["listing_id"] for h in b.search("listing", "hogsta")] == []
+    assert {h.doc["listing_id"] for h in b.search("listing", "hasch")} == {"1", "4"}
+    assert b.count("listing", SearchFilters(extra={"ships_to": "FI"})) == 1
+    assert ("SE", 3) in b.terms("listing", "ships_to")  # listing 1 no longer ships to SE
+    b.upsert(corpus()[1:2])  # the same document again
+    assert [h.doc["listing_id"] for h in b.search("listing", "amfetamin")] == ["2"]
+    b.delete("listing", corpus()[1].id)
+    assert b.search("listing", "amfetamin") == [] and b.count("listing") == 5
+    raw = sqlite3.connect(tmp_path / "i.sqlite")
+    assert raw.execute("SELECT COUNT(*) FROM listing_list l LEFT JOIN listing t ON t.rid = l.rid "
+                       "WHERE t.rid IS NULL").fetchone()[0] == 0
+    b.close()
+
+
+def test_rank_window_bounds_ranking_not_matching(tmp_path: Path) -> None:
+    """Past the window, the most recently indexed matches are ranked; the count stays exact and a
+    narrower query is ranked over everything."""
+    b = SQLiteBackend(tmp_path / "i.sqlite", rank_window=5)
+    b.upsert([listing(str(i), title="kokain" + (" kokain kokain" if i == 0 else ""), description="x")
+              for i in range(12)])
+    assert b.count("listing") == 12
+    hits = b.search("listing", "kokain", limit=20)
+    assert len(hits) == 5 and {h.doc["listing_id"] for h in hits} == {"7", "8", "9", "10", "11"}
+    wide = SQLiteBackend(tmp_path / "i.sqlite", rank_window=100)
+    assert wide.search("listing", "kokain", limit=1)[0].doc["listing_id"] == "0"  # the best match overall
+    wide.close()
     b.close()
