@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.base import IndexBackend
-from indexer.models import Vendor
+from indexer.models import Vendor, VendorObservation
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +217,22 @@ def _latest_day_per_site(listings: Iterable[dict[str, Any]]) -> dict[str, str]:
     return latest
 
 
+def site_first_days(vendors: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Per site, the first day any of its vendors was seen: the site's baseline crawl."""
+    first: dict[str, str] = {}
+    for v in vendors:
+        day, site = str(v.get("first_seen") or "")[:10], str(v.get("site") or "")
+        if day and (site not in first or day < first[site]):
+            first[site] = day
+    return first
+
+
+def is_baseline(vendor: dict[str, Any], first_days: dict[str, str]) -> bool:
+    """First seen on its site's baseline crawl: already there when we started watching."""
+    day = str(vendor.get("first_seen") or "")[:10]
+    return bool(day) and day <= first_days.get(str(vendor.get("site") or ""), "")
+
+
 def market_profiles(listings: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per site, what is normal on that market, from its listings (data, not a list of site names):
     ``lang`` / ``currency`` when at least ``MARKET_NORM_SHARE`` of the listings share it, ``ships_to_se`` when
@@ -304,6 +320,13 @@ def rollup_vendors(
             ).to_dict()
             vendors[vendor_id] = stub
             result.created.append(vendor_id)
+    first_days = site_first_days(vendors.values())
+    # The same baseline as the alerts: a site's first *complete* crawl where coverage is recorded; while
+    # no crawl of a site has been complete, every vendor on it counts as already there.
+    from crawler.coverage import coverage_baselines
+
+    for site, baseline in coverage_baselines(backend).items():
+        first_days[site] = baseline.as_of[:10] if baseline is not None else "9999-12-31"
     changed: list[Vendor] = []
     for vendor_id, vendor in vendors.items():
         own = by_vendor.get(vendor_id, [])
@@ -331,7 +354,8 @@ def rollup_vendors(
         # has no vendor page of its own to refresh last_seen.
         last_seen = max([str(vendor.get("last_seen") or ""), *(str(d.get("last_seen") or "") for d in own)])
         update = {"listings": len(current), "ships_from": ships_from, "swedish_score": score,
-                  "swedish_signals": signals, "last_seen": last_seen}
+                  "swedish_signals": signals, "last_seen": last_seen,
+                  "baseline": is_baseline(vendor, first_days)}
         if any(vendor.get(k) != v for k, v in update.items()) or vendor_id in result.created:
             merged = {**vendor, **update}
             changed.append(Vendor.from_dict(merged))  # type: ignore[arg-type]
@@ -343,10 +367,31 @@ def rollup_vendors(
     return result
 
 
+def sync_observation_scores(backend: IndexBackend) -> int:
+    """Give every vendor observation its vendor's roll-up Swedish score (the crawl wrote the extractor's
+    raw score), so "Swedish share of the vendors active in a period" can be counted on observations, the
+    way ``sokhund trends`` counts it on vendors. Returns how many observations changed."""
+    from analytics.write_back import set_fields
+
+    scores = {v["id"]: v.get("swedish_score") for v in backend.iter_docs("vendor")}
+    current: dict[str, dict[str, Any]] = {}
+    changes: dict[str, dict[str, Any]] = {}
+    for obs in backend.iter_docs("vendor_observation"):
+        vendor_id = obs.get("vendor")
+        if vendor_id in scores and obs.get("swedish_score") != scores[vendor_id]:
+            current[obs["id"]] = obs
+            changes[obs["id"]] = {"swedish_score": scores[vendor_id]}
+    return set_fields(backend, VendorObservation, current, changes)
+
+
 def rollup(backend: IndexBackend) -> RollupResult:
-    """Everything to recompute after a crawl run: vendor aggregates, then cross-site identities."""
+    """Everything to recompute after a crawl run: vendor aggregates (and their scores on the vendor
+    observations), cross-site identities, then the turnover of each listing observation (``ListingObservation.turnover_sek``, summed by Kibana)."""
     from analytics.identity import link_vendors
+    from analytics.observation_turnover import fill_observation_turnover
 
     result = rollup_vendors(backend)
+    sync_observation_scores(backend)
     link_vendors(backend, write=True)
+    fill_observation_turnover(backend)
     return result

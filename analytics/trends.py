@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from analytics.rollup import SWEDISH_THRESHOLD
+from analytics.rollup import SWEDISH_THRESHOLD, is_baseline, site_first_days
 from analytics.turnover import (
     METHODS,
     SaleEstimate,
@@ -110,18 +110,13 @@ def price_per_gram(backend: IndexBackend, period: str = "week", top: int | None 
 def new_vendors(backend: IndexBackend, period: str = "week") -> list[dict[str, Any]]:
     check_interval(period)
     vendors = list(backend.iter_docs("vendor"))
-    first_crawl: dict[str, str] = {}
-    for v in vendors:
-        day = str(v.get("first_seen") or "")[:10]
-        if day and (v.get("site") not in first_crawl or day < first_crawl[str(v.get("site"))]):
-            first_crawl[str(v.get("site"))] = day
+    first_crawl = site_first_days(vendors)
     if not first_crawl:
         return []
     buckets: dict[str, list[str]] = defaultdict(list)
     for v in vendors:
-        day = str(v.get("first_seen") or "")[:10]
-        if day and day > first_crawl[str(v.get("site"))]:
-            buckets[bucket_start(day, period)].append(f"{v.get('site')}:{v.get('name')}")
+        if v.get("first_seen") and not is_baseline(v, first_crawl):
+            buckets[bucket_start(str(v["first_seen"])[:10], period)].append(f"{v.get('site')}:{v.get('name')}")
     first = min(first_crawl.values())
     last = max(str(v.get("last_seen") or v.get("first_seen") or first)[:10] for v in vendors)
     return [{"period": p, "count": len(buckets.get(p, [])), "vendors": sorted(buckets.get(p, []))}

@@ -1,21 +1,32 @@
-"""Index benchmark: bulk upsert rate, search latency and size on a synthetic listing index.
+"""Index benchmark: bulk indexing rate, analyst search latency, aggregation latency, size per listing and
+(Elasticsearch) JVM memory on a synthetic listing index, for SQLite and Elasticsearch side by side.
 
-python -m benchmarks.index                      # 50k listings in a temporary SQLite index
-python -m benchmarks.index --docs 10000 --queries 200
-python -m benchmarks.index --url http://127.0.0.1:9200   # Elasticsearch (indices prefixed sokhund-bench)
+python -m benchmarks.index                                    # 50k listings, temporary SQLite index
+python -m benchmarks.index --backend sqlite,es --listings 100000,1000000
+python -m benchmarks.index --backend es --url http://127.0.0.1:9200   # an existing cluster (prefix sokhund-bench)
+
+``--backend es`` without ``--url`` starts a one-node local cluster (indexer.localcluster, ``--heap-mb``) in a
+temporary directory and stops it at the end. CPU heavy: run it on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from indexer.base import IndexBackend, SearchFilters, open_backend
+from indexer.base import IndexBackend, SearchFilters
 from indexer.models import Listing
+from indexer.sqlite import SQLiteBackend
 
 SUBSTANCES = {
     "cocaine": ("stimulant", ["kokain", "koks", "snö", "cocaine", "flake"]),
@@ -34,12 +45,13 @@ COUNTRIES = ["SE", "SE", "SE", "NL", "DE", "UK", "ES", "PL"]
 SITES = ["svmarket", "intlmarket", "forum", "shop"]
 
 
-def synthetic_listings(n: int, seed: int = 1) -> list[Listing]:
-    rng = random.Random(seed)
+def iter_listings(n: int, seed: int = 1, start: int = 0) -> Iterator[Listing]:
+    """``n`` synthetic listings, generated lazily (a million do not fit comfortably in memory at once).
+    Listing ``i`` depends only on ``seed`` and ``i``, so any slice can be regenerated."""
     vendors = [f"vendor{i:04d}" for i in range(max(10, n // 100))]
-    out = []
     subs = list(SUBSTANCES)
-    for i in range(n):
+    for i in range(start, n):
+        rng = random.Random(seed * 1_000_003 + i)
         sub = rng.choice(subs)
         cls, names = SUBSTANCES[sub]
         grams = rng.choice([1, 2, 5, 10, 25, 50, 100])
@@ -49,32 +61,33 @@ def synthetic_listings(n: int, seed: int = 1) -> list[Listing]:
         seen = time.strftime(
             "%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_700_000_000 + day * 86400 + rng.randrange(86400))
         )
-        out.append(
-            Listing(
-                id=Listing.make_id(site, str(i)),
-                site=site,
-                listing_id=str(i),
-                url=f"http://{site}.onion/listing/{i}",
-                title=f"{rng.choice(names).capitalize()} {grams}g {' '.join(rng.sample(WORDS, 3))}",
-                description=" ".join(rng.choices(WORDS + names, k=rng.randrange(20, 80))),
-                vendor=rng.choice(vendors),
-                substance=sub,
-                substance_class=cls,
-                quantity=float(grams),
-                quantity_unit="g",
-                quantity_g=float(grams),
-                price=price,
-                currency="SEK",
-                price_sek=price,
-                price_per_g_sek=round(price / grams, 2),
-                ships_from=rng.choice(COUNTRIES),
-                ships_to=rng.sample(COUNTRIES, 2),
-                payment=rng.sample(["BTC", "XMR", "Swish"], 2),
-                first_seen=seen,
-                last_seen=seen,
-            )
+        yield Listing(
+            id=Listing.make_id(site, str(i)),
+            site=site,
+            listing_id=str(i),
+            url=f"http://{site}.onion/listing/{i}",
+            title=f"{rng.choice(names).capitalize()} {grams}g {' '.join(rng.sample(WORDS, 3))}",
+            description=" ".join(rng.choices(WORDS + names, k=rng.randrange(20, 80))),
+            vendor=rng.choice(vendors),
+            substance=sub,
+            substance_class=cls,
+            quantity=float(grams),
+            quantity_unit="g",
+            quantity_g=float(grams),
+            price=price,
+            currency="SEK",
+            price_sek=price,
+            price_per_g_sek=round(price / grams, 2),
+            ships_from=rng.choice(COUNTRIES),
+            ships_to=rng.sample(COUNTRIES, 2),
+            payment=rng.sample(["BTC", "XMR", "Swish"], 2),
+            first_seen=seen,
+            last_seen=seen,
         )
-    return out
+
+
+def synthetic_listings(n: int, seed: int = 1) -> list[Listing]:
+    return list(iter_listings(n, seed))
 
 
 def queries(n: int, seed: int = 2) -> list[tuple[str | None, SearchFilters | None]]:
@@ -112,76 +125,191 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def run(backend: IndexBackend, n_docs: int, n_queries: int, batch: int) -> dict[str, float]:
-    docs = synthetic_listings(n_docs)
-    t0, c0 = time.perf_counter(), time.process_time()
-    for start in range(0, len(docs), batch):
-        backend.upsert(docs[start : start + batch])
-    upsert_s = time.perf_counter() - t0
-    upsert_cpu = time.process_time() - c0
+def _timed_ms(fn: Callable[[], object], repeat: int = 5) -> float:
+    """Median wall time of ``repeat`` calls (the first one warms caches and is included)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def aggregations(backend: IndexBackend) -> dict[str, Callable[[], object]]:
+    """The aggregations behind the analyst views and the Kibana panels."""
+    return {
+        "terms_vendor_ms": lambda: backend.terms("listing", "vendor", size=20),
+        "terms_substance_se_ms": lambda: backend.terms("listing", "substance", SearchFilters(ships_from="SE")),
+        "week_hist_sum_ms": lambda: backend.date_histogram("listing", "last_seen", "week", sum_field="price_sek"),
+        "month_hist_filtered_ms": lambda: backend.date_histogram(
+            "listing", "last_seen", "month", SearchFilters(substance="cocaine", price_max=5000.0)),
+    }
+
+
+def _chunks(it: Iterator[Listing], size: int) -> Iterator[list[Listing]]:
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def run(backend: IndexBackend, n_docs: int, n_queries: int, batch: int,
+        after_load: Callable[[], None] | None = None) -> dict[str, float]:
+    upsert_s = upsert_cpu = 0.0
+    for chunk in _chunks(iter_listings(n_docs), batch):  # generation is not timed
+        t0, c0 = time.perf_counter(), time.process_time()
+        backend.upsert(chunk)
+        upsert_s += time.perf_counter() - t0
+        upsert_cpu += time.process_time() - c0
+    if after_load:
+        after_load()  # Elasticsearch: refresh, so searches see everything
+    again = list(iter_listings(min(n_docs, 10_000)))
     t0 = time.perf_counter()
-    backend.upsert(docs[: min(len(docs), 10_000)])
-    reupsert_rate = min(len(docs), 10_000) / (time.perf_counter() - t0)
+    backend.upsert(again)
+    reupsert_rate = len(again) / (time.perf_counter() - t0)
+    if after_load:
+        after_load()
     latencies = []
     for q, f in queries(n_queries):
         t = time.perf_counter()
         backend.search("listing", q, f, limit=20)
         latencies.append((time.perf_counter() - t) * 1000)
-    t = time.perf_counter()
-    backend.terms("listing", "vendor", size=20)
-    terms_ms = (time.perf_counter() - t) * 1000
-    t = time.perf_counter()
-    backend.date_histogram("listing", "last_seen", "week", sum_field="price_sek")
-    hist_ms = (time.perf_counter() - t) * 1000
-    return {
+    stats: dict[str, float] = {
         "docs": n_docs,
         "upsert_docs_per_s": n_docs / upsert_s,
-        "upsert_docs_per_cpu_s": n_docs / upsert_cpu,
+        "upsert_docs_per_client_cpu_s": n_docs / max(upsert_cpu, 1e-9),
         "reupsert_docs_per_s": reupsert_rate,
         "search_p50_ms": statistics.median(latencies),
         "search_p95_ms": percentile(latencies, 95),
-        "terms_ms": terms_ms,
-        "week_histogram_ms": hist_ms,
     }
+    for name, fn in aggregations(backend).items():
+        stats[name] = _timed_ms(fn)
+    return stats
+
+
+# ---------------------------------------------------------------------- backends
+class _Bench:
+    """One backend under test: opens it, measures its size (and JVM RSS), cleans up."""
+
+    def __init__(self, name: str, tmp: Path, url: str | None, heap_mb: int) -> None:
+        self.name, self.tmp, self.url, self.heap_mb = name, tmp, url, heap_mb
+        self.cluster: Any = None
+        self.backend: Any = None
+
+    def open(self, n: int) -> IndexBackend:
+        if self.name == "sqlite":
+            self.backend = SQLiteBackend(self.tmp / f"bench-{n}.sqlite")
+            return self.backend
+        from indexer.elastic import ElasticBackend
+
+        url = self.url
+        if url is None:
+            if self.cluster is None:
+                from indexer.localcluster import LocalCluster
+
+                base = Path(tempfile.mkdtemp(prefix="sokhund-bench-es-", dir="/tmp"))
+                base.chmod(0o755)  # the JVM's user must enter it
+                self.cluster = LocalCluster(base / "cluster", cluster_name="sokhund-bench", heap_mb=self.heap_mb)
+                self.cluster.up(timeout=300)
+            url = self.cluster.url
+        self.backend = ElasticBackend(url, prefix=f"sokhund-bench-{n}-{os.getpid()}", refresh=False,
+                                      spool_dir=self.tmp / "spool", timeout=120.0)
+        return self.backend
+
+    def after_load(self) -> Callable[[], None] | None:
+        if self.name != "es":
+            return None
+        b = self.backend
+        return lambda: b.client.indices.refresh(index=f"{b.prefix}-listing")
+
+    def size_bytes(self) -> int:
+        if self.name == "sqlite":
+            return int(self.backend.size_bytes())
+        b = self.backend
+        b.client.indices.flush(index=f"{b.prefix}-listing")
+        stats = b.client.indices.stats(index=f"{b.prefix}-listing", metric="store")
+        return int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
+
+    def rss_bytes(self) -> int | None:
+        if self.cluster is None:
+            return None
+        from indexer.localcluster import es_rss_bytes
+
+        return es_rss_bytes(self.cluster.state.pids())
+
+    def close_backend(self) -> None:
+        if self.name == "es" and self.cluster is not None:  # our own cluster: free the disk and heap
+            b = self.backend
+            b.client.indices.delete(index=f"{b.prefix}-*", expand_wildcards="all", ignore_unavailable=True)
+        self.backend.close()
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            self.cluster.down()
+            shutil.rmtree(self.cluster.base_dir.parent, ignore_errors=True)
+
+
+ROWS = [
+    ("bulk docs/s", "upsert_docs_per_s", "{:,.0f}"),
+    ("bulk docs/client CPU-s", "upsert_docs_per_client_cpu_s", "{:,.0f}"),
+    ("re-upsert docs/s", "reupsert_docs_per_s", "{:,.0f}"),
+    ("search p50 ms", "search_p50_ms", "{:.2f}"),
+    ("search p95 ms", "search_p95_ms", "{:.2f}"),
+    ("terms(vendor) ms", "terms_vendor_ms", "{:.1f}"),
+    ("terms(substance|SE) ms", "terms_substance_se_ms", "{:.1f}"),
+    ("week hist+sum ms", "week_hist_sum_ms", "{:.1f}"),
+    ("month hist filtered ms", "month_hist_filtered_ms", "{:.1f}"),
+    ("bytes/listing", "bytes_per_listing", "{:,.0f}"),
+    ("JVM RSS MB", "jvm_rss_mb", "{:,.0f}"),
+]
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    heads = [f"{r['backend']} {r['docs']:,}" for r in results]
+    width = max(12, *(len(h) for h in heads))
+    lines = ["".ljust(24) + "".join(h.rjust(width + 2) for h in heads)]
+    for label, key, fmt in ROWS:
+        cells = [fmt.format(r[key]) if r.get(key) is not None else "-" for r in results]
+        lines.append(label.ljust(24) + "".join(c.rjust(width + 2) for c in cells))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--docs", type=int, default=50_000)
+    ap.add_argument("--backend", default="sqlite", help="sqlite, es or both: sqlite,es (default sqlite)")
+    ap.add_argument("--listings", "--docs", default="50000", help="listings, comma-separated: 100000,1000000")
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--batch", type=int, default=5_000, help="documents per upsert call")
-    ap.add_argument(
-        "--url", default=None, help="sqlite:///path or http://es:9200 (default: temporary SQLite)"
-    )
+    ap.add_argument("--url", default=None, help="an existing Elasticsearch (default: start a local one)")
+    ap.add_argument("--heap-mb", type=int, default=1024, help="heap of the local cluster's node")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
+    names = [b.strip() for b in args.backend.split(",") if b.strip()]
+    if not names or set(names) - {"sqlite", "es"}:
+        ap.error("--backend takes sqlite, es or sqlite,es")
+    sizes = [int(x.replace("_", "")) for x in str(args.listings).split(",")]
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="sokhund-bench-") as tmp:
-        if args.url and args.url.startswith("http"):
-            from indexer.elastic import ElasticBackend
-
-            backend: IndexBackend = ElasticBackend(
-                args.url, prefix="sokhund-bench", refresh=False, spool_dir=Path(tmp) / "spool"
-            )
-        else:
-            backend = open_backend(args.url or f"sqlite:///{Path(tmp) / 'bench.sqlite'}")
-        stats = run(backend, args.docs, args.queries, args.batch)
-        size = getattr(backend, "size_bytes", None)
-        print(f"backend            {backend!r}")
-        print(f"listings           {stats['docs']:,}")
-        print(
-            f"bulk upsert        {stats['upsert_docs_per_s']:,.0f} docs/s wall, "
-            f"{stats['upsert_docs_per_cpu_s']:,.0f} docs per CPU-second (batches of {args.batch:,})"
-        )
-        print(f"re-upsert (same)   {stats['reupsert_docs_per_s']:,.0f} docs/s")
-        print(
-            f"search latency     p50 {stats['search_p50_ms']:.2f} ms, p95 {stats['search_p95_ms']:.2f} ms "
-            f"over {args.queries} queries (limit 20, half with filters)"
-        )
-        print(f"terms(vendor)      {stats['terms_ms']:.1f} ms")
-        print(f"week histogram     {stats['week_histogram_ms']:.1f} ms")
-        if callable(size):
-            total = size()
-            print(f"db size            {total / 1e6:.1f} MB ({total / stats['docs']:.0f} bytes/listing)")
-        backend.close()
+        benches = [_Bench(n, Path(tmp), args.url, args.heap_mb) for n in names]
+        try:
+            for n in sizes:
+                for bench in benches:
+                    backend = bench.open(n)
+                    print(f"... {bench.name}: {n:,} listings", flush=True)
+                    stats: dict[str, Any] = {"backend": bench.name, **run(backend, n, args.queries, args.batch,
+                                                                           bench.after_load())}
+                    stats["bytes_per_listing"] = bench.size_bytes() / n
+                    rss = bench.rss_bytes()
+                    stats["jvm_rss_mb"] = rss / 2**20 if rss else None
+                    bench.close_backend()
+                    results.append(stats)
+                    print(json.dumps(stats), flush=True)  # each run's figures as soon as they exist
+        finally:
+            for bench in benches:
+                bench.stop()
+    print(f"{args.queries} analyst queries per run (words, two words, prefixes, phrases, filters only; half "
+          f"with filters; limit 20); aggregation = median of 5; batches of {args.batch:,}")
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

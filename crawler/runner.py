@@ -6,6 +6,7 @@ unfinished run when given the same ``run_id`` (Scrapy JOBDIR per site and run)."
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -275,8 +276,10 @@ def _tail(path: Any, lines: int = 30) -> str:
 
 def _record_and_new_vendors(result: CrawlResult, index_url: str | None) -> list[str]:
     """Record the run and its coverage (crawler.coverage); the vendors first seen in this run on sites whose
-    baseline (first complete crawl) came before it: on a baseline or partial first crawl nothing is new."""
-    from indexer.base import SearchFilters, open_backend
+    baseline (first complete crawl) came before it: on a baseline or partial first crawl nothing is new.
+    An index that is down (the crawl spooled) answers none: the crawl itself went fine, and its documents
+    reach the index when the spool replays."""
+    from indexer.base import IndexError_, SearchFilters, open_backend
 
     backend = open_backend(index_url)
     try:
@@ -291,5 +294,8 @@ def _record_and_new_vendors(result: CrawlResult, index_url: str | None) -> list[
             for doc in backend.iter_docs("vendor", SearchFilters(site=site, extra={"first_seen": result.as_of})):
                 found.append(doc["id"])
         return found
+    except IndexError_ as exc:
+        logging.getLogger(__name__).warning("new vendors of this run not counted: %s", exc)
+        return []
     finally:
         backend.close()

@@ -27,6 +27,9 @@ from indexer.base import IndexBackend, open_backend
 from indexer.models import ALL_KINDS, Document
 
 log = logging.getLogger(__name__)
+READ_PAUSE = 10.0  # seconds without lookups after a failed one (each costs the backend's retries)
+DOWN_PAUSE = 15.0  # seconds between write attempts while the index is down
+DOWN_BUFFER = 20_000  # ... or as soon as this many documents wait
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -49,6 +52,8 @@ class IndexSink:
         self.quarantined = 0  # unreadable spool lines moved aside by replay_spool
         self.disk_full: str | None = None
         self._closed = False
+        self._reads_down_until = 0.0
+        self._down_until = 0.0  # while the index is down, writes are gathered until then
         self.replay_spool()
 
     @classmethod
@@ -72,7 +77,10 @@ class IndexSink:
 
     def add(self, docs: Iterable[Document]) -> None:
         self._buffer.extend(docs)
-        if len(self._buffer) >= self.batch_size or time.monotonic() - self._last_flush > self.max_delay:
+        now = time.monotonic()
+        if now < self._down_until and len(self._buffer) < DOWN_BUFFER:
+            return  # the index is down: do not pay its retries for every page; gather, then spool in bulk
+        if len(self._buffer) >= self.batch_size or now - self._last_flush > self.max_delay:
             self.flush()
 
     def flush(self) -> None:
@@ -86,10 +94,14 @@ class IndexSink:
         attempts = 1 if self._down_since is not None else 3
         for attempt in range(attempts):
             try:
+                spooled = getattr(self.backend, "spooled", 0)
                 self.written += self.backend.upsert(batch)
                 if self._down_since is not None:
                     log.warning("index %s is writable again", self._where())
                     self._down_since = None
+                # a backend with its own spool (Elasticsearch) does not raise when down: it spools
+                if getattr(self.backend, "spooled", 0) > spooled:
+                    self._down_until = time.monotonic() + DOWN_PAUSE
                 return
             except Exception as exc:  # the index went down mid-crawl: retry, then spool
                 log.warning("index write failed (attempt %d/%d): %s", attempt + 1, attempts, exc)
@@ -187,10 +199,20 @@ class IndexSink:
             self.crawler.stats.inc_value("sokhund/spool_quarantined", len(bad))
 
     def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        """The stored doc (to keep its first_seen). While the index is down this answers None, so the
+        documents still go to the spool (a re-seen listing then gets this crawl as first_seen) instead of
+        failing the item; after a failed read the index is not asked again for a few seconds."""
         for doc in reversed(self._buffer):
             if doc.KIND == kind and doc.id == doc_id:
                 return doc.to_dict()
-        return self.backend.get(kind, doc_id)
+        if time.monotonic() < self._reads_down_until:
+            return None
+        try:
+            return self.backend.get(kind, doc_id)
+        except Exception as exc:
+            log.warning("index read failed (%s); first_seen lookups skipped for %.0fs", exc, READ_PAUSE)
+            self._reads_down_until = time.monotonic() + READ_PAUSE
+            return None
 
     def close(self) -> None:
         if self._closed:

@@ -114,6 +114,7 @@ def lens(
     columns: dict[str, dict[str, Any]],
     visualization_type: str,
     visualization: dict[str, Any],
+    query: str = "",
 ) -> dict[str, Any]:
     layer = "layer1"
     # Lens keeps bucket columns (x axis, splits) before metric columns
@@ -134,7 +135,7 @@ def lens(
                     }
                 },
                 "visualization": visualization,
-                "query": {"query": "", "language": "kuery"},
+                "query": {"query": query, "language": "kuery"},
                 "filters": [],
                 "internalReferences": [],
                 "adHocDataViews": {},
@@ -200,17 +201,20 @@ def visualizations() -> list[dict[str, Any]]:
         lens(
             "sokhund-vis-new-vendors",
             "Nya säljare per vecka",
-            "Vendors by first_seen, weekly.",
+            "Vendors by first_seen, weekly, without those of each site's baseline crawl (baseline: true, "
+            "set by the roll-up): they were there before we started watching.",
             "sokhund-dv-vendor",
             {"x": date_col("first_seen", "1w"), "y": metric_col("count", None, "Nya säljare")},
             "lnsXY",
             xy("bar", "x", ["y"]),
+            query="not baseline: true",
         ),
         lens(
             "sokhund-vis-swedish-share",
             "Andel svenska säljare",
-            f"Vendors with swedish_score >= {SWEDISH_SCORE_THRESHOLD} versus the rest.",
-            "sokhund-dv-vendor",
+            f"Distinct vendors active (observed) in the time range with swedish_score >= "
+            f"{SWEDISH_SCORE_THRESHOLD} (the roll-up score, copied onto each vendor observation) versus the rest.",
+            "sokhund-dv-vendor-observation",
             {
                 "g": filters_col(
                     [
@@ -219,7 +223,7 @@ def visualizations() -> list[dict[str, Any]]:
                     ],
                     "Säljare",
                 ),
-                "m": metric_col("count", None, "Antal säljare"),
+                "m": metric_col("unique_count", "vendor", "Aktiva säljare"),
             },
             "lnsPie",
             {

@@ -672,6 +672,28 @@ class ElasticBackend:
             claimed.unlink()
             log.info("replayed %d spooled documents from %s into %s", done, path.name, self.url)
 
+    def update_fields(self, kind: str, values: dict[str, dict[str, Any]]) -> int:
+        """Set fields of stored documents in place (``{id: {field: value}}``), e.g. the turnover the
+        roll-up derives for observations. Data streams take no writes by id, so each document is updated
+        in its backing index (found by an ids query). Returns how many were updated."""
+        index, ids, done = self.index(kind), list(values), 0
+        refresh = "wait_for" if self.refresh else None
+        for start in range(0, len(ids), 1000):
+            batch = ids[start : start + 1000]
+            resp = self._read("search", lambda b=batch: self.client.search(
+                index=index, query={"ids": {"values": b}}, size=len(b), source=False))
+            ops: list[dict[str, Any]] = []
+            for hit in resp["hits"]["hits"]:
+                ops += [{"update": {"_index": hit["_index"], "_id": hit["_id"]}}, {"doc": values[hit["_id"]]}]
+            if not ops:
+                continue
+            resp = self._read("bulk update", lambda o=ops: self.client.bulk(operations=o, refresh=refresh))
+            failed = [i["update"] for i in resp.get("items", []) if int(i["update"].get("status", 500)) >= 300]
+            if failed:
+                raise IndexError_(f"Elasticsearch at {self.url} refused {len(failed)} updates: {failed[0]}")
+            done += len(ops) // 2
+        return done
+
     def delete(self, kind: str, doc_id: str) -> None:
         """Delete one document. In a data stream the document is deleted from its backing index (found
         by a search), since not every cluster has ``_delete_by_query``."""

@@ -167,6 +167,8 @@ class Vendor(Document):
     listings: int = 0
     first_seen: str = ""
     last_seen: str = ""
+    # First seen on its site's first crawl day (there before we watched, so not "new"); set by the roll-up.
+    baseline: bool | None = None
     capture_id: str = ""
     capture_sha256: str = ""
 

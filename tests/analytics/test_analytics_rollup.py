@@ -142,3 +142,19 @@ def test_fallback_scorer_drops_market_norms() -> None:
     _, signals = fallback_swedish_score([SV_DESC], None, ["SE"], currencies=["SEK"], market=market)
     assert not {"text:swedish", "currency:SEK", "ships_to:SE-only"} & set(signals)
     assert "payment:swish" in signals
+
+
+def test_rollup_marks_baseline_vendors_and_copies_scores_onto_observations(tmp_path: Path) -> None:
+    from indexer.models import VendorObservation
+
+    idx = backend(tmp_path)
+    old, new = vendor("fs", "gammal", first=1, last=8), vendor("fs", "ny", first=8, last=8)
+    obs = [VendorObservation(id=VendorObservation.make_id(v.id, f"r{n}"), vendor=v.id, site="fs", name=v.name,
+                             observed_at=f"2026-09-0{n}T12:00:00+00:00", run_id=f"r{n}", swedish_score=0.99)
+           for v, n in ((old, 1), (old, 8), (new, 8))]
+    idx.upsert([old, new, listing("fs", "L1", "gammal", price=1.0, currency="SEK", n_last=8), *obs])
+    rollup(idx)
+    vendors = {v["name"]: v for v in idx.iter_docs("vendor")}
+    assert vendors["gammal"]["baseline"] is True and vendors["ny"]["baseline"] is False
+    scores = {v["id"]: v["swedish_score"] for v in vendors.values()}
+    assert all(o["swedish_score"] == scores[o["vendor"]] != 0.99 for o in idx.iter_docs("vendor_observation"))
