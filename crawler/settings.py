@@ -1,6 +1,8 @@
 """Scrapy settings for Sökhund. Per-site politeness (concurrency, delay, budgets) comes from the site
 adapter and is applied by ``crawler.runner.site_settings``; these are the shared defaults."""
 
+import os
+
 BOT_NAME = "sokhund"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -27,7 +29,8 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 16 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 60
-SOKHUND_PAGE_DEADLINE = None  # one deadline per page, retries included (default: DOWNLOAD_TIMEOUT)
+# One deadline per page, retries included (default: DOWNLOAD_TIMEOUT); the environment may set it too.
+SOKHUND_PAGE_DEADLINE = float(os.environ["SOKHUND_PAGE_DEADLINE"]) if os.environ.get("SOKHUND_PAGE_DEADLINE") else None
 
 RETRY_ENABLED = True
 RETRY_TIMES = 3
