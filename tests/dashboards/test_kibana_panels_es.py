@@ -153,7 +153,8 @@ def demo_world(es_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactor
     home = tmp_path_factory.mktemp("panels") / "home"
     prefix = new_prefix("panels")
     with es_index_env(es_cluster.url, prefix, home):
-        with Testbed(seed=5, state_dir=home / "testbed", ddos=False, new_swedish_vendor_day=1) as testbed:
+        with Testbed(seed=5, state_dir=home / "testbed", ddos=False, new_swedish_vendor_day=1,
+                     prehistory_days=7) as testbed:
             os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
             campaign = Campaign(name="panels", sites=["flugsvamp"], schedule=Schedule(interval_seconds=86400))
             for day in range(2):

@@ -188,7 +188,7 @@ def test_two_redis_workers_index_the_three_day_world_into_three_nodes(
     prefix, home, days = new_prefix("scale"), tmp_path / "home", 3
     per_day: list[list[CrawlResult]] = []
     with es_index_env(three_nodes.url, prefix, home), Testbed(seed=3, state_dir=home / "testbed",
-                                                               ddos=False) as testbed:
+                                                               ddos=False, prehistory_days=7) as testbed:
         os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
         for day in range(days):
             results: list[CrawlResult] = []
