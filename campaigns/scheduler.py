@@ -11,7 +11,6 @@ with the campaign name (and an optional crawl-function reference) as their only,
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sqlite3
 import threading
@@ -208,23 +207,13 @@ def _record_missed(event: Any) -> None:
 def _serve_lock(store: Path) -> Any:
     """One scheduler per job store: APScheduler 3 does not share a job store between processes, and two
     would run every job twice. Held (flock) until the scheduler shuts down."""
-    import fcntl
+    from crawler.pidlock import LockHeld, hold_pid_lock
 
-    path = store.with_suffix(".lock")
-    handle = path.open("a+")
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        owner = handle.read().strip() or "?"
-        handle.close()
-        raise CampaignError(f"another `sokhund campaign serve` (pid {owner}) already uses {store}; "
+        return hold_pid_lock(store.with_suffix(".lock"))
+    except LockHeld as held:
+        raise CampaignError(f"another `sokhund campaign serve` (pid {held.owner}) already uses {store}; "
                             "stop it first (one scheduler per data directory)") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
 
 
 def serving_pid(store: Path | None = None) -> int | None:

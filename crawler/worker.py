@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import fcntl
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from twisted.python.failure import Failure
 from crawler import paths
 from crawler.adapters import SiteAdapter, load_adapter
 from crawler.components import MissingPipelineError, require_components
+from crawler.pidlock import LockHeld, hold_pid_lock
 from crawler.render import needs_browser
 from crawler.spiders.forum import ForumSpider
 from crawler.spiders.market import MarketSpider
@@ -149,22 +149,11 @@ def verdict(reason: str, stats: dict[str, Any]) -> str:
 def _lock_site(site: str) -> IO[str]:
     """Hold ``jobs/<site>/.lock`` for the life of this process (the kernel drops it when the process dies,
     however it dies), so a second crawl of the same site refuses to start."""
-    path = paths.jobs_dir() / site / ".lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = path.open("a+", encoding="utf-8")
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        owner = fh.read().strip() or "?"
-        fh.close()
-        raise SiteBusy(f"{site} is already being crawled by PID {owner}; wait for it to finish or stop it "
+        return hold_pid_lock(paths.jobs_dir() / site / ".lock")
+    except LockHeld as held:
+        raise SiteBusy(f"{site} is already being crawled by PID {held.owner}; wait for it to finish or stop it "
                        "first") from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(str(os.getpid()))
-    fh.flush()
-    return fh
 
 
 def die_with_parent(parent: int) -> None:
