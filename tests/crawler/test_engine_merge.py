@@ -44,3 +44,23 @@ def test_ships_to_field_beats_text(builder: DocumentBuilder) -> None:
     listing = _listing(builder, {"listing_id": "3", "title": "Cocaine 1g", "price": "80",
                                  "description": "ships to Germany", "ships_to": ["Sweden", "Norway"]})
     assert listing.ships_to == ["SE", "NO"]
+
+
+def test_ships_to_keeps_regions(builder: DocumentBuilder) -> None:
+    """Empire listing_10 ships to 'World Wide, United States, Asia, Africa, Antarctica(c)'."""
+    listing = _listing(builder, {"listing_id": "4", "title": "Cocaine 1g", "price": "80",
+                                 "ships_to": ["World Wide", "United States", "Asia", "Africa", "Antarctica(c)",
+                                              "North America", "EU", "Europe", "South America", "Oceania"]})
+    assert listing.ships_to == ["WW", "US", "ASIA", "AFRICA", "AQ", "NORTH_AMERICA", "EU", "EU",
+                                "SOUTH_AMERICA", "OCEANIA"]
+
+
+@pytest.mark.parametrize(("name", "code"), [
+    ("Asien", "ASIA"), ("Afrika", "AFRICA"), ("Nordamerika", "NORTH_AMERICA"), ("Middle East", "MIDDLE_EAST"),
+    ("Worldwide", "WW"), ("Scandinavia", "NORDIC"), ("Sweden", "SE"), ("Antarctica", "AQ"),
+    ("Australia (AU)", "AU"), ("Narnia", None),
+])
+def test_region_vocabulary(name: str, code: str | None) -> None:
+    from extractors.normalise import country_code
+
+    assert country_code(name) == code
