@@ -154,6 +154,9 @@ class _Page:
         for selector in structure.logged_in:
             if self.has(selector):
                 return f"the logged-in marker {selector!r}"
+        for name, match in structure.matches:
+            if match.holds(self.doc, lambda: self.text):
+                return f"the {name} page's content ({match.css or match.xpath!r})"
         if len(structure.fields) < MIN_STRUCTURE_FIELDS:
             return None
         found = [name for name, kind, query in structure.fields if _first_present(query, kind, self.doc)]
@@ -174,6 +177,8 @@ class PageStructure:
     page_type: str
     logged_in: tuple[str, ...] = DEFAULT_LOGGED_IN
     fields: tuple[tuple[str, str, str], ...] = ()  # (field name, "css" | "xpath", selector)
+    # (page type, its `match:`) with an element condition: a page recognised by content is the site's own
+    matches: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def of(cls, adapter: Any, page_type: str | None) -> PageStructure:
@@ -186,7 +191,10 @@ class PageStructure:
             else:
                 fields += [(name, "css", f.css) if f.css else (name, "xpath", f.xpath or "")
                            for name, f in spec.fields.items() if f.css or f.xpath]
-        return cls(page_type or "", markers, tuple(fields))
+        # the URL may not say which page this is: any page type recognised by its elements counts
+        matches = tuple((name, p.match) for name, p in adapter.pages.items()
+                        if p.match is not None and (p.match.css or p.match.xpath))
+        return cls(page_type or "", markers, tuple(fields), matches)
 
 
 def _first_present(query: str, kind: str, doc: Any) -> bool:

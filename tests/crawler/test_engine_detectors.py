@@ -96,3 +96,24 @@ def test_unknown_detector_name_is_refused_with_file_and_field(tmp_path: Path) ->
 def test_every_generic_detector_has_a_unique_name() -> None:
     names = [d.name for d in generic_detectors()]
     assert all(names) and len(set(names)) == len(names)
+
+
+def test_a_page_recognised_by_content_overrules_a_sellers_words(tmp_path: Path) -> None:
+    """URLs that say nothing give no page type before parsing; the page type's `match` elements are the
+    site's normal structure, so "captcha" in a vendor's text does not stop the site."""
+    from crawler.detectors import PageStructure
+
+    path = tmp_path / "bycontent.yaml"
+    path.write_text("""name: bycontent
+kind: market
+base_url: http://127.0.0.1:1
+pages:
+  vendor: {match: {css: "div.vendor-profile"}, item: vendor, fields: {name: {css: "h1::text"}}}
+""", encoding="utf-8")
+    adapter = load_adapter_file(path)
+    body = ("<html><body><div class='vendor-profile'><h1>Snabben</h1><p>No captcha needed to message me, "
+            "are you human? then write!</p></div></body></html>")
+    assert classify(200, {}, body).kind == "captcha"  # the words alone
+    overruled: list[str] = []
+    assert classify(200, {}, body, structure=PageStructure.of(adapter, None), overruled=overruled) is None
+    assert overruled and "vendor page's content" in overruled[0]
