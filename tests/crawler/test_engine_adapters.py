@@ -248,6 +248,10 @@ def test_date_fields_are_parsed_relative_to_the_capture() -> None:
     ("2019-01-05T10:00:00Z", "2019-01-05T10:00:00+00:00"), ("Date: 2017-06-24 23:10 UTC", "2017-06-24T23:10:00+00:00"),
     ("05.01.2019", "2019-01-05"), ("5/1/2019", "2019-01-05"), ("12/25/2019", "2019-12-25"), ("05.01.19", "2019-01-05"),
     ("yesterday at 10:30 pm", "2019-03-09T22:30:00"),
+    # as Dream and Empire (2019) write them: join dates day first, feedback dates with month names
+    ("Join date 21/09/2018", "2018-09-21"), ("Last active 18/11/2018 (today)", "2018-11-18"),
+    ("New forum 06/02/2018", "2018-02-06"), ("Sep 26, 2019", "2019-09-26"), ("Nov 07, 2019", "2019-11-07"),
+    ("April 02, 2019", "2019-04-02"), ("4-3-2018", "2018-03-04"),
     ("31.02.2019", None), ("Sold 5 times", None), ("", None), ("never", None),
 ])
 def test_parse_date(text: str, expected: str | None) -> None:
