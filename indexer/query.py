@@ -148,6 +148,11 @@ def _substance_clauses(terms: list[Term], fields: Collection[str]) -> list[Claus
     return clauses
 
 
+def expand_query(query: str | None, fields: Collection[str] = (), vendor_names: VendorNames | None = None
+                 ) -> list[Clause]:
+    return expand_terms(parse_query(query), fields, vendor_names)
+
+
 def with_field_values(filters: SearchFilters | None, values: dict[str, tuple[str, ...]]) -> SearchFilters | None:
     """``filters`` plus "field in values" (intersected with the same field in ``extra``); None when
     nothing can match."""
