@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import product
 
 from indexer.base import SearchFilters
@@ -242,6 +242,20 @@ def date_bounds(filters: SearchFilters) -> tuple[str | None, str | None, str | N
         else:
             lte = filters.date_to
     return filters.date_from or None, lt, lte
+
+
+def iso_date(text: str) -> str:
+    """An ISO date or date-time from the command line (``2024-03-01``, ``2024-03-01T12:00:00Z``), as
+    given; ValueError naming the value otherwise (a wrong ``--since`` must not silently match nothing)."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            date.fromisoformat(value)
+        else:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO date (use e.g. 2024-03-01 or 2024-03-01T12:00:00Z)") from None
+    return value
 
 
 def check_interval(interval: str) -> str:

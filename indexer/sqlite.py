@@ -147,8 +147,12 @@ class _Layout:
 class SQLiteBackend:
     """SQLite + FTS5 implementation of :class:`indexer.base.IndexBackend`."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 30_000, rank_window: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 30_000, rank_window: int | None = None,
+                 must_exist: bool = False) -> None:
         self.path = Path(path)
+        if must_exist and not self.path.is_file():
+            raise IndexError_(f"no index at {self.path}" + (" (a folder)" if self.path.is_dir() else "")
+                              + ": give --index the path of an existing index.sqlite, or crawl first (sokhund crawl SITE)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(

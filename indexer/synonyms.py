@@ -98,3 +98,43 @@ def synonyms() -> Synonyms:
             if len(other) > 1 and name not in meant and not singles.isdisjoint(other) and other not in weak
         ))
     return Synonyms(canonical, texts, excluded)
+
+
+@lru_cache(maxsize=1)
+def taxonomy_names() -> tuple[frozenset[str], frozenset[str]]:
+    """(canonical substance names, substance classes) of the extractor's taxonomy."""
+    from extractors.matching import load_substances
+
+    entries = load_substances()
+    return frozenset(e["name"] for e in entries), frozenset(e["class"] for e in entries)
+
+
+def canonical_substance(text: str) -> str:
+    """``--substance`` as the analyst writes it ("kokain", "Cocaine", "koks") -> the canonical name;
+    ValueError with a hint for a name the taxonomy does not know."""
+    names, _ = taxonomy_names()
+    if text in names:
+        return text
+    found = synonyms().substance(words_of(text)) or next((n for n in names if fold(n) == fold(text)), None)
+    if found is None:
+        aliases = frozenset(" ".join(w) for w in synonyms().canonical) | names
+        raise ValueError(f"unknown substance {text!r}{_hint(text, aliases)}")
+    return found
+
+
+def canonical_class(text: str) -> str:
+    """``--class`` -> a class of the taxonomy (``stimulant``, ``cannabis`` …); ValueError with a hint."""
+    _, classes = taxonomy_names()
+    key = fold(text).replace(" ", "_").replace("-", "_")
+    if key in classes:
+        return key
+    if key.endswith("s") and key[:-1] in classes:  # "stimulants"
+        return key[:-1]
+    raise ValueError(f"unknown substance class {text!r}{_hint(text, classes)}; classes: {', '.join(sorted(classes))}")
+
+
+def _hint(text: str, choices: frozenset[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(fold(text), sorted(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
