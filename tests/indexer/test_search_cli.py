@@ -106,7 +106,9 @@ def test_bad_dates_are_errors(home: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_a_missing_index_is_an_error_and_is_not_created(home: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "typo" / "index.sqlite"
-    for argv in (["search", "kokain", "--index", str(missing)], ["vendors", "--index", f"sqlite:///{missing}"]):
+    for argv in (["search", "kokain", "--index", str(missing)], ["vendors", "--index", f"sqlite:///{missing}"],
+                 ["evidence", "show", "cap-x", "--index", str(missing)],
+                 ["export", "json", "--query", "kokain", "--out", str(tmp_path / "x.json"), "--index", str(missing)]):
         code, out, err = run(argv, capsys)
         assert code == 1 and f"no index at {missing}" in err and not out
     assert not missing.parent.exists()
