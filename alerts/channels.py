@@ -28,7 +28,7 @@ from alerts.rules import (
     WebhookChannelConfig,
     alerts_dir,
 )
-from indexer.terminal import json_line, printable
+from indexer.terminal import json_line, printable, signal_text
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,10 @@ def alert_text(alert: dict[str, Any]) -> str:
                 "country", "previous_ships_from", "retro_hunt"):
         if details.get(key) not in (None, "", []):
             value = details[key]
-            lines.append(f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+            if key == "swedish_signals":
+                lines.append(f"  {key}: {'; '.join(map(signal_text, value))}")
+            else:
+                lines.append(f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
     for ev in alert.get("evidence") or []:
         if ev.get("capture_id"):
             lines.append(f"  evidence: {ev.get('capture_id')} sha256={ev.get('sha256', '')} {ev.get('url', '')}")

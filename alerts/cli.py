@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from indexer.terminal import json_line, printable
+from indexer.terminal import json_line, printable, signal_text
 
 WATCH_KINDS = ("keyword", "substance", "pgp", "crypto", "contact")
 
@@ -101,10 +101,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(_short(alert))
         details = alert.get("details") or {}
         if details.get("swedish_signals"):
-            print(printable(f"    signals: {', '.join(map(str, details['swedish_signals']))}"))
+            print(printable(f"    signals: {'; '.join(map(signal_text, details['swedish_signals']))}"))
         for ev in (alert.get("evidence") or [])[:2]:
-            print(printable(f"    evidence: {ev.get('capture_id')} sha256={str(ev.get('sha256', ''))[:16]}… "
-                            f"{ev.get('url', '')}"))
+            print(printable(f"    evidence: {ev.get('capture_id')} sha256={ev.get('sha256', '')} {ev.get('url', '')}"))
         pending = [c for c, d in alert["delivery"].items() if d["state"] != "sent"]
         if pending:
             print(f"    delivery pending: {', '.join(pending)}")

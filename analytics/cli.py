@@ -11,9 +11,25 @@ from collections import defaultdict
 from typing import Any
 
 from analytics.profile import vendor_profile
-from indexer.terminal import json_line, printable
+from indexer.terminal import cell_text, json_line, printable
 
 BY_CHOICES = ("vendor", "site", "substance", "country")
+
+
+TRENDS_EXAMPLES = """examples:
+  sokhund trends --by substance --period week
+  sokhund trends --by vendor --top 5
+  sokhund trends --by site --period month --since 2024-01-01
+"""
+
+
+def _iso_date(text: str) -> str:
+    from indexer.query import iso_date
+
+    try:
+        return iso_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: Any) -> None:
@@ -25,7 +41,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("name", help="vendor name as a site shows it (case-insensitive), or a Vendor id")
     p.add_argument("--site", help="only the vendor of this site (plus the identities linked to it)")
-    p.add_argument("--index", help="index URL: sqlite:///path or http://elastic:9200 (default: embedded)")
+    p.add_argument("--index", help="index URL: sqlite:///path or http://elastic:9200 (default: embedded); must exist")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_vendor)
 
@@ -34,12 +50,15 @@ def register(sub: Any) -> None:
         description="Turnover in SEK per period (counter method, feedback lower bound, feedback corrected by "
         "an estimated feedback rate), median price per gram per substance, new vendors and the share of "
         "Swedish vendors.",
+        epilog=TRENDS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--by", choices=BY_CHOICES, help="group turnover by vendor, site, substance class or country")
+    p.add_argument("--top", type=int, default=10, metavar="N",
+                   help="with --by: the N groups with the highest turnover (default 10, 0 = all)")
     p.add_argument("--period", choices=("day", "week", "month"), default="week")
-    p.add_argument("--since", help="turnover from this ISO date")
-    p.add_argument("--until", help="turnover up to this ISO date (inclusive)")
-    p.add_argument("--index", help="index URL (default: embedded SQLite)")
+    p.add_argument("--since", type=_iso_date, help="turnover from this ISO date, e.g. 2024-03-01")
+    p.add_argument("--until", type=_iso_date, help="turnover up to this ISO date (inclusive)")
+    p.add_argument("--index", help="index URL or path (default: the embedded index in $SOKHUND_HOME); must exist")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="FILE.png", help="also write a four-panel PNG plot to FILE.png")
     p.set_defaults(func=cmd_trends)
@@ -49,26 +68,33 @@ def _table(rows: list[dict[str, Any]], cols: tuple[str, ...], out: Any) -> None:
     if not rows:
         print("  (none)", file=out)
         return
-    text = [[_fmt(r.get(c)) for c in cols] for r in rows]
-    widths = [min(48, max(len(c), *(len(t[i]) for t in text))) for i, c in enumerate(cols)]
-    print("  " + "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)), file=out)
+    # Full values: hashes and ids are never cut; only long free text (titles) ends in a visible "…".
+    text = [[_fmt(r.get(c), c) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(cols)]
+    print("  " + "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip(), file=out)
     for t in text:
-        print("  " + "  ".join(v[:w].ljust(w) for v, w in zip(t, widths, strict=True)), file=out)
+        print("  " + "  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip(), file=out)
 
 
-def _fmt(value: Any) -> str:
+TITLE_CHARS = 60
+
+
+def _fmt(value: Any, column: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3f}"
-    if isinstance(value, list):
-        return ", ".join(_fmt(v) if not isinstance(v, dict) else printable(v.get("value", v)) for v in value)
-    return printable(value)  # crawled text: control characters made visible
+    if isinstance(value, list | dict):
+        return cell_text(value)  # contacts as kind:value, signals as text
+    text = printable(value)  # crawled text: control characters made visible
+    if column == "title" and len(text) > TITLE_CHARS:
+        return text[: TITLE_CHARS - 1] + "…"
+    return text
 
 
 def print_profile(profile: dict[str, Any], out: Any = None) -> None:
     out = out or sys.stdout
-    print(f"Vendor {printable(repr(profile['query']))}: {_fmt(profile['aliases'])} on {_fmt(profile['sites'])}",
+    print(f"Vendor {printable(profile['query'])}: {_fmt(profile['aliases'])} on {_fmt(profile['sites'])}",
           file=out)
     print(f"first seen {profile['first_seen']}, last seen {profile['last_seen']}", file=out)
     print("\nProfiles", file=out)
@@ -87,7 +113,7 @@ def print_profile(profile: dict[str, Any], out: Any = None) -> None:
     for ident in profile["identities"]:
         print(f"  {ident['strength']} (confidence {ident['confidence']:.2f}): {_fmt(ident['names'])}", file=out)
         for ev in ident["evidence"]:
-            caps = "; ".join(f"{c['site']}:{c['name']} {c['capture_id']} sha256={c['sha256'][:16]}"
+            caps = "; ".join(f"{c['site']}:{c['name']} {c['capture_id']} sha256={c['sha256']}"
                              for c in ev["captures"])
             print(printable(f"    {ev['strength']} {ev['type']} {ev['value']}  [{caps}]"), file=out)
     if profile["candidates"]:
@@ -101,7 +127,7 @@ def print_profile(profile: dict[str, Any], out: Any = None) -> None:
 def cmd_vendor(args: argparse.Namespace) -> int:
     from indexer.base import open_backend
 
-    backend = open_backend(args.index)
+    backend = open_backend(args.index, must_exist=True)
     try:
         try:
             profile = vendor_profile(backend, args.name, args.site)
@@ -119,10 +145,10 @@ def cmd_vendor(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- trends
 def cmd_trends(args: argparse.Namespace) -> int:
-    from analytics.trends import compute_trends, plot_trends
+    from analytics.trends import compute_trends, plot_trends, top_keys
     from indexer.base import open_backend
 
-    backend = open_backend(args.index)
+    backend = open_backend(args.index, must_exist=True)
     try:
         trends = compute_trends(backend, by=args.by, period=args.period, since=args.since, until=args.until)
     finally:
@@ -138,8 +164,18 @@ def cmd_trends(args: argparse.Namespace) -> int:
     print(f"Turnover per {args.period}{by} (SEK; counter = site counters, feedback = lower bound, "
           "feedback_corrected = feedback / estimated feedback rate)", file=out)
     rows = [b | {"units": round(b["units"], 1)} for b in data["turnover"]]
-    _table(rows, ("period", "key", "method", "units", "value_sek", "unvalued_units") if args.by
-           else ("period", "method", "units", "value_sek", "unvalued_units"), out)
+    if args.by:
+        keys = top_keys(trends, args.top)
+        shown = set(keys)
+        label = "vendor" if args.by == "vendor" else args.by
+        rows = [r | {label: r.get("name", r["key"])} for r in rows if str(r["key"]) in shown]
+        rows.sort(key=lambda r: (r["period"], keys.index(str(r["key"])), r["method"]))
+        groups = len({str(b["key"]) for b in data["turnover"]})
+        if len(keys) < groups:
+            print(f"  top {len(keys)} of {groups} by best-estimate turnover (--top 0 shows all)", file=out)
+        _table(rows, ("period", label, "method", "units", "value_sek", "unvalued_units"), out)
+    else:
+        _table(rows, ("period", "method", "units", "value_sek", "unvalued_units"), out)
     totals: dict[str, float] = defaultdict(float)
     for b in data["turnover"]:
         totals[b["method"]] += b["value_sek"]

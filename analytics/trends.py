@@ -40,13 +40,15 @@ class Trends:
     new_vendors: list[dict[str, Any]] = field(default_factory=list)  # period, count, vendors
     swedish_share: list[dict[str, Any]] = field(default_factory=list)  # period, active, swedish, share
     report: TurnoverReport | None = None
+    names: dict[str, str] = field(default_factory=dict)  # by vendor: vendor id -> "name (site)"
 
     def to_dict(self) -> dict[str, Any]:
         rep = self.report
         return {
             "period": self.period,
             "by": self.by,
-            "turnover": [b.to_dict() for b in self.turnover],
+            "turnover": [b.to_dict() | ({"name": self.names.get(str(b.key), b.key)} if self.by == "vendor" else {})
+                         for b in self.turnover],
             "feedback_rates": {
                 s: {"feedback": r.feedback, "counter_sales": r.counter_sales, "listings": r.listings,
                     "rate": r.rate}
@@ -172,7 +174,23 @@ def compute_trends(
         new_vendors=new_vendors(backend, period),
         swedish_share=swedish_share(backend, period),
         report=report,
+        names=vendor_names(backend) if by == "vendor" else {},
     )
+
+
+def vendor_names(backend: IndexBackend) -> dict[str, str]:
+    """Vendor id -> ``name (site)``: how an analyst recognises a vendor in a table or a plot legend."""
+    return {str(v["id"]): f"{v.get('name') or v['id']} ({v.get('site')})" for v in backend.iter_docs("vendor")}
+
+
+def top_keys(trends: Trends, n: int, method: str = "best") -> list[str]:
+    """The ``n`` groups with the highest total ``method`` turnover (all of them for ``n`` <= 0)."""
+    totals: dict[str, float] = defaultdict(float)
+    for b in trends.turnover:
+        if b.method == method:
+            totals[str(b.key)] += b.value_sek
+    ranked = sorted(totals, key=lambda k: (-totals[k], k))
+    return ranked if n <= 0 else ranked[:n]
 
 
 # ---------------------------------------------------------------------------------------------- plots
@@ -194,10 +212,10 @@ def _plot_turnover(ax: Any, trends: Trends) -> None:
     if trends.by:
         totals: dict[str, float] = defaultdict(float)
         for b in trends.turnover:
-            totals[f"{b.key} ({b.method})"] += b.value_sek
+            totals[f"{trends.names.get(str(b.key), b.key)} ({b.method})"] += b.value_sek
         keep = set(sorted(totals, key=lambda k: -totals[k])[:MAX_SERIES])
         for b in trends.turnover:
-            label = f"{b.key} ({b.method})"
+            label = f"{trends.names.get(str(b.key), b.key)} ({b.method})"
             if label in keep:
                 series[label][b.period] += b.value_sek
         ax.set_title(f"Turnover per {trends.period} by {trends.by} (SEK; method in brackets)")

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-FORMATS = ("table", "json", "csv", "xlsx")
+FORMATS = ("table", "json", "csv", "tsv", "xlsx")
 
 
 def _add_format_options(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +63,7 @@ def _add_format_options(parser: argparse.ArgumentParser) -> None:
     options = {o for a in parser._actions for o in a.option_strings}
     if "--json" in options and "--format" not in options and "--out" not in options:
         parser.add_argument("--format", dest="output_format", choices=FORMATS, default="table",
-                            help="table (default), json, csv or xlsx: every value in full")
+                            help="table (default), json, csv, tsv or xlsx: every field, every value in full")
         parser.add_argument("--out", dest="format_out", metavar="FILE",
                             help="with --format: write here (xlsx needs it; csv of several tables: a folder)")
 
@@ -94,6 +94,19 @@ def _run_formatted(args: argparse.Namespace) -> int:
     return code
 
 
+def _reader_left() -> int:
+    """``sokhund search … | head -1``: the reader has what it wanted. Exit 0 without a traceback, and
+    point stdout at /dev/null so the interpreter's final flush does not complain either."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -108,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "output_format", "table") != "table":
             return _run_formatted(args)
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        return _reader_left()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
 def _backend(args: argparse.Namespace) -> Any:
     from indexer.base import open_backend
 
-    return open_backend(getattr(args, "index", None))
+    return open_backend(getattr(args, "index", None), must_exist=True)  # read commands: never a new empty index
 
 
 def cmd_show(args: argparse.Namespace) -> int:

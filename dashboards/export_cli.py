@@ -41,7 +41,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from indexer.base import open_backend
 
     out = Path(args.out)
-    backend = open_backend(args.index)
+    backend = open_backend(args.index, must_exist=True)  # never a new empty index
     try:
         sel = select(backend, vendor=args.vendor, alert=args.alert, query=args.query, site=args.site)
     finally:
@@ -75,7 +75,7 @@ def cmd_report_vendor(args: argparse.Namespace) -> int:
     from dashboards.selection import select_vendor
     from indexer.base import open_backend
 
-    backend = open_backend(args.index)
+    backend = open_backend(args.index, must_exist=True)  # never a new empty index
     try:
         profile = vendor_profile(backend, args.name, args.site)
         sel = select_vendor(backend, args.name, args.site)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,12 +161,36 @@ def _table(name: str, docs: list[dict[str, Any]]) -> Table:
     return Table(name[:31], columns, [[cell(doc.get(c)) for c in columns] for doc in docs])  # Excel: 31 chars
 
 
+def write_tsv(tables: list[Table], out: Path | None, stdout: Any) -> list[Path]:
+    """Tab-separated, one line per row, every value in full; tabs, newlines and other control characters
+    inside a value are written visibly (``\x09``, ``\n``) so every row stays one line of the same columns
+    (``cut -f``, ``sort``, ``awk -F'\t'``). Several tables: each after a ``# name`` line."""
+    from indexer.terminal import printable
+
+    def lines() -> Iterator[str]:
+        for table in tables:
+            if len(tables) > 1:
+                yield f"# {table.name}"
+            yield "\t".join(printable(c) for c in table.columns)
+            for row in table.rows:
+                yield "\t".join("" if v is None else printable(v) for v in row)
+
+    if out is None:
+        for line in lines():
+            stdout.write(line + "\n")
+        return []
+    out.write_text("".join(line + "\n" for line in lines()), encoding="utf-8")
+    return [out]
+
+
 def write_tables(tables: list[Table], fmt: str, out: Path | None, stdout: Any) -> list[Path]:
     """``--format csv|xlsx`` of any command: files at ``out``; CSV of a single table may go to stdout."""
     if fmt == "xlsx":
         if out is None:
             raise ValueError("--format xlsx needs --out FILE.xlsx")
         return [write_xlsx(tables, out)]
+    if fmt == "tsv":
+        return write_tsv(tables, out, stdout)
     if out is None:
         if len(tables) != 1:
             raise ValueError(f"this output has {len(tables)} tables: give --out FOLDER or NAME.csv")

@@ -82,10 +82,12 @@ class IndexError_(RuntimeError):
 ES_ALIASES = ("es", "elasticsearch")
 
 
-def open_backend(url: str | None = None) -> IndexBackend:
+def open_backend(url: str | None = None, *, must_exist: bool = False) -> IndexBackend:
     """Open the backend named by ``url`` (``sqlite:///path``, ``http(s)://es-host:9200``, or ``es``: the
     cluster of ``$SOKHUND_ES_URL``), else by ``$SOKHUND_INDEX_URL``; default: the embedded SQLite index in
-    the data directory. Elasticsearch credentials come from the environment (see indexer.elastic)."""
+    the data directory. Elasticsearch credentials come from the environment (see indexer.elastic).
+    ``must_exist`` (commands that only read): a SQLite index that is not there is an error, never a new
+    empty index (a mistyped ``--index`` would otherwise show "no matches")."""
     import os
 
     from crawler import paths
@@ -102,4 +104,4 @@ def open_backend(url: str | None = None) -> IndexBackend:
     from indexer.sqlite import SQLiteBackend
 
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else (url or str(paths.index_path()))
-    return SQLiteBackend(path)
+    return SQLiteBackend(path, must_exist=must_exist)

@@ -46,7 +46,7 @@ from elasticsearch.helpers import streaming_bulk
 
 from indexer.base import IndexError_, SearchFilters, SearchHit
 from indexer.models import ALL_KINDS, Document
-from indexer.query import Term, check_interval, date_bounds, parse_query
+from indexer.query import Clause, Term, check_interval, date_bounds, expand_terms, parse_query
 from indexer.schema import TIME_SERIES, KindSchema, check_field, doc_to_dict, schema_for
 
 log = logging.getLogger("sokhund.indexer.elastic")
@@ -249,33 +249,46 @@ def filter_clauses(schema: KindSchema, filters: SearchFilters | None) -> tuple[l
     return out, must_not
 
 
-def text_clauses(schema: KindSchema, terms: list[Term]) -> list[dict[str, Any]]:
-    """One clause per term (all must match): word, phrase, or prefix, over the weighted text fields."""
+def _text_fields(schema: KindSchema) -> list[str]:
     names = [*schema.text_fields, *(n + FOLD_SUFFIX for n in schema.text_fields)]
     weights = [*schema.text_fields.values(), *schema.text_fields.values()]
-    fields = [f"{name}^{weight:g}" if weight != 1 else name for name, weight in zip(names, weights, strict=True)]
-    clauses: list[dict[str, Any]] = []
-    for term in terms:
-        text = fold(" ".join(term.words))  # folded: matches the folding analyzer and the __fold copies
-        if term.prefix:
-            clauses.append(
-                {
-                    "multi_match": {
-                        "query": text,
-                        "fields": fields,
-                        "type": "phrase_prefix",
-                        "max_expansions": 200,
-                    }
-                }
-            )
-        elif term.is_phrase:
-            clauses.append({"multi_match": {"query": text, "fields": fields, "type": "phrase"}})
-        else:
-            clauses.append({"multi_match": {"query": text, "fields": fields, "type": "best_fields"}})
-    return clauses
+    return [f"{name}^{weight:g}" if weight != 1 else name for name, weight in zip(names, weights, strict=True)]
 
 
-def bool_query(schema: KindSchema, filters: SearchFilters | None, terms: list[Term] | None = None) -> dict:
+def _term_clause(fields: list[str], term: Term) -> dict[str, Any]:
+    text = fold(" ".join(term.words))  # folded: matches the folding analyzer and the __fold copies
+    if term.prefix:
+        return {"multi_match": {"query": text, "fields": fields, "type": "phrase_prefix", "max_expansions": 200}}
+    if term.is_phrase:
+        return {"multi_match": {"query": text, "fields": fields, "type": "phrase"}}
+    return {"multi_match": {"query": text, "fields": fields, "type": "best_fields"}}
+
+
+def text_clauses(schema: KindSchema, terms: list[Term] | list[Clause]) -> list[dict[str, Any]]:
+    """One clause per term (all must match): word, phrase, or prefix, over the weighted text fields. An
+    expanded clause (:func:`indexer.query.expand_terms`) is a ``bool``/``should``: any synonym as text
+    (not inside an excluded name), or the canonical ``substance`` / a vendor name as an exact term."""
+    fields = _text_fields(schema)
+    out: list[dict[str, Any]] = []
+    for item in terms:
+        if isinstance(item, Term):
+            out.append(_term_clause(fields, item))
+            continue
+        if not item.expanded and not item.excluded:
+            out.append(_term_clause(fields, item.texts[0]))
+            continue
+        text: dict[str, Any] = {"bool": {"should": [_term_clause(fields, t) for t in item.texts],
+                                         "minimum_should_match": 1}}
+        if item.excluded:
+            text["bool"]["must_not"] = [_term_clause(fields, t) for t in item.excluded]
+        should = [text, *({"terms": {_es_field(schema, name): list(values)}} for name, values in item.fields
+                          if name in schema.fields)]
+        out.append({"bool": {"should": should, "minimum_should_match": 1}})
+    return out
+
+
+def bool_query(schema: KindSchema, filters: SearchFilters | None, terms: list[Term] | list[Clause] | None = None
+               ) -> dict:
     flt, must_not = filter_clauses(schema, filters)
     body: dict[str, Any] = {}
     must = text_clauses(schema, terms or [])
@@ -746,8 +759,13 @@ class ElasticBackend:
                 return
             after = hits[-1]["sort"]
 
-    def count(self, kind: str, filters: SearchFilters | None = None) -> int:
-        index, query = self.index(kind), bool_query(schema_for(kind), filters)
+    def count(self, kind: str, filters: SearchFilters | None = None, query: str | None = None) -> int:
+        """Documents matching ``filters`` (and ``query``, expanded as :meth:`search` expands it)."""
+        schema = schema_for(kind)
+        plan = self._plan(schema, query)
+        if plan and not schema.text_fields:
+            return 0
+        index, query = self.index(kind), bool_query(schema, filters, plan)
         resp = self._read("count", lambda: self.client.count(index=index, query=query, **_MISSING_OK))
         return int(resp["count"])
 
@@ -756,13 +774,25 @@ class ElasticBackend:
     ) -> dict[str, Any]:
         """The search request body (``query``, ``size``, ``sort``) for a user query and filters."""
         schema = schema_for(kind)
-        terms = parse_query(query)
+        terms = self._plan(schema, query)
         body: dict[str, Any] = {"query": bool_query(schema, filters, terms), "size": max(0, int(limit))}
         if terms:
             body["sort"] = [{"_score": "desc"}, {"id": "asc"}]
         else:
             body["sort"] = [{"id": "asc"}]
         return body
+
+    def _plan(self, schema: KindSchema, query: str | None) -> list[Clause]:
+        """The query's clauses: substance synonyms expanded, vendor names looked up in the vendor index."""
+        return expand_terms(parse_query(query), schema.fields.keys(), self._vendor_names)
+
+    def _vendor_names(self, term: Term) -> list[str]:
+        fields = ["name", "name" + FOLD_SUFFIX]
+        query = _term_clause(fields, term)
+        index = self.index("vendor")
+        resp = self._read("search", lambda: self.client.search(
+            index=index, query=query, size=500, source=["name"], track_total_hits=False, **_MISSING_OK))
+        return [h["_source"].get("name") for h in resp["hits"]["hits"] if h.get("_source", {}).get("name")]
 
     def search(
         self, kind: str, query: str | None, filters: SearchFilters | None = None, limit: int = 20

@@ -51,7 +51,17 @@ import orjson
 
 from indexer.base import IndexError_, SearchFilters, SearchHit
 from indexer.models import ALL_KINDS, Document
-from indexer.query import check_interval, date_bounds, fts5_expression, parse_query
+from indexer.query import (
+    Clause,
+    Term,
+    check_interval,
+    date_bounds,
+    expand_terms,
+    field_alternatives,
+    fts5_expression,
+    parse_query,
+    with_field_values,
+)
 from indexer.schema import KindSchema, check_field, schema_for
 
 TOKENIZER = "unicode61 remove_diacritics 2"
@@ -137,8 +147,12 @@ class _Layout:
 class SQLiteBackend:
     """SQLite + FTS5 implementation of :class:`indexer.base.IndexBackend`."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 30_000, rank_window: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 30_000, rank_window: int | None = None,
+                 must_exist: bool = False) -> None:
         self.path = Path(path)
+        if must_exist and not self.path.is_file():
+            raise IndexError_(f"no index at {self.path}" + (" (a folder)" if self.path.is_dir() else "")
+                              + ": give --index the path of an existing index.sqlite, or crawl first (sokhund crawl SITE)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(
@@ -533,49 +547,112 @@ class SQLiteBackend:
                 return
             last = rows[-1][0]
 
-    def count(self, kind: str, filters: SearchFilters | None = None) -> int:
+    def count(self, kind: str, filters: SearchFilters | None = None, query: str | None = None) -> int:
+        """Documents matching ``filters`` (and ``query``, expanded as :meth:`search` expands it)."""
         schema = self._ensure(kind)
+        layout = self._layout(kind)
         clauses, params, uses = self._where(schema, filters)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        return int(self._read(f"SELECT COUNT(*) FROM {self._source(self._layout(kind), uses)}{where}", params)[0][0])
+        plan = self._plan(schema, query)
+        if not plan:
+            where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+            return int(self._read(f"SELECT COUNT(*) FROM {self._source(layout, uses)}{where}", params)[0][0])
+        if not layout.text:
+            return 0
+        parts, args = [], []
+        for expression, alt in self._alternatives(schema, filters, plan):
+            c, p, u = (clauses, params, uses) if alt is filters else self._where(schema, alt)
+            if expression is None:
+                where = f" WHERE {' AND '.join(c)}" if c else ""
+                parts.append(f"SELECT t.rid FROM {self._source(layout, u)}{where}")
+                args.extend(p)
+            else:
+                source = self._source(layout, u, layout.fts, f"{layout.fts}.rowid")
+                parts.append(f"SELECT t.rid FROM {source} WHERE {' AND '.join([f'{layout.fts} MATCH ?', *c])}")
+                args.extend([expression, *p])
+        return int(self._read(f"SELECT COUNT(*) FROM ({' UNION '.join(parts)})", args)[0][0])
+
+    def _plan(self, schema: KindSchema, query: str | None) -> list[Clause]:
+        """The query's clauses: substance synonyms expanded, vendor names looked up in the vendor index."""
+        return expand_terms(parse_query(query), schema.fields.keys(), self._vendor_names)
+
+    def _vendor_names(self, term: Term) -> list[str]:
+        layout = self._layout("vendor")
+        if "name" not in layout.text:
+            return []
+        self._ensure("vendor")
+        rows = self._read(
+            f"SELECT d.name FROM {layout.fts} JOIN {layout.d} d ON d.rid = {layout.fts}.rowid "
+            f"WHERE {layout.fts} MATCH ? LIMIT 500",
+            ["name : " + fts5_expression([term])],
+        )
+        return [r[0] for r in rows if r[0]]
+
+    def _alternatives(
+        self, schema: KindSchema, filters: SearchFilters | None, plan: list[Clause]
+    ) -> Iterator[tuple[str | None, SearchFilters | None]]:
+        """(FTS expression or None for "no text condition", filters) whose results, together, are the
+        documents matching ``plan``: every clause as text, then each way of matching some clauses through
+        a field (a canonical substance, a vendor name) and the rest as text."""
+        yield fts5_expression(plan), filters
+        for values, rest in field_alternatives(plan):
+            alt = with_field_values(filters, values)
+            if alt is not None:
+                yield (fts5_expression(rest) if rest else None), alt
 
     def search(
         self, kind: str, query: str | None, filters: SearchFilters | None = None, limit: int = 20
     ) -> list[SearchHit]:
         """bm25-ranked full-text search (title weighs more than description …) plus filters.
         An empty or punctuation-only query lists the filtered documents in id order (score 0).
-        Past ``rank_window`` matches, the most recently indexed ones are ranked (see the module doc)."""
+        Past ``rank_window`` matches, the most recently indexed ones are ranked (see the module doc).
+        A clause that names a substance or a vendor also matches through that field (see
+        :mod:`indexer.query`): those matches are merged in, a document matched only by fields scoring 0."""
         schema = self._ensure(kind)
         layout = self._layout(kind)
         clauses, params, uses = self._where(schema, filters)
-        terms = parse_query(query)
+        plan = self._plan(schema, query)
         limit = max(0, int(limit))
-        if not terms:
-            where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-            rows = self._read(
-                f"SELECT x.id, d.doc, 0.0 FROM (SELECT t.rid, t.id FROM {self._source(layout, uses)}{where} "
-                f"ORDER BY t.id LIMIT ?) x JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.id",
-                [*params, limit],
-            )
+        if not plan:
+            rows = self._listed(layout, clauses, params, uses, limit)
         elif not layout.text:
             return []
         else:
-            fts = layout.fts
-            expression = fts5_expression(terms)
-            source = self._source(layout, uses, fts, f"{fts}.rowid")
-            where = " AND ".join([f"{fts} MATCH ?", *clauses])
-            bound = self._read(
-                f"SELECT {fts}.rowid FROM {source} WHERE {where} ORDER BY {fts}.rowid DESC LIMIT 1 OFFSET ?",
-                [expression, *params, self.rank_window - 1],
-            )
-            window = f" AND {fts}.rowid >= ?" if bound else ""
-            rows = self._read(
-                f"SELECT x.id, d.doc, x.score FROM (SELECT t.rid, t.id, -bm25({fts}, {layout.weights}) AS score "
-                f"FROM {source} WHERE {where}{window} ORDER BY bm25({fts}, {layout.weights}), t.id LIMIT ?) x "
-                f"JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.score DESC, x.id",
-                [expression, *params, *([bound[0][0]] if bound else []), limit],
-            )
+            best: dict[str, tuple[Any, ...]] = {}
+            for expression, alt in self._alternatives(schema, filters, plan):
+                c, p, u = (clauses, params, uses) if alt is filters else self._where(schema, alt)
+                found = (self._listed(layout, c, p, u, limit) if expression is None
+                         else self._ranked(layout, expression, c, p, u, limit))
+                for row in found:
+                    if row[0] not in best or row[2] > best[row[0]][2]:
+                        best[row[0]] = row
+            rows = sorted(best.values(), key=lambda r: (-r[2], r[0]))[:limit]
         return [SearchHit(id=r[0], kind=kind, score=float(r[2]), doc=json.loads(r[1])) for r in rows]
+
+    def _listed(self, layout: _Layout, clauses: list[str], params: list[Any], uses: set[str], limit: int
+                ) -> list[tuple[Any, ...]]:
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._read(
+            f"SELECT x.id, d.doc, 0.0 FROM (SELECT t.rid, t.id FROM {self._source(layout, uses)}{where} "
+            f"ORDER BY t.id LIMIT ?) x JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.id",
+            [*params, limit],
+        )
+
+    def _ranked(self, layout: _Layout, expression: str, clauses: list[str], params: list[Any], uses: set[str],
+                limit: int) -> list[tuple[Any, ...]]:
+        fts = layout.fts
+        source = self._source(layout, uses, fts, f"{fts}.rowid")
+        where = " AND ".join([f"{fts} MATCH ?", *clauses])
+        bound = self._read(
+            f"SELECT {fts}.rowid FROM {source} WHERE {where} ORDER BY {fts}.rowid DESC LIMIT 1 OFFSET ?",
+            [expression, *params, self.rank_window - 1],
+        )
+        window = f" AND {fts}.rowid >= ?" if bound else ""
+        return self._read(
+            f"SELECT x.id, d.doc, x.score FROM (SELECT t.rid, t.id, -bm25({fts}, {layout.weights}) AS score "
+            f"FROM {source} WHERE {where}{window} ORDER BY bm25({fts}, {layout.weights}), t.id LIMIT ?) x "
+            f"JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.score DESC, x.id",
+            [expression, *params, *([bound[0][0]] if bound else []), limit],
+        )
 
     def terms(
         self, kind: str, field: str, filters: SearchFilters | None = None, size: int = 20

@@ -61,3 +61,67 @@ def json_line(obj: Any, **kwargs: Any) -> str:
 def is_printable(text: str) -> bool:
     """True when ``text`` holds nothing a terminal would act on (used by tests and asserts)."""
     return not _ACTIVE.search(text)
+
+
+# ------------------------------------------------------------------ tables
+# Free text that may run to pages (a forum post): cut in tables, visibly ("…"); --json/--format keep it.
+LONG_TEXT = frozenset({"text", "description", "profile"})
+LONG_TEXT_CHARS = 200
+
+
+def signal_text(signal: Any) -> str:
+    """A Swedish-score signal as an analyst reads it: ``swish (0.60): Swish``. Vendors store them as
+    such strings already; extractor summaries (posts, listings) keep ``{"signal", "weight", "evidence"}``."""
+    if isinstance(signal, dict) and "signal" in signal:
+        weight = signal.get("weight")
+        head = f"{signal['signal']} ({weight:.2f})" if isinstance(weight, int | float) else str(signal["signal"])
+        return f"{head}: {signal['evidence']}" if signal.get("evidence") not in (None, "") else head
+    return str(signal)
+
+
+def cell_text(value: Any, column: str = "") -> str:
+    """A value as one table cell, in full (hashes, ids, fingerprints are never shortened): lists joined
+    with ``, ``, contacts as ``kind:value``, signals as text, numbers with thousands separators."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(cell_text(v) for v in value)
+    if isinstance(value, dict):
+        if "signal" in value:
+            return printable(signal_text(value))
+        if "kind" in value and "value" in value:
+            return printable(f"{value['kind']}:{value['value']}" if value["value"] else value["kind"])
+        return printable(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    text = printable(value)
+    if column in LONG_TEXT and len(text) > LONG_TEXT_CHARS:
+        return text[: LONG_TEXT_CHARS - 1] + "…"
+    return text
+
+
+def print_table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str], out: Any = None) -> None:
+    """A rich table of ``columns``. On a terminal, long cells wrap (never an ellipsis); piped or
+    redirected, the table is as wide as its widest row, so nothing is cut at 80 columns."""
+    import sys
+
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = out or sys.stdout
+    cells = [[cell_text(row.get(c), c) for c in columns] for row in rows]
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for line in cells:
+        table.add_row(*[Text(v) for v in line])  # crawled text: never markup
+    terminal = hasattr(out, "isatty") and out.isatty()
+    width = None
+    if not terminal:
+        widths = [max([cell_len(c), *(cell_len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+        width = sum(widths) + 3 * len(columns) + 1
+    Console(file=out, width=width, soft_wrap=False).print(table)

@@ -190,7 +190,7 @@ class BackendBehaviour:
 
     # -------------------------------------------------------------- search
     def test_ranking_title_beats_description(self, loaded: IndexBackend) -> None:
-        hits = loaded.search("listing", "kokain")
+        hits = loaded.search("listing", '"kokain"')  # the word (listing 3 has "Cocaine" in its title)
         assert ids(hits)[:2] == ["1", "3"]
         assert hits[0].score >= hits[1].score
         assert hits[0].kind == "listing" and hits[0].id == corpus()[0].id
@@ -261,7 +261,8 @@ class BackendBehaviour:
         assert ids(loaded.search("listing", "tjackx*")) == []
 
     def test_all_words_must_match(self, loaded: IndexBackend) -> None:
-        assert ids(loaded.search("listing", "kokain flake")) == ["1"]
+        # "flake" names cocaine too, so it is quoted to mean the word (listing 3 says "fishscale")
+        assert ids(loaded.search("listing", 'kokain "flake"')) == ["1"]
         assert ids(loaded.search("listing", "kokain marocko")) == []
 
     @pytest.mark.parametrize("query", HOSTILE)
@@ -275,6 +276,47 @@ class BackendBehaviour:
         assert ids(loaded.search("listing", "(kokain")) == ids(loaded.search("listing", "kokain"))
         assert ids(loaded.search("listing", "kokain AND")) == []  # "and" is just a word
         assert ids(loaded.search("listing", '"kokain')) == ids(loaded.search("listing", "kokain"))
+
+    # -------------------------------------------------------------- substance synonyms, vendor names
+    def test_substance_names_match_across_languages(self, loaded: IndexBackend) -> None:
+        for q in ("kokain", "koks", "cocaine", "coke", "Cocaine", "kokaín", "nose candy"):
+            assert sorted(ids(loaded.search("listing", q))) == ["1", "3"], q
+            assert loaded.count("listing", None, q) == 2, q
+        for q in ("amfetamin", "speed", "amphetamine"):
+            assert ids(loaded.search("listing", q)) == ["2"], q  # not "Tjackpipa" (no substance, other word)
+        assert ids(loaded.search("listing", "ecstasy", SearchFilters(site="intlmarket"))) == ["6"]
+        assert ids(loaded.search("listing", "koks", SearchFilters(ships_from="NL"))) == ["3"]
+
+    def test_canonical_substance_matches_without_a_synonym_in_the_text(self, loaded: IndexBackend) -> None:
+        loaded.upsert([listing("7", title="Flak 5 g", description="Bästa", substance="cocaine", ships_from="SE")])
+        assert sorted(ids(loaded.search("listing", "koks"))) == ["1", "3", "7"]
+        assert ids(loaded.search("listing", "koks", limit=3))[-1] == "7"  # no text match: ranked last
+        assert ids(loaded.search("listing", '"koks"')) == []
+
+    def test_expansion_is_precise(self, loaded: IndexBackend) -> None:
+        loaded.upsert([
+            listing("8", title="Pink Cocaine 2C-B 10 pills", description="Tusi", substance="2c-b"),
+            listing("9", title="Crack cocaine rocks", description="", substance="crack"),
+            listing("10", title="Vitt 10 g", description="Is och snö", substance=None),
+        ])
+        hits = loaded.search("listing", "koks", limit=50)
+        assert sorted(ids(hits)) == ["1", "3"]  # the names of 2C-B and crack that hold "cocaine" do not count
+        assert {h.doc["substance"] for h in hits} == {"cocaine"}
+        assert sorted(ids(loaded.search("listing", '"cocaine"'))) == ["3", "8", "9"]  # quoted: the word
+        assert ids(loaded.search("listing", "vitt")) == ["10"]  # a weak street word is just a word
+        assert ids(loaded.search("listing", "koks*")) == []  # a prefix is never expanded
+        assert ids(loaded.search("listing", '"kokain högsta"')) == ["1"]  # nor a phrase (3 is Cocaine)
+
+    def test_vendor_names_are_free_text(self, loaded: IndexBackend) -> None:
+        loaded.upsert([Vendor(id=Vendor.make_id(s, n), site=s, name=n, profile="koks och tjack")
+                       for s, n in (("intlmarket", "DutchDirect"), ("svmarket", "GöteborgsGröna"))])
+        assert sorted(ids(loaded.search("listing", "dutchdirect"))) == ["3", "6"]
+        assert sorted(ids(loaded.search("listing", "DUTCHDIR*"))) == ["3", "6"]
+        assert loaded.count("listing", None, "dutchdirect") == 2
+        assert ids(loaded.search("listing", "goteborgsgrona")) == ["4"]
+        assert ids(loaded.search("listing", "kokain dutchdirect")) == ["3"]  # substance and vendor by field
+        assert ids(loaded.search("listing", "dutchdirect pills")) == ["6"]
+        assert ids(loaded.search("listing", "tjack goteborgsgrona")) == []  # a profile is not a name
 
     def test_limit(self, loaded: IndexBackend) -> None:
         assert len(loaded.search("listing", None, limit=3)) == 3

@@ -288,6 +288,8 @@ class DocumentBuilder:
         doc_id = Feedback.make_id(site, listing_id, date, rating, text, buyer)
         capture_id, sha = self._capture(item)
         vendor = f.get("vendor")
+        if not vendor and listing_id:  # an adapter without the page's vendor: the listing's, if indexed
+            vendor = (self.lookup(Listing.KIND, Listing.make_id(site, str(listing_id))) or {}).get("vendor")
         existing = self.lookup(Feedback.KIND, doc_id)
         return [
             Feedback(

@@ -155,3 +155,52 @@ def test_vendor_cli_json_shape_and_linked_identity(tmp_path: Path, capsys: pytes
     assert "Linked identities" in human and "pgp_fingerprint" in human and "Turnover by week" in human
     assert _run(["vendor", "nobody-at-all", "--index", url]) == 1
     assert "no vendor named" in capsys.readouterr().err
+
+
+def test_trends_by_vendor_names_vendors_and_keeps_the_top_n(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    idx = backend(tmp_path)
+    _market(idx)
+    idx.close()
+    url = f"sqlite:///{tmp_path / 'index.sqlite'}"
+    assert _run(["trends", "--index", url, "--by", "vendor", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["turnover"]
+    assert {r["name"] for r in rows} == {"Isbjornen (flugsvamp)", "PolarKing (nordbazaar)"}  # ids resolved
+    totals: dict[str, float] = {}
+    for r in rows:
+        if r["method"] == "best":
+            totals[r["name"]] = totals.get(r["name"], 0.0) + r["value_sek"]
+    top, other = sorted(totals, key=lambda n: -totals[n])
+    assert _run(["trends", "--index", url, "--by", "vendor", "--top", "1"]) == 0
+    table = capsys.readouterr().out.split("Median price")[0]
+    assert top in table and "top 1 of 2" in table
+    assert other not in table and "ven-" not in table
+
+
+def test_vendor_cli_prints_hashes_and_signals_in_full(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    idx = backend(tmp_path)
+    _market(idx)
+    profile = vendor("flugsvamp", "Isbjornen", fingerprints=[FP], first=1, last=10, swedish_score=0.9)
+    profile.capture_sha256 = "ab" * 32
+    profile.contacts = [{"kind": "wickr", "value": "isbjornen"}]
+    idx.upsert([profile])
+    idx.close()
+    assert _run(["vendor", "Isbjornen", "--index", f"sqlite:///{tmp_path / 'index.sqlite'}"]) == 0
+    human = capsys.readouterr().out
+    assert "ab" * 32 in human  # a 64-hex sha256 is never cut to the column width
+    sha = next(line for line in human.splitlines() if "pgp_fingerprint" in line)
+    assert "sha256=" in sha and all(len(part) >= 64 for part in sha.split("sha256=")[1:])
+
+
+def test_read_commands_refuse_a_missing_index(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "typo" / "index.sqlite"
+    for argv in (["trends", "--index", str(missing)], ["vendor", "x", "--index", f"sqlite:///{missing}"]):
+        with pytest.raises(Exception, match="no index at"):
+            _run(argv)
+    assert not missing.parent.exists()  # no new empty index (nor its folder) was created
+
+
+def test_trends_refuses_a_bad_since(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _run(["trends", "--since", "1 march"])
+    assert "not an ISO date" in capsys.readouterr().err

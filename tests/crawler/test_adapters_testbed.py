@@ -79,6 +79,8 @@ def test_feedback_rows(site: str) -> None:
     got = [{k: row[k] for k in ("feedback_id", "listing_id", "date", "rating", "text", "buyer")} for row in items]
     assert got == exp["rows"]
     assert all(re.fullmatch(r"\w\*\*\*\w", row["buyer"]) for row in items)
+    vendor = {"flugsvamp": "Gbgkemisten", "nordbazaar": "RoyalConnect30"}[site]  # the page heading's vendor
+    assert [row.get("vendor") for row in items] == [vendor] * len(items)
 
 
 def test_category_links_listings_and_next_page() -> None:

@@ -13,7 +13,7 @@ import pytest
 from crawler.adapters import load_adapter
 from crawler.paths import resolve_data_path
 from crawler.warc import read_record
-from indexer.base import IndexBackend, open_backend
+from indexer.base import IndexBackend, SearchFilters, open_backend
 from tests.e2e_world import CrawledWorld, crawl_days
 
 pytestmark = pytest.mark.slow
@@ -123,8 +123,37 @@ def test_forum_posts_are_indexed(world: CrawledWorld, index: IndexBackend) -> No
 def test_search_finds_swedish_listings(world: CrawledWorld, index: IndexBackend) -> None:
     from indexer.base import SearchFilters
 
-    hits = index.search("listing", "kokain", SearchFilters(site="flugsvamp"), limit=50)
+    hits = index.search("listing", '"kokain"', SearchFilters(site="flugsvamp"), limit=50)  # quoted: the word
     assert hits and all("kokain" in (h.doc["title"] + h.doc["description"]).lower() for h in hits)
+
+
+def test_substance_names_find_the_same_listings_in_both_languages(world: CrawledWorld, index: IndexBackend) -> None:
+    """"kokain", "koks", "cocaine", "coke": the same cocaine listings, nordbazaar's English ones for the
+    Swedish words and flugsvamp's Swedish ones for the English words, and nothing else."""
+    cocaine = {d["id"] for d in index.iter_docs("listing") if d["substance"] == "cocaine"}
+    assert {d["site"] for d in index.iter_docs("listing") if d["id"] in cocaine} >= {"flugsvamp", "nordbazaar"}
+    for query in ("kokain", "koks", "cocaine", "coke"):
+        hits = index.search("listing", query, limit=1000)
+        assert {h.id for h in hits} == cocaine, query  # all of them; no listing of another substance
+        assert index.count("listing", None, query) == len(cocaine)
+    english = index.search("listing", "kokain", SearchFilters(site="nordbazaar"), limit=1000)
+    assert english and not any("kokain" in (h.doc["title"] + h.doc["description"]).lower() for h in english)
+    swedish = index.search("listing", "cocaine", SearchFilters(site="flugsvamp"), limit=1000)
+    assert swedish and not any("cocaine" in (h.doc["title"] + h.doc["description"]).lower() for h in swedish)
+
+
+def test_vendor_names_find_their_listings(world: CrawledWorld, index: IndexBackend) -> None:
+    names = {v["name"] for v in index.iter_docs("vendor", SearchFilters(site="flugsvamp"))}
+    name = next(d["vendor"] for d in index.iter_docs("listing", SearchFilters(site="flugsvamp")) if d["vendor"] in names)
+    theirs = {d["id"] for d in index.iter_docs("listing", SearchFilters(vendor=name))}
+    hits = index.search("listing", name.lower(), limit=1000)  # as typed, in lower case
+    assert theirs and theirs <= {h.id for h in hits}
+
+
+def test_feedback_carries_its_vendor(world: CrawledWorld, index: IndexBackend) -> None:
+    vendors = {v["id"]: v["name"] for v in index.iter_docs("vendor")}
+    feedback = [f for f in index.iter_docs("feedback") if f["site"] in ("flugsvamp", "nordbazaar")]
+    assert feedback and all(f["vendor"] and vendors.get(f["vendor_id"]) == f["vendor"] for f in feedback)
 
 
 def test_demo_data_dir_is_private(world: CrawledWorld) -> None:

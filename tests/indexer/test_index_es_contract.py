@@ -180,7 +180,7 @@ def test_search_dsl(es: FakeServer, backend: ElasticBackend) -> None:
         date_to="2024-03-10",
         extra={"ships_to": ["SE", "NO"], "escrow": None, "title": "x"},
     )
-    backend.search("listing", 'Kokain "högsta kvalité" tjack* col:val', filters, limit=5)
+    backend.search("listing", '"Kokain" "högsta kvalité" tjack* col:val', filters, limit=5)  # quoted: literal
     req = [r for r in es.state.requests if r.path.endswith("/_search")][-1]
     assert req.path == "/sokhund-listing/_search" and req.method == "POST"
     assert req.json() == {
@@ -217,6 +217,16 @@ def test_search_dsl(es: FakeServer, backend: ElasticBackend) -> None:
         "sort": [{"_score": "desc"}, {"id": "asc"}],
         "track_total_hits": False,
     }
+
+
+def test_search_dsl_substance_expansion(es: FakeServer, backend: ElasticBackend) -> None:
+    backend.search("listing", "koks")
+    (clause,) = last_search(es)["query"]["bool"]["must"]
+    text, substance = clause["bool"]["should"]
+    assert clause["bool"]["minimum_should_match"] == 1 and substance == {"terms": {"substance": ["cocaine"]}}
+    words = {m["multi_match"]["query"] for m in text["bool"]["should"]}
+    assert {"kokain", "koks", "cocaine", "coke", "nose candy"} <= words and "vitt" not in words
+    assert {m["multi_match"]["query"] for m in text["bool"]["must_not"]} >= {"pink cocaine", "crack cocaine"}
 
 
 def test_search_without_query_and_hostile_queries(es: FakeServer, backend: ElasticBackend) -> None:
