@@ -67,9 +67,16 @@ def shipping_option(text: str | None, default_currency: str | None = None) -> di
     if not text or not text.strip():
         return None
     raw = re.sub(r"\s+", " ", text).strip()
+    raw = re.sub(r"(?<![A-Za-z])([A-Z]{3}|[$€£฿₿])\s*\+\s*(?=\d)", r"\1 ", raw)  # "USD + 8.00" -> "USD 8.00"
     parts = [p.strip() for p in re.split(r"\s+-\s+", raw)]
-    name = parts[0] if len(parts) > 1 else re.split(r"\s*[+(]\s*(?=[^\s\d]?\s?\d|[A-Z]{3})", raw)[0].strip()
-    rest = raw[len(name):] if len(parts) > 1 else raw[len(name):]
+    if len(parts) > 1:  # "name - 3 days - USD 8.00 / order"
+        name, rest = parts[0], " - ".join(p for p in parts[1:] if not _DAYS.fullmatch(p.strip()))
+    else:  # "฿0.00214 ($27) DHL or EMS": the option's name is what is left without its prices
+        rest = raw
+        name = raw
+        for p in sorted(find_prices(raw), key=lambda p: -p.start):
+            name = name[: p.start] + name[p.end:]
+        name = re.sub(r"\(\s*\)|^\W+|[\s+/(]+$", "", name.strip()).strip()
     days = None
     for segment in (parts[1:] if len(parts) > 1 else [raw]):
         m = _DAYS.search(segment)
@@ -82,8 +89,7 @@ def shipping_option(text: str | None, default_currency: str | None = None) -> di
                 days = value / 24 if unit.startswith(("hour", "timm")) else value * 7 if unit.startswith(("week", "veck")) else value
             break
     amounts = currency_amounts(rest, default_currency)
-    fiat = [a for a in amounts if a["currency"] not in ("BTC", "mBTC", "BCH", "mBCH", "XMR", "LTC")]
-    chosen = (fiat or amounts or [None])[0]
+    chosen = (amounts or [None])[0]  # the price as the site states it first (its own currency)
     per = _PER.search(rest)
     return {
         "name": name or raw,
@@ -188,6 +194,10 @@ def external_rating(text: str | None, market: str | None = None) -> dict[str, An
         return None
     out: dict[str, Any] = {"market": name, "sales": None, "rating": None, "rating_max": None,
                            "positive": None, "neutral": None, "negative": None}
+    paren = re.search(r"(\d[\d,]*)\s*\(\s*(\d+(?:[.,]\d+)?)\s*\)", raw)  # Empire: "138 (5.0)"
+    if paren:
+        out["sales"], out["rating"], out["rating_max"] = int(paren.group(1).replace(",", "")), parse_amount(paren.group(2)), 5
+        return out
     trio = re.search(r"(\d+)\s*/\s*(\d+)\s*/\s*(\d+)", raw)
     if trio:
         out["positive"], out["neutral"], out["negative"] = (int(trio.group(i)) for i in (1, 2, 3))
