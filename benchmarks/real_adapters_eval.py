@@ -120,6 +120,10 @@ def load_page(rel: str) -> Page:
     return Page(site, url, page_type, html, items, docs)
 
 
+def _ws(text: str | None) -> str:
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
 def _close(a: Any, b: Any) -> bool:
     if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
         return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
@@ -193,9 +197,11 @@ def actual_and_expected(row: dict[str, Any]) -> tuple[Any, Any]:
         return listing.supports_escrow, exp
     if field.startswith("(product_page_urls"):
         rows = [r for r in page.items if r.get("url")]  # a row without a product link is page furniture
-        got = [[re.sub(r"^https?://[^/]+", "", r.get("url") or "") for r in rows], [bool(r.get("sticky")) for r in rows], [r.get("title") for r in rows],
+        # titles compared with whitespace collapsed (the model stores visible text that way)
+        got = [[re.sub(r"^https?://[^/]+", "", r.get("url") or "") for r in rows], [bool(r.get("sticky")) for r in rows],
+               [_ws(r.get("title")) for r in rows],
                [r.get("vendor") for r in rows], [r.get("vendor_url") for r in rows], [r.get("views") for r in rows]]
-        want = [[re.sub(r"^https?://[^/]+", "", u) for u in exp[0]], *exp[1:]]
+        want = [[re.sub(r"^https?://[^/]+", "", u) for u in exp[0]], exp[1], [_ws(t) for t in exp[2]], *exp[3:]]
         return got, want
     if field == "price":
         return listing.price, exp

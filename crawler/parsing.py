@@ -13,7 +13,17 @@ from parsel import Selector
 
 from crawler.adapters import FieldSpec, PageSpec, SiteAdapter
 
-_NUMBER = re.compile(r"-?\d[\d\s\u00a0.,']*")
+# A number as markets write it. Digits separated by a plain space merge only as thousands groups (exactly
+# three digits, the last one not glued to a unit: "1 200 kr", "16 000+", not "17 112g" or "1 2 3"); the
+# typographic separators (no-break, thin, narrow no-break space: Swedish and French style) always group.
+_NUMBER = re.compile(
+    r"(?P<neg>-)?(?:"
+    r"(?P<space>[1-9]\d{0,2}(?: \d{3})+(?:[.,]\d+)?)(?!\w)"
+    r"|(?P<typo>[1-9]\d{0,2}(?:[\u00a0\u2009\u202f]\d{3})+(?:[.,]\d+)?)(?!\d)"
+    r"|(?P<mark>[1-9]\d{0,2}(?P<sep>[,.'’])\d{3}(?:(?P=sep)\d{3})*(?:(?!(?P=sep))[.,]\d+)?)(?!\d)"
+    r"|(?P<plain>\d+(?:[.,]\d+)?)"
+    r")"
+)
 _WS = re.compile(r"\s+")
 # Stored text fields are capped (a 50 MB text node must not become an 8 MB description); the capture's
 # parse_error says which field was cut. Same bound as the extractor's text limit.
@@ -36,28 +46,25 @@ def load_html(html: str) -> tuple[Selector, str | None]:
 
 
 def parse_number(text: str | None) -> float | None:
-    """'1 200,50' -> 1200.5; '$1,200.50' -> 1200.5; '0,5' -> 0.5; None when no number."""
+    """The first number: '1 200,50' -> 1200.5; '$1,200.50' -> 1200.5; '0,5' -> 0.5; '17 112g' -> 17 (two
+    numbers, not 17112); '1\u202f200' -> 1200. None when there is no number."""
     if not text:
         return None
     match = _NUMBER.search(text)
     if not match:
         return None
-    raw = re.sub(r"[\s\u00a0']", "", match.group(0)).rstrip(".,")
-    if "," in raw and "." in raw:
-        # the later separator is the decimal one
-        if raw.rfind(",") > raw.rfind("."):
-            raw = raw.replace(".", "").replace(",", ".")
-        else:
-            raw = raw.replace(",", "")
-    elif "," in raw:
-        head, _, tail = raw.rpartition(",")
-        raw = raw.replace(",", "") if len(tail) == 3 and head.replace(",", "").isdigit() else raw.replace(",", ".")
-    elif raw.count(".") > 1:
-        raw = raw.replace(".", "")
+    if match.group("plain") is not None:
+        raw = match.group("plain").replace(",", ".")
+    elif match.group("mark") is not None:
+        sep = match.group("sep")
+        raw = match.group("mark").replace(sep, "").replace(",", ".")
+    else:
+        raw = re.sub(r"[ \u00a0\u2009\u202f]", "", match.group("space") or match.group("typo")).replace(",", ".")
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         return None
+    return -value if match.group("neg") else value
 
 
 def _clean(text: str) -> str:

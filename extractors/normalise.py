@@ -334,7 +334,8 @@ def place_aliases() -> dict[str, str]:
 
 
 def country_code(name: str | None) -> str | None:
-    """'Sweden', 'Sverige', 'United Kingdom', 'Europe (EU)', 'Worldwide', 'USA' -> SE, SE, GB, EU, WW, US."""
+    """'Sweden', 'Sverige', 'United Kingdom', 'Europe (EU)', 'Worldwide', 'USA' -> SE, SE, GB, EU, WW, US;
+    continents and world regions -> their region code ('Asia' -> ASIA, see extractors/data/places.yaml)."""
     if not name:
         return None
     key = re.sub(r"\s+", " ", name.strip().lower()).strip(" .:;,!")
@@ -344,6 +345,9 @@ def country_code(name: str | None) -> str | None:
         return table[key]
     if len(key) == 2 and key.upper() in set(table.values()):
         return key.upper()
+    bare = re.sub(r"\s*\([^)]*\)\s*$", "", key)  # "Antarctica(c)", "Australia (AU)": a trailing note
+    if bare and bare != key:
+        return country_code(bare)
     return None
 
 

@@ -59,8 +59,8 @@ def currency_of(text: str | None, default: str | None) -> str | None:
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
-    if isinstance(value, list):
-        return value
+    if isinstance(value, list):  # a list field keeps None where a row had no value: not an entry
+        return [v for v in value if v not in (None, "")]
     return [v.strip() for v in re.split(r"[,;/]| och | and ", str(value)) if v.strip()]
 
 
@@ -191,7 +191,7 @@ class DocumentBuilder:
             vendor_id=Vendor.make_id(site, vendor) if vendor else None,
             category=f.get("category") or (path[-1]["name"] if path else None),
             substance=reading.substance,
-            substance_class=reading.substance_class or f.get("substance_class"),
+            substance_class=f.get("substance_class") or reading.substance_class,
             quantity=quantity.get("value"),
             quantity_unit=quantity.get("unit"),
             quantity_g=quantity_g,
@@ -205,7 +205,8 @@ class DocumentBuilder:
             ships_from=ships_from,
             ships_to=ships_to,
             shipping=shipping,
-            payment=summary.get("payment") or _as_list(f.get("payment")),
+            # the page's own field is the fact; words in the description only fill a page without one
+            payment=_as_list(f.get("payment")) or summary.get("payment") or [],
             escrow=escrow_text if isinstance(escrow_text, str) else None,
             stock=None if unlimited else _int(stock_text),
             sold=_int(f.get("sold")),
