@@ -48,7 +48,7 @@ EQUIVALENT = {
 # Upstream country and region names -> the codes our model stores.
 PLACE = {"World Wide": "WW", "Worldwide": "WW", "Latvia": "LV", "Germany": "DE", "Netherlands": "NL",
          "United Kingdom": "GB", "United States": "US", "Austria": "AT", "Belgium": "BE", "Finland": "FI",
-         "France": "FR", "Asia": "ASIA", "Africa": "AFRICA", "Antarctica(c)": "ANTARCTICA"}
+         "France": "FR", "Asia": "ASIA", "Africa": "AFRICA", "Antarctica(c)": "AQ"}  # the engine's code for the continent
 MARKETS = {"DREAM_MARKET": "dream", "WALL_STREET_MARKET": "wallstreet", "ALPHA_BAY_MARKET": "alphabay",
            "HANSA_MARKET": "hansa"}
 
