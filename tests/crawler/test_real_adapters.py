@@ -69,3 +69,23 @@ def test_reference_adapters_are_never_crawled() -> None:
         assert name not in load_all() and name in load_all(include_reference=True)
         with pytest.raises(AdapterError, match="reference adapter"):
             run_crawl([name])
+
+
+def test_extra_fields_are_kept_and_searchable(scored, tmp_path) -> None:
+    """An adapter field the Vendor has no place for (Empire's buyer 'Total Disputes / Orders') is kept in
+    `extra` and found by full-text search on the embedded index."""
+    from indexer.sqlite import SQLiteBackend
+
+    ev, _ = scored
+    vendor = ev.load_page("empire/html_files/users/saved_empire_user_0").doc("vendor")
+    assert vendor.extra["disputes_orders"] == "0 / 0" and "positive_feedback_pct" in vendor.extra
+    backend = SQLiteBackend(tmp_path / "index.sqlite")
+    try:
+        backend.upsert([vendor])
+        hits = backend.search("vendor", "disputes_orders")
+        assert [h.id if hasattr(h, "id") else h.doc["id"] for h in hits] == [vendor.id]
+        stored = backend.get("vendor", vendor.id)
+        assert stored["extra"]["disputes_orders"] == "0 / 0"
+        assert stored["external_ratings"][0]["market"] == "dream"
+    finally:
+        backend.close()
