@@ -173,6 +173,16 @@ _MARKETS = {
 }
 
 
+_MARKETS_COMPACT = {k.replace(" ", ""): v for k, v in _MARKETS.items()}
+
+
+def site_market(site: Any) -> str:
+    """The market a crawled site is, from its adapter name: a whole known name ("dream", "dream_market",
+    "Wall Street") gives the canonical market, anything else is itself folded ("dreamland")."""
+    compact = re.sub(r"[\s_\-]+", "", str(site or "").casefold())
+    return _MARKETS_COMPACT.get(compact) or _MARKETS_COMPACT.get(re.sub(r"market$", "", compact)) or compact
+
+
 def market_name(text: str | None) -> str | None:
     low = re.sub(r"[_\-]+", " ", (text or "").lower())
     low = re.sub(r"\s+", " ", low)
