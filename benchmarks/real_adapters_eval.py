@@ -105,13 +105,20 @@ def _builder() -> Any:
 @cache
 def load_page(rel: str) -> Page:
     from crawler.adapters import load_adapter
-    from crawler.parsing import parse_page
 
     site = rel.split("/", 1)[0]
     adapter = load_adapter(site)
     html = (DATA / rel).read_text(encoding="utf-8", errors="replace")
-    url = adapter.base_url + _url_of(site, rel, html)
-    page_type = adapter.page_type(url)
+    return build_page(adapter, adapter.base_url + _url_of(site, rel, html), html)
+
+
+def build_page(adapter: Any, url: str, html: str, page_type: str | None = None) -> Page:
+    """A saved page through the crawl's parsing path: the adapter's page type (or the one given),
+    ``parse_page`` and the document builder."""
+    from crawler.parsing import parse_page
+
+    site = adapter.name
+    page_type = page_type or adapter.page_type(url)
     spec = adapter.pages.get(page_type) if page_type else None
     items = parse_page(spec, html, url) if spec else []
     kind = spec.item if spec else "none"

@@ -76,7 +76,9 @@ def shipping_option(text: str | None, default_currency: str | None = None) -> di
         name = raw
         for p in sorted(find_prices(raw), key=lambda p: -p.start):
             name = name[: p.start] + name[p.end:]
-        name = re.sub(r"\(\s*\)|^\W+|[\s+/(]+$", "", name.strip()).strip()
+        # brackets the prices leave empty ("[+ USD 0.00]" -> "[+ ]") go; "[UK] …" keeps its bracket
+        name = re.sub(r"[(\[]\s*\+?\s*[)\]]", "", name)
+        name = re.sub(r"^[^\w\[(]+|[\s+/(\[]+$", "", name.strip()).strip()
     days = None
     for segment in (parts[1:] if len(parts) > 1 else [raw]):
         m = _DAYS.search(segment)
@@ -120,13 +122,14 @@ def tier_price(text: str | None, default_currency: str | None = None) -> dict[st
 
 
 def site_rates(rows: list[str] | str | None) -> dict[str, float]:
-    """The site's rate table as it shows it ('USD 5261.1' per row, or 'CODE value' pairs in one string):
+    """The site's rate table as it shows it ('USD 5261.1' or 'USD/BTC 2714.79' per row, or 'CODE value' pairs in one string):
     units of each currency per 1 BTC. Rows without a code and a number are skipped."""
     if not rows:
         return {}
     text = rows if isinstance(rows, str) else "\n".join(rows)
     out: dict[str, float] = {}
-    for m in re.finditer(r"(?<![A-Za-z])(m?[A-Za-z]{3})\s*[:=]?\s*(\d[\d,]*(?:\.\d+)?)", text):
+    # "USD 5261.1" (Dream) or "USD/BTC 2714.79" (Hansa: the pair's base is the code)
+    for m in re.finditer(r"(?<![A-Za-z])(m?[A-Za-z]{3})(?:\s*/\s*BTC)?\s*[:=]?\s*(\d[\d,]*(?:\.\d+)?)", text):
         code = _code(m.group(1))
         if code is None or m.group(1).upper() not in _CODES:
             continue
@@ -178,9 +181,12 @@ _MARKETS_COMPACT = {k.replace(" ", ""): v for k, v in _MARKETS.items()}
 
 def site_market(site: Any) -> str:
     """The market a crawled site is, from its adapter name: a whole known name ("dream", "dream_market",
-    "Wall Street") gives the canonical market, anything else is itself folded ("dreamland")."""
+    "Wall Street", "hansa2017") gives the canonical market, anything else is itself folded ("dreamland")."""
     compact = re.sub(r"[\s_\-]+", "", str(site or "").casefold())
-    return _MARKETS_COMPACT.get(compact) or _MARKETS_COMPACT.get(re.sub(r"market$", "", compact)) or compact
+    for name in (compact, re.sub(r"market$", "", compact), re.sub(r"(market)?\d+$", "", compact)):  # hansa2017
+        if name in _MARKETS_COMPACT:
+            return _MARKETS_COMPACT[name]
+    return compact
 
 
 def market_name(text: str | None) -> str | None:
@@ -228,7 +234,52 @@ def external_rating(text: str | None, market: str | None = None) -> dict[str, An
         stars = re.search(r"(?:rating|stars?|betyg)\D{0,3}(\d+(?:[.,]\d+)?)", raw, re.I)
         if stars:
             out["rating"] = parse_amount(stars.group(1))
+    _by_label_order(out, raw, market)
     return out
+
+
+def _by_label_order(out: dict[str, Any], raw: str, label: str | None) -> None:
+    """Hansa's titles say what each number is: 'Vendor rating on Dream Market (Average rating (1-5 stars),
+    Number of ratings)' with '4.90, 310'. When the label names as many parts as the text has, they win."""
+    m = re.search(r"\((.*)\)\s*$", label or "")
+    if not m:
+        return
+    roles = [_role(p) for p in _top_level_split(m.group(1))]
+    values = [v.strip() for v in raw.split(",")]
+    if len(roles) < 2 or len(roles) != len(values) or None in roles:
+        return
+    for role, value, part in zip(roles, values, _top_level_split(m.group(1)), strict=True):
+        number = re.search(r"\d+(?:[.,]\d+)?", value)
+        if not number:
+            continue
+        if role == "sales":
+            out["sales"] = int(parse_amount(number.group(0).replace(",", "")) or 0)
+        else:
+            out["rating"] = parse_amount(number.group(0))
+            scale = re.search(r"/\s*(\d+)", value) or re.search(r"(?:out of|1\s*-\s*)(\d+)", part, re.I)
+            out["rating_max"] = int(scale.group(1)) if scale else out["rating_max"]
+
+
+def _role(part: str) -> str | None:
+    low = part.lower()
+    if re.search(r"number|count|deals?|sales|orders|transactions|antal", low):
+        return "sales"
+    if re.search(r"rating|stars?|betyg", low):
+        return "rating"
+    return None
+
+
+def _top_level_split(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [*parts, current.strip()]
 
 
 def flag(text: Any, yes: tuple[str, ...] = (), no: tuple[str, ...] = ()) -> bool | None:
