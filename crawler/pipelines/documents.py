@@ -426,11 +426,13 @@ def _extra(fields: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
 
 
 def _extra_text(extra: dict[str, Any]) -> str:
-    """'key: value' lines, so the extra fields are found by full-text search on both backends."""
+    """'key words: value' lines, so the extra fields are found by full-text search on both backends. The
+    key's underscores become spaces: the query parser splits ``origin_region`` into a phrase of two words,
+    and Elasticsearch's standard tokenizer would keep an underscored key as one token nobody can find."""
     lines = []
     for key, value in extra.items():
         shown = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
-        lines.append(f"{key}: {shown}")
+        lines.append(f"{key.replace('_', ' ')}: {shown}")
     return "\n".join(lines)
 
 
