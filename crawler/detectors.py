@@ -21,11 +21,11 @@ from typing import Any
 import yaml
 from lxml import etree
 from lxml.cssselect import CSSSelector
-from parsel import Selector
 from pydantic import TypeAdapter, ValidationError
 from w3lib.encoding import html_to_unicode
 
 from crawler.adapters import SITES_DIR, AdapterError, Detector, Matcher
+from crawler.compiled import css_query, xpath_query
 
 GENERIC_DETECTORS_PATH = SITES_DIR / "_generic_detectors.yaml"
 MAX_INSPECT_BYTES = 256 * 1024
@@ -122,10 +122,29 @@ class _Page:
             return ""
         return " ".join((self.doc.findtext(".//title") or "").split())
 
-    def has(self, selector: str) -> bool:
+    def has(self, selector: str, compiled: Any = None) -> bool:
         if selector not in self._css_hits:
-            self._css_hits[selector] = self.doc is not None and bool(_css(selector)(self.doc))
+            query = compiled if compiled is not None else _css(selector)
+            self._css_hits[selector] = self.doc is not None and bool(query(self.doc))
         return self._css_hits[selector]
+
+    def blocking(self, compiled: Any, max_other_text: int) -> str | None:
+        """Why the first element ``compiled`` selects is the page's main content (a challenge page), or None
+        when it is a small part of a normal page: the text outside its form (or itself, outside a form) is
+        at most ``max_other_text`` characters, or that form holds at least half of the page's text."""
+        if self.doc is None:
+            return None
+        total = len(self.text)
+        for element in compiled(self.doc):
+            form = next((a for a in element.iterancestors() if a.tag == "form"), None)
+            scope = form if form is not None else element
+            own = len(" ".join(" ".join(scope.itertext()).split()))
+            other = max(0, total - own)
+            if other <= max_other_text:
+                return f"{other} characters of other text <= {max_other_text}"
+            if form is not None and own * 2 >= total:
+                return f"its form holds {own} of {total} characters"
+        return None
 
     def normal_structure(self, structure: PageStructure) -> str | None:
         """What of the site's normal structure this page has (a logged-in marker, most of the page type's
@@ -135,11 +154,12 @@ class _Page:
         for selector in structure.logged_in:
             if self.has(selector):
                 return f"the logged-in marker {selector!r}"
+        for name, match in structure.matches:
+            if match.holds(self.doc, lambda: self.text):
+                return f"the {name} page's content ({match.css or match.xpath!r})"
         if len(structure.fields) < MIN_STRUCTURE_FIELDS:
             return None
-        sel = Selector(root=self.doc)
-        found = [name for name, kind, query in structure.fields
-                 if (sel.css(query) if kind == "css" else sel.xpath(query)).get() not in (None, "")]
+        found = [name for name, kind, query in structure.fields if _first_present(query, kind, self.doc)]
         if len(found) >= max(MIN_STRUCTURE_FIELDS, (len(structure.fields) + 1) // 2):
             return f"{len(found)} of {len(structure.fields)} {structure.page_type} fields ({', '.join(found[:6])})"
         return None
@@ -157,6 +177,8 @@ class PageStructure:
     page_type: str
     logged_in: tuple[str, ...] = DEFAULT_LOGGED_IN
     fields: tuple[tuple[str, str, str], ...] = ()  # (field name, "css" | "xpath", selector)
+    # (page type, its `match:`) with an element condition: a page recognised by content is the site's own
+    matches: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def of(cls, adapter: Any, page_type: str | None) -> PageStructure:
@@ -169,7 +191,19 @@ class PageStructure:
             else:
                 fields += [(name, "css", f.css) if f.css else (name, "xpath", f.xpath or "")
                            for name, f in spec.fields.items() if f.css or f.xpath]
-        return cls(page_type or "", markers, tuple(fields))
+        # the URL may not say which page this is: any page type recognised by its elements counts
+        matches = tuple((name, p.match) for name, p in adapter.pages.items()
+                        if p.match is not None and (p.match.css or p.match.xpath))
+        return cls(page_type or "", markers, tuple(fields), matches)
+
+
+def _first_present(query: str, kind: str, doc: Any) -> bool:
+    """Does the field's (compiled, cached) query give a first result that is an element or non-empty text?"""
+    try:
+        results = (css_query(query) if kind == "css" else xpath_query(query))(doc)
+    except ValueError:
+        return False
+    return bool(results) and (not isinstance(results[0], str) or results[0] != "")
 
 
 @lru_cache(maxsize=1024)
@@ -202,9 +236,9 @@ def _match(m: Matcher, page: _Page) -> str | None:
         parts.append(f"status={page.status}")
         positive = True
     if m.header:
-        for name, pattern in m.header.items():
+        for name in m.header:
             value = page.headers.get(name.lower())
-            found = _regex(pattern).search(value) if value is not None else None
+            found = m.rx(f"header:{name.lower()}").search(value) if value is not None else None
             if found is None:
                 return None
             parts.append(f"header {name}: {value[:_SNIPPET]!r}")
@@ -212,18 +246,24 @@ def _match(m: Matcher, page: _Page) -> str | None:
     if m.max_text_len is not None and len(page.text) > m.max_text_len:
         return None
     if m.title is not None:
-        found = _regex(m.title).search(page.title)
+        found = m.rx("title").search(page.title)
         if found is None:
             return None
         parts.append(f"title ~ /{m.title}/ matched {_snippet(found)!r}")
         positive = True
     if m.css is not None:
-        if not page.has(m.css):
+        if not page.has(m.css, m.selector("css")):
             return None
-        parts.append(f"css {m.css!r}")
+        if m.blocking:
+            blocking = page.blocking(m.selector("css"), m.max_other_text)
+            if blocking is None:
+                return None  # a small form on a normal page (a vendor's "send message" captcha)
+            parts.append(f"css {m.css!r} is the page's main content ({blocking})")
+        else:
+            parts.append(f"css {m.css!r}")
         positive = True
     if m.text is not None:
-        found = _regex(m.text).search(page.text)
+        found = m.rx("text").search(page.text)
         if found is None:
             return None
         parts.append(f"text matched {_snippet(found)!r}")
@@ -231,11 +271,11 @@ def _match(m: Matcher, page: _Page) -> str | None:
     if not positive:
         return None  # only negative conditions (or none): never fire on everything
     if m.not_css is not None:
-        if page.has(m.not_css):
+        if page.has(m.not_css, m.selector("not_css")):
             return None
         parts.append(f"no {m.not_css!r}")
     if m.not_text is not None:
-        if _regex(m.not_text).search(page.text):
+        if m.rx("not_text").search(page.text):
             return None
         parts.append(f"text !~ /{m.not_text}/")
     if m.max_text_len is not None:

@@ -6,12 +6,15 @@ Used by the spiders and by ``sokhund extract --page``; works on broken HTML (lxm
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from parsel import Selector
 
 from crawler.adapters import FieldSpec, PageSpec, SiteAdapter
+from crawler.compiled import TEXT_NODES, text_of
+from crawler.dates import parse_date
 
 # A number as markets write it. Digits separated by a plain space merge only as thousands groups (exactly
 # three digits, the last one not glued to a unit: "1 200 kr", "16 000+", not "17 112g" or "1 2 3"); the
@@ -71,64 +74,79 @@ def _clean(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-def _select(sel: Selector, spec: FieldSpec) -> list[Selector]:
-    if spec.css:
-        return list(sel.css(spec.css))
-    if spec.xpath:
-        return list(sel.xpath(spec.xpath))
-    return []
+def _root(node: Any) -> Any:
+    """The lxml node under a parsel Selector (or the node itself)."""
+    return node.root if isinstance(node, Selector) else node
 
 
-def _is_text(found: Selector) -> bool:
-    """A text node or attribute value (already entity-decoded), not an element."""
-    return isinstance(found.root, str)
+def _select(node: Any, spec: FieldSpec) -> list[Any]:
+    """Elements or strings the field's compiled query selects (relative to a row, or the page)."""
+    return spec.query(_root(node)) if spec.query is not None else []
 
 
-def _text_of(found: Selector) -> str:
-    """Visible text of a selected element, or the selected text itself. Text is never parsed again as
-    HTML: a title ``&lt;script&gt;`` is stored as ``<script>``, as the page shows it."""
-    if _is_text(found):
-        return _clean(found.root)
-    return _clean(" ".join(found.xpath(".//text()").getall()))
-
-
-def _block_of(found: Selector) -> str:
+def _block_of(found: Any) -> str:
     """Visible text keeping its line structure (armored PGP blocks need their line breaks)."""
-    text = found.root if _is_text(found) else "".join(found.xpath(".//text()").getall())
+    text = found if isinstance(found, str) else "".join(TEXT_NODES(found))
     lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
     return "\n".join(lines).strip()
 
 
-def extract_field(sel: Selector, spec: FieldSpec, url_groups: dict[str, str]) -> Any:
-    if spec.value is not None and not (spec.css or spec.xpath or spec.from_url):
+def extract_field(sel: Any, spec: FieldSpec, url_groups: dict[str, str], *, parent: dict[str, Any] | None = None,
+                  now: datetime | str | None = None) -> Any:
+    """One field from a page or a row (``sel``: a parsel Selector or an lxml node).
+
+    A single value is the first non-empty match, converted to the field's type; ``default`` when nothing
+    matched or the value does not convert. A list (``all``, ``type: list`` or ``split``) has one entry per
+    match, in page order, and keeps None where a match gave nothing (empty text, ``regex`` not matching, a
+    value that does not convert), so parallel list fields stay aligned; no match at all is ``[]``."""
+    if spec.value is not None and not (spec.css or spec.xpath or spec.from_url or spec.from_item):
         return spec.value
+    if spec.from_item:
+        value = (parent or {}).get(spec.from_item)
+        return spec.default if value in (None, "", []) else value
     if spec.type == "block":
         blocks = [b for b in (_block_of(v) for v in _select(sel, spec)) if b]
-        return ("\n".join(blocks) if blocks else spec.default)
+        return "\n".join(blocks) if blocks else spec.default
     if spec.from_url:
-        values = [url_groups[spec.from_url]] if url_groups.get(spec.from_url) else []
+        values: list[str | None] = [url_groups[spec.from_url]] if url_groups.get(spec.from_url) else []
     else:
-        values = [_text_of(v) for v in _select(sel, spec)]
-    if spec.regex:
-        kept = []
-        for value in values:
-            match = re.search(spec.regex, value, re.I | re.S)
-            if match:
-                kept.append(match.group(1) if match.groups() else match.group(0))
-        values = kept
-    values = [v for v in (_clean(v) for v in values) if v]
-    if not values:
-        return [] if spec.all or spec.type == "list" else spec.default
+        values = [_clean(text_of(v)) for v in _select(sel, spec)]
+    if spec.pattern is not None:
+        values = [_group(spec.pattern.search(v)) if v else None for v in values]
+    values = [_clean(v) or None if v is not None else None for v in values]
+    if spec.splitter is not None:
+        values = [part for v in values for part in (_split(spec.splitter, v) if v else [None])]
     if spec.join is not None:
-        values = [spec.join.join(values)]
-    if spec.all or spec.type == "list":
-        return [_convert(v, spec.type) for v in values] if spec.type not in ("list", "str") else values
-    return _convert(values[0], spec.type)
+        present = [v for v in values if v]
+        values = [spec.join.join(present)] if present else []
+    if spec.is_list:
+        if spec.type in ("list", "str", "text"):
+            return values
+        return [_convert(v, spec, now) if v is not None else None for v in values]
+    for value in values:
+        if value:
+            converted = _convert(value, spec, now)
+            return spec.default if converted is None else converted
+    return spec.default
 
 
-def _convert(value: str, kind: str) -> Any:
-    if kind in ("str", "text", "date", "list"):
+def _group(match: re.Match[str] | None) -> str | None:
+    if match is None:
+        return None
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def _split(splitter: re.Pattern[str], value: str) -> list[str | None]:
+    parts = [p.strip() for p in splitter.split(value)]
+    return [p for p in parts if p] or [None]
+
+
+def _convert(value: str, spec: FieldSpec, now: datetime | str | None = None) -> Any:
+    kind = spec.type
+    if kind in ("str", "text", "list"):
         return value
+    if kind == "date":
+        return parse_date(value, now, spec.date_format)
     number = parse_number(value)
     if number is None:
         return None
@@ -136,8 +154,10 @@ def _convert(value: str, kind: str) -> Any:
 
 
 def url_groups(spec: PageSpec, url: str) -> dict[str, str]:
+    if spec.url_rx is None:
+        return {}
     path = re.sub(r"^[a-z]+://[^/]+", "", url) or "/"
-    match = re.search(spec.url_pattern, path)
+    match = spec.url_rx.search(path)
     return {k: v for k, v in (match.groupdict() if match else {}).items() if v is not None}
 
 
@@ -154,32 +174,61 @@ def _selector(html: str | Selector) -> Selector:
     return html if isinstance(html, Selector) else Selector(text=html or "<html></html>")
 
 
-def parse_page(spec: PageSpec, html: str | Selector, url: str, problems: list[str] | None = None) -> list[dict[str, Any]]:
-    """The items on a page: one dict for single-item pages, one per row when ``rows`` is set. Text fields
-    longer than ``MAX_FIELD_CHARS`` are cut; ``problems`` (when given) says which."""
-    sel = _selector(html)
+def _items_of(root: Any, rows: Any, fields: dict[str, FieldSpec], groups: dict[str, str], cut: list[str],
+              parent: dict[str, Any] | None, now: datetime | str | None) -> list[dict[str, Any]]:
+    scopes = rows(root) if rows is not None else [root]
+    return [{name: _cap(extract_field(scope, fspec, groups, parent=parent, now=now), name, cut)
+             for name, fspec in fields.items()} for scope in scopes if not isinstance(scope, str)]
+
+
+def parse_items(spec: PageSpec, html: str | Selector, url: str, problems: list[str] | None = None, *,
+                now: datetime | str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Every item on a page as (item kind, fields): the page's own item (one, or one per ``rows`` match),
+    then each ``items:`` entry's (a vendor page's feedback rows, a search page's listing rows), whose
+    ``from_item`` fields read the page's (first) own item. ``now`` (the capture time) anchors relative
+    dates. Text fields longer than ``MAX_FIELD_CHARS`` are cut; ``problems`` (when given) says which."""
+    root = _root(_selector(html))
     groups = url_groups(spec, url)
+    cut: list[str] = []
+    out: list[tuple[str, dict[str, Any]]] = []
+    main: list[dict[str, Any]] = []
+    if spec.item != "none" and spec.fields:
+        main = _items_of(root, spec.rows_query, spec.fields, groups, cut, None, now)
+        out += [(spec.item, item) for item in main]
+    for extra in spec.items:
+        if extra.item == "none" or not extra.fields:
+            continue
+        parent = main[0] if main else None
+        out += [(extra.item, item) for item in _items_of(root, extra.rows_query, extra.fields, groups, cut,
+                                                         parent, now)]
+    if problems is not None:
+        problems.extend(dict.fromkeys(cut))
+    return out
+
+
+def parse_page(spec: PageSpec, html: str | Selector, url: str, problems: list[str] | None = None, *,
+               now: datetime | str | None = None) -> list[dict[str, Any]]:
+    """The page's own items (kind ``spec.item``): one dict for single-item pages, one per row when ``rows``
+    is set; the ``items:`` entries are in :func:`parse_items`."""
     if spec.item == "none" or not spec.fields:
         return []
-    scopes = sel.css(spec.rows) if spec.rows else [sel]
-    items, cut = [], []
-    for scope in scopes:
-        item = {name: _cap(extract_field(scope, fspec, groups), name, cut) for name, fspec in spec.fields.items()}
-        items.append(item)
+    cut: list[str] = []
+    items = _items_of(_root(_selector(html)), spec.rows_query, spec.fields, url_groups(spec, url), cut, None, now)
     if problems is not None:
         problems.extend(dict.fromkeys(cut))
     return items
 
 
 def links(adapter: SiteAdapter, spec: PageSpec, html: str | Selector, url: str) -> list[tuple[str, str | None, int]]:
-    """(absolute url, expected page type, priority) for every follow rule, deduplicated, in page order."""
-    sel = _selector(html)
+    """(absolute url, expected page type, priority) for every follow rule, deduplicated, in page order.
+    A rule selecting elements (``a``) follows their ``href``."""
+    root = _root(_selector(html))
     seen: set[str] = set()
     out = []
     for rule in spec.follow:
-        hrefs = sel.css(rule.css).getall() if rule.css else sel.xpath(rule.xpath or "").getall()
-        for href in hrefs:
-            href = href.strip()
+        for found in rule.query(root):
+            href = found if isinstance(found, str) else found.get("href") if hasattr(found, "get") else None
+            href = (href or "").strip()
             if not href or href.startswith(("javascript:", "mailto:", "#")):
                 continue
             absolute = urljoin(url, href)

@@ -73,7 +73,7 @@ def _page(args: argparse.Namespace, extractor: Any, indent: int | None) -> int:
     from pathlib import Path
 
     from crawler.adapters import load_adapter
-    from crawler.parsing import parse_page
+    from crawler.parsing import load_html, parse_items
     from extractors.base import ExtractRequest
     from extractors.normalise import country_code
 
@@ -81,15 +81,17 @@ def _page(args: argparse.Namespace, extractor: Any, indent: int | None) -> int:
         raise ValueError("--page needs --site ADAPTER")
     adapter = load_adapter(args.site)
     url = args.url or ""
-    page_type = args.page_type or (adapter.page_type(url) if url else None)
+    html = Path(args.page).read_text(encoding="utf-8", errors="replace")
+    document, _problem = load_html(html)
+    # --page-type, else the page's content (an adapter's `match:`) and the URL, as the crawler decides
+    page_type = args.page_type or adapter.page_type_for(url or adapter.url() + "/", document.root,
+                                                        adapter.page_type(url) if url else None)
     if page_type is None or page_type not in adapter.pages:
         known = ", ".join(adapter.pages)
         raise ValueError(f"cannot tell the page type; give --url or --page-type ({known})")
     spec = adapter.pages[page_type]
-    html = Path(args.page).read_text(encoding="utf-8", errors="replace")
-    items = parse_page(spec, html, url or adapter.url() + "/")
-    for item in items:
-        out: dict[str, Any] = {"site": adapter.name, "page_type": page_type, "item": spec.item, "fields": item}
+    for kind, item in parse_items(spec, document, url or adapter.url() + "/", now=args.date):
+        out: dict[str, Any] = {"site": adapter.name, "page_type": page_type, "item": kind, "fields": item}
         fields = [(k, v) for k, v in item.items() if k in TEXT_FIELDS and isinstance(v, str) and v.strip()]
         reqs = [ExtractRequest(text=v, lang=args.lang or adapter.language, date=args.date or item.get("date"),
                                kind=TEXT_FIELDS[k]) for k, v in fields]

@@ -43,7 +43,7 @@ def lowered(text: str) -> str | None:
 
 _NUM = r"\d{1,3}(?:[ \u00a0.,'’]\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)?"
 _NUMQ = r"\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:[.,]\d+)?|(?<![\w.,])\.\d+"  # ".5 g": a leading decimal point
-CRYPTO = {"BTC", "XMR", "MBTC", "LTC", "ETH"}
+CRYPTO = {"BTC", "XMR", "MBTC", "LTC", "ETH", "BCH"}
 
 
 def parse_amount(raw: str, currency: str | None = None) -> float | None:
@@ -82,13 +82,15 @@ CURRENCY_WORDS: dict[str, str] = {
     "spänn": "SEK", "usd": "USD", "us$": "USD", "$": "USD", "dollar": "USD", "dollars": "USD",
     "eur": "EUR", "€": "EUR", "euro": "EUR", "euros": "EUR", "gbp": "GBP", "£": "GBP", "btc": "BTC",
     "ƀ": "BTC", "₿": "BTC", "฿": "BTC",  # ฿: Dream Market's bitcoin sign (also the baht's)
-    "bitcoin": "BTC", "mbtc": "mBTC", "xmr": "XMR", "monero": "XMR",
+    "bitcoin": "BTC", "mbtc": "mBTC", "xmr": "XMR", "monero": "XMR", "ɱ": "XMR",  # ɱ: Monero's sign
+    "bch": "BCH", "ltc": "LTC", "eth": "ETH",  # Dream and Empire (2019) price in Bitcoin Cash and Litecoin too
     "nok": "NOK", "dkk": "DKK",
 }
-_CUR_PRE = r"SEK|USD|US\$|EUR|GBP|mBTC|BTC|XMR|NOK|DKK|€|\$|£|Ƀ|₿|฿|kr\.?(?=\s?\d)"
-_CUR_POST = r"kronor|kr\.?|:-|,-|SEK|USD|EUR|euros?|dollars?|€|\$|£|GBP|mBTC|BTC|XMR|bitcoin|monero|spänn|NOK|DKK"
+_CUR_PRE = r"SEK|USD|US\$|EUR|GBP|mBTC|BTC|BCH|LTC|ETH|XMR|NOK|DKK|€|\$|£|Ƀ|₿|฿|ɱ|kr\.?(?=\s?\d)"
+_CUR_POST = (r"kronor|kr\.?|:-|,-|SEK|USD|EUR|euros?|dollars?|€|\$|£|GBP|mBTC|BTC|BCH|LTC|ETH|XMR|ɱ|bitcoin|monero|"
+             r"spänn|NOK|DKK")
 PRICE_RE = re.compile(
-    rf"(?=[SUEGMBXNDK€$£Ƀ₿฿])(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?![\d.,]?\d)(?!\s?(?:mg|g|gr|kg|st|x)\b)"
+    rf"(?=[SUEGMBLXNDK€$£Ƀ₿฿ɱ])(?<![\w.,$€£])(?P<pre>{_CUR_PRE})\s?(?P<n1>{_NUM})(?![\d.,]?\d)(?!\s?(?:mg|g|gr|kg|st|x)\b)"
     rf"|(?=\d)(?<![\w.,])(?P<n2>{_NUM})(?![\d.,]?\d)\s?(?P<post>{_CUR_POST})(?![\w])"
     r"|(?=[\dETFSÅN])(?<![\w])(?P<n3>\d+|en|ett|två|tre|fyra|fem|sex|sju|åtta|nio|tio)\s(?P<lax>lax|laxar|papp|lakan)\b",
     re.I,
@@ -116,7 +118,7 @@ def currency_code(word: str) -> str | None:
 # Swedish slang amounts ("två lax") take the full scan.
 _DIGITS = re.compile(r"\d+")
 _ASCII_DIGITS = re.compile(r"[0-9]+")  # ``re`` scans a plain class much faster than \d (Unicode digits)
-_PRICE_PRE = re.compile(r"(?:sek|usd|us\$|eur|gbp|mbtc|btc|xmr|nok|dkk|kr\.?|[€$£ƀ₿฿])\s?$")
+_PRICE_PRE = re.compile(r"(?:sek|usd|us\$|eur|gbp|mbtc|btc|bch|ltc|eth|xmr|nok|dkk|kr\.?|[€$£ƀ₿฿ɱ])\s?$")
 _SLANG_HINTS = ("lax", "papp", "lakan")
 
 
@@ -161,6 +163,21 @@ def parse_price(text: str) -> Price | None:
     """The first price in a string ('USD 340.00', '1 200,50 kr', '200:-', '0,05 BTC')."""
     found = find_prices(text)
     return found[0] if found else None
+
+
+_BARE_AMOUNT = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?(?![\w.,]?\d)")
+
+
+def parse_prices(text: str, default: str | None = None) -> list[Price]:
+    """Every price in a string, in order, each with its own currency: '฿0.000787 (€7.28)' -> BTC 0.000787,
+    EUR 7.28 (the first is the leading price). A string with no currency sign or word is one bare amount
+    in ``default`` (the site's currency), or nothing without one."""
+    found = find_prices(text or "")
+    if found or not default:
+        return found
+    m = _BARE_AMOUNT.search(text or "")
+    amount = parse_amount(m.group(0), default) if m else None
+    return [Price(amount, default, m.start(), m.end())] if m and amount is not None else []
 
 
 # ---------------------------------------------------------------- quantities

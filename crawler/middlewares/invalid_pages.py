@@ -16,7 +16,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor, task
 
 from crawler.adapters import Detector
-from crawler.detectors import PageStructure, classify
+from crawler.detectors import PageStructure, classify, generic_detectors
 from crawler.sink import IndexSink
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ class InvalidPageMiddleware:
     async def process_response(self, request: Request, response: Response, spider: Spider) -> Response | Request:
         adapter = getattr(spider, "adapter", None)
         detectors: list[Detector] = adapter.detectors if adapter is not None else []
-        generic = None if adapter is None or adapter.generic_detectors else ()
+        # the generic set minus what the adapter switched off (`generic_detectors: false`, `detectors.disable`)
+        generic = None if adapter is None else adapter.generic_enabled(generic_detectors())
         structure = None
         if adapter is not None:
             structure = PageStructure.of(adapter, request.meta.get("page_type") or adapter.page_type(response.url))

@@ -10,7 +10,7 @@ from crawler.parsing import parse_number
 from extractors import structures
 from extractors.base import Extractor, ExtractRequest
 from extractors.listing import read_listing
-from extractors.normalise import country_code
+from extractors.normalise import country_code, parse_price
 from extractors.pgp import find_keys
 from extractors.rates import RateTable
 from extractors.text import normalise_alias
@@ -27,7 +27,8 @@ from indexer.models import (
 
 _CURRENCY_WORDS = {
     "kr": "SEK", "sek": "SEK", ":-": "SEK", "$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR",
-    "btc": "BTC", "mbtc": "MBTC", "xmr": "XMR", "£": "GBP", "gbp": "GBP",
+    "btc": "BTC", "mbtc": "MBTC", "xmr": "XMR", "£": "GBP", "gbp": "GBP", "฿": "BTC", "ƀ": "BTC", "₿": "BTC",
+    "ɱ": "XMR", "bch": "BCH", "ltc": "LTC",
 }
 
 
@@ -48,11 +49,16 @@ def _float(value: Any) -> float | None:
 
 
 def currency_of(text: str | None, default: str | None) -> str | None:
+    """The currency of the leading price ('฿0.000787 (€7.28)' is BTC), else the first currency word or sign
+    in the text, else ``default``."""
     if text:
+        first = parse_price(text)
+        if first is not None:
+            return first.currency.upper()
         low = text.lower()
-        for word, code in sorted(_CURRENCY_WORDS.items(), key=lambda kv: -len(kv[0])):
-            if word in low:
-                return code
+        hits = [(low.find(word), -len(word), code) for word, code in _CURRENCY_WORDS.items() if word in low]
+        if hits:
+            return min(hits)[2]
     return default
 
 

@@ -12,7 +12,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.adapters import SiteAdapter, load_adapter
-from crawler.parsing import links, load_html, parse_page
+from crawler.parsing import links, load_html, parse_items
 from crawler.scope import SiteScope
 from crawler.session import session_cookies
 
@@ -80,10 +80,9 @@ class AdapterSpider(scrapy.Spider):
             yield output
 
     def _parse(self, response: Response) -> Iterator[Any]:
-        page_type = response.meta.get("page_type") or self.adapter.page_type(response.url)
+        hint = response.meta.get("page_type") or self.adapter.page_type(response.url)
         capture = response.meta.get("capture")
-        spec = self.adapter.pages.get(page_type or "")
-        if spec is None:
+        if hint is None and not self.adapter.content_typed:
             self.crawler.stats.inc_value("sokhund/unknown_page_type")
             return
         if not isinstance(response, TextResponse):
@@ -98,8 +97,15 @@ class AdapterSpider(scrapy.Spider):
         try:
             html = body.decode(response.encoding or "utf-8", errors="replace")
             document, problem = load_html(html)
+            # the page type by content (an adapter's `match:`), the URL's or the follow rule's otherwise
+            page_type = self.adapter.page_type_for(response.url, document.root, hint)
+            spec = self.adapter.pages.get(page_type or "")
+            if spec is None:
+                self.crawler.stats.inc_value("sokhund/unknown_page_type")
+                return
             problems = [problem] if problem else []
-            rows = parse_page(spec, document, response.url, problems)
+            now = (capture.observed_at or capture.fetched_at) if capture is not None else None
+            rows = parse_items(spec, document, response.url, problems, now=now)
             follow = links(self.adapter, spec, document, response.url)
         except Exception as exc:  # broken HTML must not kill the crawl
             self._record_problem(capture, f"parse failed: {type(exc).__name__}: {exc}")
@@ -109,9 +115,9 @@ class AdapterSpider(scrapy.Spider):
             self._record_problem(capture, "; ".join(earlier + problems))
         if capture is not None:
             capture.page_type = page_type
-        for fields in rows:
+        for kind, fields in rows:
             yield {
-                "type": spec.item,
+                "type": kind,
                 "site": self.site,
                 "url": response.url,
                 "page_type": page_type,
