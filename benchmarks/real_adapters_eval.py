@@ -115,14 +115,16 @@ def load_page(rel: str) -> Page:
 def build_page(adapter: Any, url: str, html: str, page_type: str | None = None) -> Page:
     """A saved page through the crawl's parsing path: the adapter's page type (or the one given),
     ``parse_page`` and the document builder."""
-    from crawler.parsing import parse_page
+    from crawler.parsing import load_html, parse_items
 
     site = adapter.name
-    page_type = page_type or adapter.page_type(url)
+    document, _ = load_html(html)
+    # the page type as the crawl decides it: URL pattern and content (`match:`)
+    page_type = page_type or adapter.page_type_for(url, document.root, None)
     spec = adapter.pages.get(page_type) if page_type else None
-    items = parse_page(spec, html, url) if spec else []
-    kind = spec.item if spec else "none"
-    built = [{"site": site, "url": url, "type": kind, "fields": f} for f in items]
+    kinds = parse_items(spec, document, url) if spec else []
+    items = [f for kind, f in kinds if kind == spec.item] if spec else []  # the page's own items
+    built = [{"site": site, "url": url, "type": kind, "fields": f} for kind, f in kinds]
     docs = _builder().build(built, {site: adapter.currency}, {site: adapter.language}) if built else []
     return Page(site, url, page_type, html, items, docs)
 

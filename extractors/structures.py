@@ -210,9 +210,10 @@ def external_rating(text: str | None, market: str | None = None) -> dict[str, An
         return None
     out: dict[str, Any] = {"market": name, "sales": None, "rating": None, "rating_max": None,
                            "positive": None, "neutral": None, "negative": None}
-    paren = re.search(r"(\d[\d,]*)\s*\(\s*(\d+(?:[.,]\d+)?)\s*\)", raw)  # Empire: "138 (5.0)"
+    # Empire: "138 (5.0)", or "(470) (4.92)" on other profiles
+    paren = re.search(r"(?<![\d.])\(?(\d[\d,]*)\)?\s*\(\s*(\d+(?:[.,]\d+)?)\s*\)", raw)
     if paren:
-        out["sales"], out["rating"], out["rating_max"] = int(paren.group(1).replace(",", "")), parse_amount(paren.group(2)), 5
+        out["sales"], out["rating"], out["rating_max"] = int(paren.group(1).replace(",", "")), _score(paren.group(2)), 5
         return out
     trio = re.search(r"(\d+)\s*/\s*(\d+)\s*/\s*(\d+)", raw)
     if trio:
@@ -220,7 +221,7 @@ def external_rating(text: str | None, market: str | None = None) -> dict[str, An
         out["sales"] = out["positive"] + out["neutral"] + out["negative"]
     rating = re.search(r"(\d+(?:[.,]\d+)?)\s*/\s*(5|10|100)(?!\s*/)\b", raw)
     if rating and not trio:
-        out["rating"], out["rating_max"] = parse_amount(rating.group(1)), int(rating.group(2))
+        out["rating"], out["rating_max"] = _score(rating.group(1)), int(rating.group(2))
     sales = re.search(r"(\d[\d,]*)\s*(?:sales|deals|orders|transactions|försäljningar)", raw, re.I)
     if sales:
         out["sales"] = int(sales.group(1).replace(",", ""))
@@ -233,9 +234,14 @@ def external_rating(text: str | None, market: str | None = None) -> dict[str, An
     if out["rating"] is None:
         stars = re.search(r"(?:rating|stars?|betyg)\D{0,3}(\d+(?:[.,]\d+)?)", raw, re.I)
         if stars:
-            out["rating"] = parse_amount(stars.group(1))
+            out["rating"] = _score(stars.group(1))
     _by_label_order(out, raw, market)
     return out
+
+
+def _score(text: str) -> float:
+    """A rating is a decimal, never a thousands group: '4.825' is 4.825 (parse_amount would read 4825)."""
+    return float(text.replace(",", "."))
 
 
 def _by_label_order(out: dict[str, Any], raw: str, label: str | None) -> None:
@@ -255,7 +261,7 @@ def _by_label_order(out: dict[str, Any], raw: str, label: str | None) -> None:
         if role == "sales":
             out["sales"] = int(parse_amount(number.group(0).replace(",", "")) or 0)
         else:
-            out["rating"] = parse_amount(number.group(0))
+            out["rating"] = _score(number.group(0))
             scale = re.search(r"/\s*(\d+)", value) or re.search(r"(?:out of|1\s*-\s*)(\d+)", part, re.I)
             out["rating_max"] = int(scale.group(1)) if scale else out["rating_max"]
 

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields as dataclass_fields
 from typing import Any
+from urllib.parse import urljoin
 
 from crawler.parsing import parse_number
 from extractors import structures
@@ -152,7 +154,12 @@ class DocumentBuilder:
     def _listing(self, item: dict[str, Any], results: dict[str, dict[str, Any]], default_cur: str | None) -> list[Document]:
         f = item["fields"]
         site = item["site"]
-        native = str(_first(f.get("listing_id"), item["url"]))
+        # A row of a search or category page declares its own product link (`url`); a row without one
+        # (a banner, an ad, the header row) is page furniture, not a listing.
+        row_url = urljoin(item["url"], str(f["url"])) if f.get("url") else None
+        if "url" in f and not row_url and not f.get("listing_id"):
+            return []
+        native = str(_first(f.get("listing_id"), row_url, item["url"]))
         doc_id = Listing.make_id(site, native)
         summary = self._merge_summary(results, ("title", "description"))
         capture_id, sha = self._capture(item)
@@ -190,7 +197,7 @@ class DocumentBuilder:
             id=doc_id,
             site=site,
             listing_id=native,
-            url=item["url"],
+            url=row_url or item["url"],
             title=f.get("title") or "",
             description=f.get("description") or "",
             vendor=vendor,
@@ -270,6 +277,8 @@ class DocumentBuilder:
             capture_id=capture_id,
             capture_sha256=sha,
         )
+        # after the observation: it records what this page showed, the listing what is known
+        _keep_unobserved(listing, self.lookup(Listing.KIND, doc_id), f, LISTING_SOURCES)
         return [listing, observation]
 
     _product = _listing
@@ -340,6 +349,7 @@ class DocumentBuilder:
             capture_id=capture_id,
             capture_sha256=sha,
         )
+        _keep_unobserved(vendor, self.lookup(Vendor.KIND, doc_id), f, VENDOR_SOURCES)
         return [vendor, observation]
 
     def _feedback(self, item: dict[str, Any], results: dict[str, dict[str, Any]], default_cur: str | None) -> list[Document]:
@@ -423,6 +433,50 @@ FEEDBACK_INPUTS = frozenset({"listing_id", "text", "date", "rating", "buyer", "v
 POST_INPUTS = frozenset({"post_id", "thread_id", "thread_title", "section", "author", "posted_at", "text"})
 # Read by the builder for another purpose than a stored field of the same name (ids, links).
 _STRUCTURAL = frozenset({"vendor_id", "vendor_url"})
+
+
+# Merge rule. A page that does not declare a field did not observe it: a search row has no description
+# or shipping options, a vendor's ratings tab no PGP key. Such a field keeps its stored value; a field the
+# page declares and finds empty does overwrite (stock sold out, a key withdrawn). These are the adapter
+# fields each stored field comes from (default: the field of the same name); fields the NLP reads from the
+# free text are observed whenever the page declares the text they are read from.
+_TEXT = ("title", "description")
+LISTING_SOURCES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("currency", "price_sek", "price_eur", "price_per_g_sek", "price_per_unit_sek", "rate_source",
+                     "prices"), ("price", "prices", "currency")),
+    **dict.fromkeys(("substance", "quantity", "quantity_unit", "quantity_g", "units", "lang", "entities"), _TEXT),
+    "substance_class": ("substance_class", *_TEXT), "shipping": ("shipping", "description"),
+    "payment": ("payment", "description"), "ships_from": ("ships_from", "description"),
+    "ships_to": ("ships_to", "description"), "category": ("category", "category_names"),
+    "category_path": ("category_names", "category_ids"), "category_ids": ("category_names", "category_ids"),
+    "stock_unlimited": ("stock",), "auto_dispatch": ("auto_dispatch", "auto_dispatch_stock"),
+    "supports_escrow": ("escrow", "supports_escrow"), "finalize_early": ("escrow", "finalize_early"),
+    "expires_at": ("expires_at", "ends_in"), "vendor_id": ("vendor",),
+    # the extra map is only replaced by a page that shows the whole listing
+    "extra": ("description",), "extra_text": ("description",),
+}
+VENDOR_SOURCES: dict[str, tuple[str, ...]] = {
+    "pgp_fingerprints": ("pgp_key", "profile"), "contacts": ("contacts", "profile", "pgp_key"),
+    "crypto_addresses": ("profile", "terms"), "external_ratings": ("external_ratings",),
+    "swedish_score": ("profile", "terms"), "swedish_signals": ("profile", "terms"),
+    "alias_norm": ("name",), "extra": ("profile", "pgp_key"), "extra_text": ("profile", "pgp_key"),
+}
+_ALWAYS_NEW = frozenset({"id", "site", "url", "first_seen", "last_seen", "capture_id", "capture_sha256", "listings"})
+
+
+def _keep_unobserved(doc: Document, existing: dict[str, Any] | None, declared: dict[str, Any],
+                     sources: dict[str, tuple[str, ...]]) -> None:
+    """Fill the fields this page did not observe from the stored document (see the merge rule above)."""
+    if not existing:
+        return
+    for field in dataclass_fields(doc):
+        name = field.name
+        if name in _ALWAYS_NEW or getattr(doc, name) not in (None, "", [], {}):
+            continue
+        if any(src in declared for src in sources.get(name, (name,))):
+            continue
+        if existing.get(name) not in (None, "", [], {}):
+            setattr(doc, name, existing[name])
 
 
 def _extra(fields: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:

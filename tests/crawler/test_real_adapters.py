@@ -89,3 +89,19 @@ def test_extra_fields_are_kept_and_searchable(scored, tmp_path) -> None:
         assert stored["external_ratings"][0]["market"] == "dream"
     finally:
         backend.close()
+
+
+def test_dream_ratings_tab_yields_the_vendor_and_its_feedback(scored) -> None:
+    ev, _ = scored
+    page = ev.load_page("dream/html_files/sellers/seller_2.html")
+    assert page.page_type == "vendor_ratings"
+    vendor = page.doc("vendor")
+    assert vendor.name == "amsterdamsupply" and vendor.pgp_key is None  # the tab shows no key
+    feedback = [d for d in page.docs if d.KIND == "feedback"]
+    assert feedback and {f.vendor for f in feedback} == {"amsterdamsupply"}
+
+
+def test_empire_parenthesised_imported_rating(scored) -> None:
+    ev, _ = scored
+    vendor = ev.load_page("empire/html_files/users/saved_empire_user_5").doc("vendor")
+    assert [(r["market"], r["sales"], r["rating"]) for r in vendor.external_ratings] == [("dream", 470, 4.92)]

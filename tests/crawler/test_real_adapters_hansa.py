@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import shared_data
 
 ADAPTER = Path(__file__).resolve().parents[1] / "data" / "hansa2017_adapter.yaml"
