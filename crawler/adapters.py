@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -73,6 +74,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@dataclass(frozen=True, slots=True)
+class FieldPlan:
+    """A field ready to run on pages: its compiled query and regexes and its options as plain attributes
+    (what per-page extraction reads, without going through the pydantic model)."""
+
+    query: Query | None
+    pattern: re.Pattern[str] | None
+    splitter: re.Pattern[str] | None
+    type: str
+    is_list: bool
+    join: str | None
+    default: Any
+    from_url: str | None
+    from_item: str | None
+    constant: Any  # `value:` without another source
+    date_format: str | None
+
+
 class FieldSpec(_Strict):
     """How to pull one field out of a page (or out of one row of a page). Selectors and regexes are
     compiled when the adapter loads (``query``, ``pattern``)."""
@@ -95,6 +114,7 @@ class FieldSpec(_Strict):
     _query: Query | None = PrivateAttr(default=None)
     _pattern: re.Pattern[str] | None = PrivateAttr(default=None)
     _split: re.Pattern[str] | None = PrivateAttr(default=None)
+    _plan: FieldPlan | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
@@ -114,6 +134,19 @@ class FieldSpec(_Strict):
         self._query = query_of(self.css, self.xpath)
         self._pattern = regex(self.regex, re.I | re.S) if self.regex else None
         self._split = regex(self.split) if self.split else None
+        if self.type == "date":
+            from crawler.dates import preload
+
+            preload()  # the date words and patterns load with the adapter, not on the first page
+        sourced = bool(self.css or self.xpath or self.from_url or self.from_item)
+        self._plan = FieldPlan(self._query, self._pattern, self._split, self.type, self.is_list, self.join,
+                               self.default, self.from_url, self.from_item, None if sourced else self.value,
+                               self.date_format)
+
+    @property
+    def plan(self) -> FieldPlan:
+        assert self._plan is not None
+        return self._plan
 
     @property
     def query(self) -> Query | None:
@@ -213,14 +246,20 @@ class ItemSpec(_Strict):
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
 
     _rows: Query | None = PrivateAttr(default=None)
+    _plans: tuple[tuple[str, FieldPlan], ...] = PrivateAttr(default=())
     _css_ok = field_validator("rows")(classmethod(lambda cls, v: check_css(v)))
 
     def model_post_init(self, context: Any) -> None:
         self._rows = css_query(self.rows) if self.rows else None
+        self._plans = tuple((name, f.plan) for name, f in self.fields.items())
 
     @property
     def rows_query(self) -> Query | None:
         return self._rows
+
+    @property
+    def field_plans(self) -> tuple[tuple[str, FieldPlan], ...]:
+        return self._plans
 
 
 class PageSpec(_Strict):
@@ -238,6 +277,7 @@ class PageSpec(_Strict):
 
     _url_rx: re.Pattern[str] | None = PrivateAttr(default=None)
     _rows: Query | None = PrivateAttr(default=None)
+    _plans: tuple[tuple[str, FieldPlan], ...] = PrivateAttr(default=())
 
     _css_ok = field_validator("rows", "wait_for")(classmethod(lambda cls, v: check_css(v)))
     _pattern_ok = field_validator("url_pattern")(classmethod(lambda cls, v: check_regex(v)))
@@ -251,6 +291,11 @@ class PageSpec(_Strict):
     def model_post_init(self, context: Any) -> None:
         self._url_rx = regex(self.url_pattern) if self.url_pattern is not None else None
         self._rows = css_query(self.rows) if self.rows else None
+        self._plans = tuple((name, f.plan) for name, f in self.fields.items())
+
+    @property
+    def field_plans(self) -> tuple[tuple[str, FieldPlan], ...]:
+        return self._plans
 
     @property
     def url_rx(self) -> re.Pattern[str] | None:

@@ -26,7 +26,7 @@ _SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 8
 
 @lru_cache(maxsize=1)
 def _words() -> dict[str, Any]:
-    data = yaml.safe_load(DATES_FILE.read_text(encoding="utf-8"))
+    data = yaml.load(DATES_FILE.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     months = {str(w).lower(): int(n) for n, words in data["months"].items() for w in words}
     units = {str(w).lower(): unit for unit, words in data["units"].items() for w in words}
     days = {str(w).lower(): int(n) for n, words in data["days"].items() for w in words}
@@ -56,6 +56,11 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "part": re.compile(rf"(?P<n>{amount})\s*(?P<u>{unit})", re.I),
         "days": re.compile(rf"(?<!\w)(?P<w>{_alt(w['days'])})(?!\w){time}", re.I),
     }
+
+
+def preload() -> None:
+    """Load the words and build the patterns now (adapters with date fields call it when they load)."""
+    _patterns()
 
 
 def _now(now: datetime | str | None) -> datetime:

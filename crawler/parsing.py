@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 from parsel import Selector
 
-from crawler.adapters import FieldSpec, PageSpec, SiteAdapter
+from crawler.adapters import FieldPlan, FieldSpec, PageSpec, SiteAdapter
 from crawler.compiled import TEXT_NODES, text_of
 from crawler.dates import parse_date
 
@@ -79,11 +79,6 @@ def _root(node: Any) -> Any:
     return node.root if isinstance(node, Selector) else node
 
 
-def _select(node: Any, spec: FieldSpec) -> list[Any]:
-    """Elements or strings the field's compiled query selects (relative to a row, or the page)."""
-    return spec.query(_root(node)) if spec.query is not None else []
-
-
 def _block_of(found: Any) -> str:
     """Visible text keeping its line structure (armored PGP blocks need their line breaks)."""
     text = found if isinstance(found, str) else "".join(TEXT_NODES(found))
@@ -91,49 +86,61 @@ def _block_of(found: Any) -> str:
     return "\n".join(lines).strip()
 
 
-def extract_field(sel: Any, spec: FieldSpec, url_groups: dict[str, str], *, parent: dict[str, Any] | None = None,
-                  now: datetime | str | None = None) -> Any:
+def extract_field(sel: Any, spec: FieldSpec | FieldPlan, url_groups: dict[str, str], *,
+                  parent: dict[str, Any] | None = None, now: datetime | str | None = None) -> Any:
     """One field from a page or a row (``sel``: a parsel Selector or an lxml node).
 
     A single value is the first non-empty match, converted to the field's type; ``default`` when nothing
     matched or the value does not convert. A list (``all``, ``type: list`` or ``split``) has one entry per
     match, in page order, and keeps None where a match gave nothing (empty text, ``regex`` not matching, a
     value that does not convert), so parallel list fields stay aligned; no match at all is ``[]``."""
-    if spec.value is not None and not (spec.css or spec.xpath or spec.from_url or spec.from_item):
-        return spec.value
-    if spec.from_item:
-        value = (parent or {}).get(spec.from_item)
-        return spec.default if value in (None, "", []) else value
-    if spec.type == "block":
-        blocks = [b for b in (_block_of(v) for v in _select(sel, spec)) if b]
-        return "\n".join(blocks) if blocks else spec.default
-    if spec.from_url:
-        values: list[str | None] = [url_groups[spec.from_url]] if url_groups.get(spec.from_url) else []
+    plan = spec.plan if isinstance(spec, FieldSpec) else spec
+    return _extract(_root(sel), plan, url_groups, parent, now)
+
+
+def _extract(node: Any, plan: FieldPlan, groups: dict[str, str], parent: dict[str, Any] | None,
+             now: datetime | str | None) -> Any:
+    """``extract_field`` on a compiled plan (plain attributes: the per-page hot path)."""
+    if plan.constant is not None:
+        return plan.constant
+    if plan.from_item:
+        value = (parent or {}).get(plan.from_item)
+        return plan.default if value in (None, "", []) else value
+    if plan.type == "block":
+        blocks = [b for b in (_block_of(v) for v in plan.query(node)) if b] if plan.query is not None else []
+        return "\n".join(blocks) if blocks else plan.default
+    if plan.from_url:
+        values: list[str | None] = [groups[plan.from_url]] if groups.get(plan.from_url) else []
+    elif plan.query is not None:
+        values = [_clean(text_of(v)) or None for v in plan.query(node)]
     else:
-        values = [_clean(text_of(v)) for v in _select(sel, spec)]
-    if spec.pattern is not None:
-        values = [_group(spec.pattern.search(v)) if v else None for v in values]
-    values = [_clean(v) or None if v is not None else None for v in values]
-    if spec.splitter is not None:
-        values = [part for v in values for part in (_split(spec.splitter, v) if v else [None])]
-    if spec.join is not None:
+        values = []
+    if plan.pattern is not None:
+        search = plan.pattern.search
+        values = [_clean(_group(search(v)) or "") or None if v else None for v in values]
+    if plan.splitter is not None:
+        values = [part for v in values for part in (_split(plan.splitter, v) if v else [None])]
+    if plan.join is not None:
         present = [v for v in values if v]
-        values = [spec.join.join(present)] if present else []
-    if spec.is_list:
-        if spec.type in ("list", "str", "text"):
+        values = [plan.join.join(present)] if present else []
+    kind = plan.type
+    if plan.is_list:
+        if kind in ("list", "str", "text"):
             return values
-        return [_convert(v, spec, now) if v is not None else None for v in values]
+        return [_convert(v, plan, now) if v is not None else None for v in values]
     for value in values:
         if value:
-            converted = _convert(value, spec, now)
-            return spec.default if converted is None else converted
-    return spec.default
+            if kind in ("str", "text", "list"):
+                return value
+            converted = _convert(value, plan, now)
+            return plan.default if converted is None else converted
+    return plan.default
 
 
 def _group(match: re.Match[str] | None) -> str | None:
     if match is None:
         return None
-    return match.group(1) if match.groups() else match.group(0)
+    return match.group(1) if match.re.groups else match.group(0)
 
 
 def _split(splitter: re.Pattern[str], value: str) -> list[str | None]:
@@ -141,12 +148,12 @@ def _split(splitter: re.Pattern[str], value: str) -> list[str | None]:
     return [p for p in parts if p] or [None]
 
 
-def _convert(value: str, spec: FieldSpec, now: datetime | str | None = None) -> Any:
-    kind = spec.type
+def _convert(value: str, plan: FieldPlan, now: datetime | str | None = None) -> Any:
+    kind = plan.type
     if kind in ("str", "text", "list"):
         return value
     if kind == "date":
-        return parse_date(value, now, spec.date_format)
+        return parse_date(value, now, plan.date_format)
     number = parse_number(value)
     if number is None:
         return None
@@ -174,11 +181,11 @@ def _selector(html: str | Selector) -> Selector:
     return html if isinstance(html, Selector) else Selector(text=html or "<html></html>")
 
 
-def _items_of(root: Any, rows: Any, fields: dict[str, FieldSpec], groups: dict[str, str], cut: list[str],
-              parent: dict[str, Any] | None, now: datetime | str | None) -> list[dict[str, Any]]:
+def _items_of(root: Any, rows: Any, plans: tuple[tuple[str, FieldPlan], ...], groups: dict[str, str],
+              cut: list[str], parent: dict[str, Any] | None, now: datetime | str | None) -> list[dict[str, Any]]:
     scopes = rows(root) if rows is not None else [root]
-    return [{name: _cap(extract_field(scope, fspec, groups, parent=parent, now=now), name, cut)
-             for name, fspec in fields.items()} for scope in scopes if not isinstance(scope, str)]
+    return [{name: _cap(_extract(scope, plan, groups, parent, now), name, cut) for name, plan in plans}
+            for scope in scopes if not isinstance(scope, str)]
 
 
 def parse_items(spec: PageSpec, html: str | Selector, url: str, problems: list[str] | None = None, *,
@@ -193,13 +200,13 @@ def parse_items(spec: PageSpec, html: str | Selector, url: str, problems: list[s
     out: list[tuple[str, dict[str, Any]]] = []
     main: list[dict[str, Any]] = []
     if spec.item != "none" and spec.fields:
-        main = _items_of(root, spec.rows_query, spec.fields, groups, cut, None, now)
+        main = _items_of(root, spec.rows_query, spec.field_plans, groups, cut, None, now)
         out += [(spec.item, item) for item in main]
     for extra in spec.items:
         if extra.item == "none" or not extra.fields:
             continue
         parent = main[0] if main else None
-        out += [(extra.item, item) for item in _items_of(root, extra.rows_query, extra.fields, groups, cut,
+        out += [(extra.item, item) for item in _items_of(root, extra.rows_query, extra.field_plans, groups, cut,
                                                          parent, now)]
     if problems is not None:
         problems.extend(dict.fromkeys(cut))
@@ -213,7 +220,8 @@ def parse_page(spec: PageSpec, html: str | Selector, url: str, problems: list[st
     if spec.item == "none" or not spec.fields:
         return []
     cut: list[str] = []
-    items = _items_of(_root(_selector(html)), spec.rows_query, spec.fields, url_groups(spec, url), cut, None, now)
+    items = _items_of(_root(_selector(html)), spec.rows_query, spec.field_plans, url_groups(spec, url), cut, None,
+                      now)
     if problems is not None:
         problems.extend(dict.fromkeys(cut))
     return items
