@@ -23,6 +23,11 @@ def test_all_130_expected_values_score_at_least_095(scored) -> None:
     assert len(results) == 130
     score = sum(r["ok"] for r in results) / len(results)
     assert score >= 0.95, [(r["fixture_path"], r["field_expr"], r["got"]) for r in results if not r["ok"]]
+    # 128/130: the known-wrong upstream row, and Dream listing_4's shipping prices, which we store as the page
+    # shows them (฿0.00251) where upstream expects 0.0025127 (computed from the dollar price)
+    assert {(r["fixture_path"], r["field_expr"]) for r in results if not r["ok"]} == {
+        ("dream/html_files/listings/listing_2.html", "price_and_currency"),
+        ("dream/html_files/listings/listing_4.html", "shipping_methods")}
 
 
 def test_known_wrong_upstream_row_is_named_not_matched(scored) -> None:
