@@ -469,6 +469,11 @@ def _keep_unobserved(doc: Document, existing: dict[str, Any] | None, declared: d
     """Fill the fields this page did not observe from the stored document (see the merge rule above)."""
     if not existing:
         return
+    partial_extra = not any(src in declared for src in sources.get("extra", ()))
+    if partial_extra and isinstance(existing.get("extra"), dict) and getattr(doc, "extra", None):
+        # a row's own extra fields (views, sticky) join the full page's, key by key
+        doc.extra = {**existing["extra"], **doc.extra}  # type: ignore[attr-defined]
+        doc.extra_text = _extra_text(doc.extra)  # type: ignore[attr-defined]
     for field in dataclass_fields(doc):
         name = field.name
         if name in _ALWAYS_NEW or getattr(doc, name) not in (None, "", [], {}):

@@ -98,6 +98,7 @@ def test_search_rows_make_no_junk_and_do_not_blank_the_full_listing(site: str, s
                  "stock_unlimited", "supports_escrow"):
         assert after[name] == before[name], name
     assert after["first_seen"] == before["first_seen"]
+    assert after["extra"]["views"] > 0  # the row's own field (Empire rows show views)
     # the row's own observation records only what the row showed
     (row_obs,) = [o for o in observations if o["run_id"] == "rows"]
     assert row_obs["observed_at"].startswith("2019-10-27")
