@@ -1,6 +1,7 @@
 """The merge rule of crawler/pipelines/documents.py on the document builder with a real extractor and a
-real SQLite index as its lookup: a field a page does not declare keeps its stored value, a declared empty
-field overwrites, and a row's extra fields join the full page's key by key."""
+real index as its lookup (SQLite, and the local Elasticsearch cluster of tests/es_cluster.py): a field a
+page does not declare keeps its stored value, a declared empty field overwrites, and a row's extra fields
+join the full page's key by key."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def extractor() -> Any:
     return SpacyExtractor()
 
 
-def _build(extractor: Any, backend: SQLiteBackend, fields: dict[str, Any], as_of: str) -> Any:
+def _build(extractor: Any, backend: Any, fields: dict[str, Any], as_of: str) -> Any:
     from crawler.pipelines.documents import DocumentBuilder
     from extractors.rates import RateTable
 
@@ -37,16 +38,32 @@ def _build(extractor: Any, backend: SQLiteBackend, fields: dict[str, Any], as_of
 def test_row_fills_only_what_it_shows(extractor: Any, tmp_path: Path) -> None:
     backend = SQLiteBackend(tmp_path / "index.sqlite")
     try:
-        full = _build(extractor, backend, FULL, "2026-01-01T12:00:00+00:00")
-        assert full.stock == 5 and full.shipping_options and full.extra == {"terms": "Inga returer"}
-        row = _build(extractor, backend, ROW, "2026-01-02T12:00:00+00:00")
-        assert row.id == full.id and row.price == 750.0  # the row's own field is new
-        assert row.description == FULL["description"] and row.stock == 5
-        assert row.shipping_options == full.shipping_options
-        assert row.extra == {"terms": "Inga returer", "views": "12"} and "views: 12" in row.extra_text
-        assert row.first_seen == full.first_seen and row.last_seen.startswith("2026-01-02")
-        # the full page again, now sold out and without shipping options: declared empties overwrite
-        again = _build(extractor, backend, {**FULL, "stock": "", "shipping_options": []}, "2026-01-03T12:00:00+00:00")
-        assert again.stock is None and again.shipping_options == [] and again.extra == {"terms": "Inga returer"}
+        _check(extractor, backend)
     finally:
         backend.close()
+
+
+@pytest.mark.es
+def test_row_fills_only_what_it_shows_on_elasticsearch(extractor: Any, es_url: str, tmp_path: Path) -> None:
+    from tests.indexer.test_index_es_integration import es_cleanup, new_backend
+
+    backend = new_backend(es_url, tmp_path)
+    try:
+        _check(extractor, backend)
+    finally:
+        es_cleanup(backend)
+        backend.close()
+
+
+def _check(extractor: Any, backend: Any) -> None:
+    full = _build(extractor, backend, FULL, "2026-01-01T12:00:00+00:00")
+    assert full.stock == 5 and full.shipping_options and full.extra == {"terms": "Inga returer"}
+    row = _build(extractor, backend, ROW, "2026-01-02T12:00:00+00:00")
+    assert row.id == full.id and row.price == 750.0  # the row's own field is new
+    assert row.description == FULL["description"] and row.stock == 5
+    assert row.shipping_options == full.shipping_options
+    assert row.extra == {"terms": "Inga returer", "views": "12"} and "views: 12" in row.extra_text
+    assert row.first_seen == full.first_seen and row.last_seen.startswith("2026-01-02")
+    # the full page again, now sold out and without shipping options: declared empties overwrite
+    again = _build(extractor, backend, {**FULL, "stock": "", "shipping_options": []}, "2026-01-03T12:00:00+00:00")
+    assert again.stock is None and again.shipping_options == [] and again.extra == {"terms": "Inga returer"}
