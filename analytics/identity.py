@@ -7,6 +7,11 @@ Evidence and what it may do:
 * **medium** — the same contact handle (kind + value, e.g. Wickr ``kalle_se``) or the same crypto address.
   A value shared by more than ``max_share`` vendors is treated as generic (a market's support handle, an
   escrow address) and ignored; the report lists it.
+* **medium** — ``claimed_elsewhere``: vendor A imports its rating from market M ("Verified Dream vendor,
+  138 sales") and exactly one vendor on a site whose market is M has the same normalised alias. The claim
+  is self-asserted and the market cannot check it (anyone may copy a famous vendor's name and numbers), so
+  it never counts as strong; with the alias it is as good as a shared contact. A claim that matches no
+  vendor (or several) links nothing; it is recorded in ``IdentityResult.claims``.
 * **candidate** — similar normalised aliases. Listed for the analyst, **never merged** on their own.
 
 Vendors are grouped with union-find over strong and medium edges. A group is ``strong`` when its strong
@@ -26,6 +31,7 @@ from typing import Any
 
 from rapidfuzz.distance import Indel
 
+from extractors.structures import market_name, site_market
 from indexer.base import IndexBackend
 from indexer.models import VendorIdentity, stable_id
 
@@ -93,9 +99,10 @@ class Edge:
     a: str
     b: str
     strength: str
-    kind: str  # pgp_fingerprint | contact | crypto_address | alias
+    kind: str  # pgp_fingerprint | contact | crypto_address | claimed_elsewhere | alias
     value: str
     score: float = 1.0
+    detail: dict[str, Any] = field(default_factory=dict)  # extra facts for the evidence (the claim)
 
 
 @dataclass
@@ -103,6 +110,9 @@ class IdentityResult:
     identities: list[VendorIdentity] = field(default_factory=list)  # strong and medium groups
     candidates: list[VendorIdentity] = field(default_factory=list)  # alias-only pairs, never merged
     generic_values: list[dict[str, Any]] = field(default_factory=list)  # ignored: shared too widely
+    # every imported-rating claim: {"vendor", "site", "name", "market", "sales", "rating", "status", "matches"}
+    # with status linked | no_match | ambiguous | own_market
+    claims: list[dict[str, Any]] = field(default_factory=list)
 
     def group_of(self, vendor_id: str) -> VendorIdentity | None:
         for ident in self.identities:
@@ -210,6 +220,46 @@ def find_edges(
     return edges, candidates, generic
 
 
+CLAIMED_ELSEWHERE = "claimed_elsewhere"
+
+
+def find_claims(vendors: list[dict[str, Any]]) -> tuple[list[Edge], list[dict[str, Any]]]:
+    """Medium edges from imported ratings whose market and alias match exactly one vendor, and every
+    claim with what came of it."""
+    by_market_alias: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for vendor in vendors:
+        alias = normalise_alias(str(vendor.get("name") or ""))
+        if alias:
+            by_market_alias[(site_market(vendor.get("site")), alias)].append(vendor)
+    edges: list[Edge] = []
+    claims: list[dict[str, Any]] = []
+    for vendor in vendors:
+        own = site_market(vendor.get("site"))
+        alias = normalise_alias(str(vendor.get("name") or ""))
+        seen: set[str] = set()
+        for rating in vendor.get("external_ratings") or []:
+            if not isinstance(rating, dict) or not rating.get("market"):
+                continue
+            market = market_name(str(rating["market"])) or site_market(rating["market"])
+            if market in seen:
+                continue
+            seen.add(market)
+            matches = [v for v in by_market_alias.get((market, alias), []) if v["id"] != vendor["id"]]
+            status = ("own_market" if market == own else "linked" if len(matches) == 1
+                      else "ambiguous" if matches else "no_match")
+            claim = {"vendor": vendor["id"], "site": vendor.get("site"), "name": vendor.get("name"),
+                     "market": market, "sales": rating.get("sales"), "rating": rating.get("rating"),
+                     "status": status, "matches": sorted(v["id"] for v in matches)}
+            claims.append(claim)
+            if status == "linked":
+                other = matches[0]
+                a, b = sorted((vendor["id"], other["id"]))
+                value = f"{vendor.get('site')}:{vendor.get('name')} claims {market}:{other.get('name')}"
+                edges.append(Edge(a, b, MEDIUM, CLAIMED_ELSEWHERE, value,
+                                  detail={"claim": {k: claim[k] for k in ("vendor", "market", "sales", "rating")}}))
+    return edges, claims
+
+
 def _capture(vendor: dict[str, Any]) -> dict[str, Any]:
     return {"vendor": vendor["id"], "site": vendor.get("site"), "name": vendor.get("name"),
             "capture_id": vendor.get("capture_id") or "", "sha256": vendor.get("capture_sha256") or ""}
@@ -218,10 +268,12 @@ def _capture(vendor: dict[str, Any]) -> dict[str, Any]:
 def _evidence(edges: list[Edge], holders: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     grouped: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     scores: dict[tuple[str, str, str], float] = {}
+    details: dict[tuple[str, str, str], dict[str, Any]] = {}
     for e in edges:
         key = (e.strength, e.kind, e.value)
         grouped[key].update((e.a, e.b))
         scores[key] = max(scores.get(key, 0.0), e.score)
+        details.setdefault(key, {}).update(e.detail)
     order = {STRONG: 0, MEDIUM: 1, CANDIDATE: 2}
     out = []
     for (strength, kind, value), ids in sorted(grouped.items(), key=lambda kv: (order[kv[0][0]], kv[0])):
@@ -229,6 +281,7 @@ def _evidence(edges: list[Edge], holders: dict[str, dict[str, Any]]) -> list[dic
                                 "captures": [_capture(holders[i]) for i in sorted(ids)]}
         if kind == "alias":
             item["similarity"] = round(scores[(strength, kind, value)], 3)
+        item.update(details.get((strength, kind, value), {}))
         out.append(item)
     return out
 
@@ -249,13 +302,15 @@ def link_vendors(
     vendors = list(backend.iter_docs("vendor"))
     by_id = {v["id"]: v for v in vendors}
     edges, candidate_edges, generic = find_edges(vendors, max_share=max_share, alias_threshold=alias_threshold)
+    claim_edges, claims = find_claims(vendors)
+    edges += claim_edges
     uf = _UnionFind()
     for e in edges:
         uf.union(e.a, e.b)
     groups: dict[str, list[str]] = defaultdict(list)
     for vid in sorted({x for e in edges for x in (e.a, e.b)}):
         groups[uf.find(vid)].append(vid)
-    result = IdentityResult(generic_values=generic)
+    result = IdentityResult(generic_values=generic, claims=claims)
     for members in groups.values():
         group_edges = [e for e in edges if uf.find(e.a) == uf.find(members[0])]
         strong = _connected(members, [e for e in group_edges if e.strength == STRONG])

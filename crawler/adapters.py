@@ -449,6 +449,9 @@ class SiteAdapter(_Strict):
     detectors: list[Detector] = Field(default_factory=list)
     generic_disable: list[str] = Field(default_factory=list)
     generic_detectors: bool = True  # also apply crawler/sites/_generic_detectors.yaml after the site's own
+    # An example of a real market's pages (parsed from saved pages in tests), never crawled: `sokhund crawl`
+    # refuses it, and campaigns and the demo never pick it up.
+    reference: bool = False
     pages: dict[str, PageSpec]
     source_file: str | None = None
 
@@ -598,5 +601,8 @@ def load_adapter(name_or_path: str) -> SiteAdapter:
     return load_adapter_file(paths[name_or_path])
 
 
-def load_all() -> dict[str, SiteAdapter]:
-    return {name: load_adapter_file(path) for name, path in adapter_paths().items()}
+def load_all(include_reference: bool = False) -> dict[str, SiteAdapter]:
+    """Every adapter under ``crawler/sites/``; reference adapters (real markets, never crawled) only on
+    request."""
+    adapters = {name: load_adapter_file(path) for name, path in adapter_paths().items()}
+    return {n: a for n, a in adapters.items() if include_reference or not a.reference}

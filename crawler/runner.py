@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import paths
-from crawler.adapters import load_adapter
+from crawler.adapters import AdapterError, load_adapter
 from crawler.coverage import coverage_baselines, record_run, site_coverage
 
 
@@ -89,7 +89,12 @@ def run_crawl(
     on_process: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> CrawlResult:
     # fail early, with the adapter's file and field, before starting a process; a site may be given by path
-    names = [load_adapter(site).name for site in sites]
+    loaded = [load_adapter(site) for site in sites]
+    for adapter in loaded:
+        if adapter.reference:  # a real market's saved-page example (placeholder onion): never crawled
+            raise AdapterError(f"{adapter.source_file}: {adapter.name} is a reference adapter (reference: true), "
+                               "kept to parse saved pages; it is never crawled")
+    names = [adapter.name for adapter in loaded]
     run_id = paths.check_run_id(run_id) if run_id else new_run_id()
     preflight(index_url)
     as_of = as_of or datetime.now(UTC).isoformat(timespec="seconds")

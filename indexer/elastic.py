@@ -47,7 +47,15 @@ from elasticsearch.helpers import streaming_bulk
 from indexer.base import IndexError_, SearchFilters, SearchHit
 from indexer.models import ALL_KINDS, Document
 from indexer.query import Clause, Term, check_interval, date_bounds, expand_terms, parse_query
-from indexer.schema import TIME_SERIES, KindSchema, check_field, doc_to_dict, schema_for
+from indexer.schema import (
+    FLATTENED_FIELDS,
+    OBJECT_LISTS,
+    TIME_SERIES,
+    KindSchema,
+    check_field,
+    doc_to_dict,
+    schema_for,
+)
 
 log = logging.getLogger("sokhund.indexer.elastic")
 
@@ -140,12 +148,16 @@ def mapping_for(kind: str, analysis: str = "full") -> dict[str, Any]:
                 "fields": {"keyword": {"type": "keyword", "ignore_above": 512}},
             }
         elif info.kind == "dict":
-            props[info.name] = {"type": "object", "enabled": False}
+            props[info.name] = (
+                {"type": "flattened", "ignore_above": 1024}
+                if info.name in FLATTENED_FIELDS
+                else {"type": "object", "enabled": False}
+            )
         elif info.kind == "list":
             # lists of strings are keywords; lists of dicts (shipping, contacts, evidence) are kept unindexed
             props[info.name] = (
                 {"type": "keyword", "ignore_above": 1024}
-                if info.name not in _OBJECT_LISTS
+                if info.name not in OBJECT_LISTS
                 else {"type": "object", "enabled": False}
             )
         elif info.is_date:
@@ -164,9 +176,6 @@ def mapping_for(kind: str, analysis: str = "full") -> dict[str, Any]:
     if kind in TIME_SERIES:
         props["@timestamp"] = {"type": "date"}
     return {"dynamic": False, "properties": props}
-
-
-_OBJECT_LISTS = frozenset({"shipping", "contacts", "evidence"})
 
 
 def index_name(prefix: str, kind: str) -> str:

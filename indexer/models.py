@@ -90,12 +90,35 @@ class Listing(Document):
     ships_to: list[str] = field(default_factory=list)
     shipping: list[dict[str, Any]] = field(default_factory=list)
     payment: list[str] = field(default_factory=list)
-    escrow: str | None = None
+    escrow: str | None = None  # the site's own payment wording ("Escrow", "FE", "Multisig")
     stock: int | None = None
     sold: int | None = None
     feedback_count: int | None = None
     rating: float | None = None
     lang: str | None = None
+    # What real market pages show (issue 15). Structures are plain dicts so both backends store them as is.
+    listing_type: str | None = None  # physical | digital
+    # [{"name", "price", "currency", "days", "per"}]: one per shipping option the buyer can pick
+    shipping_options: list[dict[str, Any]] = field(default_factory=list)
+    # [{"min_qty", "max_qty", "price", "currency", "prices"}]: bulk/tier prices per unit from min_qty on
+    tier_prices: list[dict[str, Any]] = field(default_factory=list)
+    min_order: float | None = None  # smallest quantity one may order
+    stock_unlimited: bool | None = None  # "Quantity left: Unlimited" (then stock is None)
+    auto_dispatch: bool | None = None  # digital goods sent automatically
+    auto_dispatch_stock: int | None = None  # "12 items available for auto-dispatch"
+    supports_escrow: bool | None = None
+    finalize_early: bool | None = None  # FE / direct pay: the buyer pays before delivery
+    expires_at: str | None = None  # "ends in 3 days" as a UTC ISO time; None for "Never"
+    prices: list[dict[str, Any]] = field(default_factory=list)  # every [{"amount", "currency"}] shown
+    accepted_currencies: list[str] = field(default_factory=list)  # BTC, BCH, XMR, LTC …
+    # The site's own exchange rates as it shows them: units of each currency per 1 BTC.
+    site_rates: dict[str, float] = field(default_factory=dict)
+    rate_source: str | None = None  # "site" when price_sek came from site_rates, "table" from the rates table
+    category_path: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "id", "level"}], top first
+    category_ids: list[str] = field(default_factory=list)  # the site's ids along the path (filterable)
+    # Adapter fields the model has no place for: kept, indexed (extra_text is full text) and searchable.
+    extra: dict[str, Any] = field(default_factory=dict)
+    extra_text: str = ""
     entities: dict[str, Any] = field(default_factory=dict)  # extractor summary
     first_seen: str = ""
     last_seen: str = ""
@@ -156,12 +179,27 @@ class Vendor(Document):
     pgp_key: str | None = None  # armored public key block as published
     contacts: list[dict[str, str]] = field(default_factory=list)
     crypto_addresses: list[str] = field(default_factory=list)
-    level: str | None = None
+    level: str | None = None  # vendor level as the site shows it ("Level 5")
+    trust_level: str | None = None  # the site's separate trust level ("Trust level 4")
     sales: int | None = None
+    orders: int | None = None  # orders as the site counts them, where it shows them apart from sales
+    disputes_won: int | None = None
+    disputes_lost: int | None = None
+    fe_allowed: bool | None = None  # the market lets this vendor take finalize-early orders
+    banned: bool | None = None
+    last_login: str | None = None  # UTC ISO time
     rating: float | None = None
     joined: str | None = None
     ships_from: str | None = None
+    ships_to: list[str] = field(default_factory=list)
+    # Ratings the vendor imports from other markets: [{"market", "rating", "sales", "positive", "neutral",
+    # "negative"}]. A claim to be the same person elsewhere: identity evidence of its own kind.
+    external_ratings: list[dict[str, Any]] = field(default_factory=list)
+    site_rates: dict[str, float] = field(default_factory=dict)
+    terms: str = ""  # terms and conditions
     profile: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    extra_text: str = ""
     swedish_score: float | None = None
     swedish_signals: list[str] = field(default_factory=list)
     listings: int = 0
@@ -222,6 +260,8 @@ class Feedback(Document):
     rating: float | None = None
     text: str = ""
     buyer: str = ""  # masked as the site shows it (e.g. "a***b")
+    extra: dict[str, Any] = field(default_factory=dict)
+    extra_text: str = ""
     first_seen: str = ""
     capture_id: str = ""
     capture_sha256: str = ""
@@ -246,6 +286,8 @@ class Post(Document):
     text: str = ""
     lang: str | None = None
     entities: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    extra_text: str = ""
     first_seen: str = ""
     last_seen: str = ""
     capture_id: str = ""

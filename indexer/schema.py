@@ -18,10 +18,10 @@ FIELD_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_]*$")
 
 # Full-text fields per kind and their relative weight (bm25 weight in SQLite, ^boost in Elasticsearch).
 TEXT_FIELDS: dict[str, dict[str, float]] = {
-    "listing": {"title": 4.0, "description": 1.0},
-    "vendor": {"name": 4.0, "profile": 1.0},
-    "feedback": {"text": 1.0},
-    "post": {"thread_title": 2.0, "text": 1.0},
+    "listing": {"title": 4.0, "description": 1.0, "extra_text": 0.5},
+    "vendor": {"name": 4.0, "profile": 1.0, "extra_text": 0.5},
+    "feedback": {"text": 1.0, "extra_text": 0.5},
+    "post": {"thread_title": 2.0, "text": 1.0, "extra_text": 0.5},
     "alert": {"title": 2.0},
 }
 
@@ -58,6 +58,26 @@ DATE_FIELDS = frozenset(
         "started_at",
         "finished_at",
         "as_of",
+        "expires_at",
+        "last_login",
+    }
+)
+
+# Maps kept searchable by key on Elasticsearch (``flattened``: ``extra.origin_region: EU``); their text is
+# also in the kind's ``extra_text`` full-text field on both backends. Other dicts are stored unindexed.
+FLATTENED_FIELDS = frozenset({"extra"})
+
+# Lists of objects (stored as they are, not indexed element-wise as keywords on Elasticsearch).
+OBJECT_LISTS = frozenset(
+    {
+        "shipping",
+        "contacts",
+        "evidence",
+        "shipping_options",
+        "tier_prices",
+        "prices",
+        "category_path",
+        "external_ratings",
     }
 )
 

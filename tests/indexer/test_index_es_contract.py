@@ -160,7 +160,7 @@ def test_refresh_option(es: FakeServer, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- search DSL
-FIELDS = ["title^4", "description", "title__fold^4", "description__fold"]
+FIELDS = ["title^4", "description", "extra_text^0.5", "title__fold^4", "description__fold", "extra_text__fold^0.5"]
 
 
 def last_search(es: FakeServer) -> dict:
