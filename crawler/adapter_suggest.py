@@ -205,6 +205,8 @@ def analyse(html: str) -> dict[str, Any]:
     for field, _value, el in label_pairs(root):
         if field in seen or el is None or el.tag == "th":  # a table's header row is not a value
             continue
+        if el.tag == "a" and field != "vendor":
+            continue  # a tab or menu link after a "Description" tab is navigation, not the value
         if any(isinstance(c.tag, str) and c.tag in ("form", "input", "select", "button") for c in el.iter()):
             continue  # "Quantity: <select>" is an order form, not a value
         seen.add(field)
@@ -229,6 +231,12 @@ def analyse(html: str) -> dict[str, Any]:
             if find_prices(_text(el)):
                 fields["price"] = {"css": _css_of(el, root), "type": "text"}
                 break
+    if "description" not in fields:  # the longest *description* block
+        blocks = [el for el in root.xpath("//body//*[contains(translate(@class,'DESCRIPTION','description'),'desc')"
+                                          " or contains(translate(@id,'DESCRIPTION','description'),'desc')]")
+                  if el.tag not in ("a", "form", "input", "textarea", "select") and len(_text(el)) >= 40]
+        if blocks:
+            fields["description"] = {"css": _css_of(max(blocks, key=lambda el: len(_text(el))), root), "type": "text"}
     name = _labelled(root, _name_labels())
     if name:
         found = root.xpath(name)
