@@ -12,6 +12,7 @@ import sys
 # Modules that expose ``register(subparsers)``. Import is cheap: heavy imports live in the handlers.
 COMMAND_MODULES = (
     "crawler.cli",
+    "crawler.adapter_cli",
     "indexer.cli",
     "indexer.es_cli",
     "cli.demo",

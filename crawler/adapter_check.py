@@ -1,0 +1,146 @@
+"""What an adapter extracts from saved pages, field by field, with warnings (``sokhund adapter test``).
+
+For each page: the page type (given, by ``--url`` through the adapter's ``url_pattern``, else the type whose
+selectors match most of the page), the invalid-page detectors that fire (with the detector that fired, or
+the ones overruled by the page's normal structure), and per item every field's value with warnings:
+empty fields, and fields the index has no place for (the document builder never reads them, so a crawl
+drops them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from crawler.adapters import PageSpec, SiteAdapter
+from crawler.parsing import load_html, parse_page
+
+# Fields the document builder sends to the extractor before the per-kind handler runs, and whose results the
+# handler uses (crawler/pipelines/documents.py: DocumentBuilder.build)
+_BUILD_FIELDS = {"listing": {"title", "description", "quantity", "category"}, "vendor": {"profile", "contacts"},
+                 "feedback": {"text"}, "post": {"text"}}
+_HANDLER = {"listing": "_listing", "product": "_listing", "vendor": "_vendor", "feedback": "_feedback",
+            "post": "_post"}
+
+
+@cache
+def stored_fields(item: str) -> frozenset[str] | None:
+    """Adapter field names the pipeline reads for an item kind, found in the document builder's source
+    (so the answer follows the data model as it grows); None when it cannot tell, or when the builder
+    keeps unknown fields (an ``extra`` map): then nothing is dropped."""
+    from crawler.pipelines import documents
+
+    handler = getattr(documents.DocumentBuilder, _HANDLER.get(item, ""), None)
+    if handler is None:
+        return None
+    source = inspect.getsource(handler)
+    if re.search(r"\bextra\b", source):
+        return None
+    names = set(re.findall(r"""\bf\.get\(\s*["'](\w+)["']""", source))
+    names |= set(re.findall(r"""\bf\[\s*["'](\w+)["']\s*\]""", source))
+    return frozenset(names | _BUILD_FIELDS.get(_HANDLER[item][1:], set()))
+
+
+@dataclass
+class FieldReport:
+    name: str
+    value: Any
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PageReport:
+    path: str
+    page_type: str | None
+    how: str  # how the page type was chosen
+    item: str | None = None
+    items: list[list[FieldReport]] = field(default_factory=list)
+    detector: str | None = None  # the verdict that makes the page invalid
+    overruled: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"page": self.path, "page_type": self.page_type, "how": self.how, "item": self.item,
+                "detector": self.detector, "overruled": self.overruled, "warnings": self.warnings,
+                "items": [{f.name: {"value": f.value, "warnings": f.warnings} for f in fields}
+                          for fields in self.items]}
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def match_score(spec: PageSpec, html: str) -> tuple[int, int]:
+    """(selector fields that match something, selector fields): how well a page type fits a page."""
+    sel, _ = load_html(html)
+    scope = sel.css(spec.rows) if spec.rows else [sel]
+    if spec.rows and not scope:
+        return 0, max(1, len(spec.fields))
+    first = scope[0]
+    selectors = [f for f in spec.fields.values() if f.css or f.xpath]
+    hits = sum(1 for f in selectors if (first.css(f.css) if f.css else first.xpath(f.xpath or "")))
+    return hits, len(selectors)
+
+
+def choose_page_type(adapter: SiteAdapter, html: str, url: str | None, page_type: str | None) -> tuple[str | None, str]:
+    if page_type:
+        return (page_type, "given") if page_type in adapter.pages else (None, f"no page type {page_type!r}")
+    if url:
+        found = adapter.page_type(url)
+        return (found, "by url_pattern") if found else (None, f"no url_pattern matches {url}")
+    scored = []
+    for name, spec in adapter.pages.items():
+        if spec.item == "none" or not spec.fields:
+            continue
+        hits, total = match_score(spec, html)
+        if total and hits:
+            scored.append((hits / total, hits, name, total))
+    if not scored:
+        return None, "no page type's selectors match this page"
+    share, hits, name, total = max(scored)
+    return name, f"by content: {hits} of {total} selectors match"
+
+
+def check_page(adapter: SiteAdapter, path: str, html: str, *, url: str | None = None,
+               page_type: str | None = None) -> PageReport:
+    from crawler.detectors import PageStructure, classify
+
+    chosen, how = choose_page_type(adapter, html, url, page_type)
+    report = PageReport(path, chosen, how)
+    overruled: list[str] = []
+    structure = PageStructure.of(adapter, chosen) if chosen else None
+    verdict = classify(200, {}, html, adapter.detectors, generic=None if adapter.generic_detectors else (),
+                       structure=structure, overruled=overruled)
+    report.overruled = overruled
+    if verdict is not None:
+        report.detector = verdict.describe()
+    if chosen is None:
+        report.warnings.append(how)
+        return report
+    spec = adapter.pages[chosen]
+    report.item = spec.item
+    problems: list[str] = []
+    _, parse_problem = load_html(html)
+    if parse_problem:
+        report.warnings.append(parse_problem)
+    items = parse_page(spec, html, url or adapter.url() + "/", problems)
+    report.warnings += problems
+    if spec.item != "none" and spec.fields and not items:
+        report.warnings.append(f"rows selector {spec.rows!r} matched nothing")
+    known = stored_fields(spec.item)
+    for item in items:
+        fields = []
+        for name, value in item.items():
+            fr = FieldReport(name, value)
+            fspec = spec.fields[name]
+            if _empty(value):
+                source = fspec.css or fspec.xpath or (f"from_url {fspec.from_url}" if fspec.from_url else "value")
+                fr.warnings.append(f"empty ({source})")
+            if known is not None and name not in known:
+                fr.warnings.append(f"dropped: the index keeps no field {name!r} for a {spec.item}")
+            fields.append(fr)
+        report.items.append(fields)
+    return report
