@@ -9,8 +9,6 @@ drops them).
 
 from __future__ import annotations
 
-import inspect
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -18,30 +16,19 @@ from typing import Any
 from crawler.adapters import PageSpec, SiteAdapter
 from crawler.parsing import load_html, parse_page
 
-# Fields the document builder sends to the extractor before the per-kind handler runs, and whose results the
-# handler uses (crawler/pipelines/documents.py: DocumentBuilder.build)
-_BUILD_FIELDS = {"listing": {"title", "description", "quantity", "category"}, "vendor": {"profile", "contacts"},
-                 "feedback": {"text"}, "post": {"text"}}
-_HANDLER = {"listing": "_listing", "product": "_listing", "vendor": "_vendor", "feedback": "_feedback",
-            "post": "_post"}
-
 
 @cache
 def stored_fields(item: str) -> frozenset[str] | None:
-    """Adapter field names the pipeline reads for an item kind, found in the document builder's source
-    (so the answer follows the data model as it grows); None when it cannot tell, or when the builder
-    keeps unknown fields (an ``extra`` map): then nothing is dropped."""
+    """Adapter field names the document builder maps onto data-model fields for an item kind (the
+    ``*_INPUTS`` sets of crawler/pipelines/documents.py, so the answer follows the data model as it grows).
+    Any other field is kept in the document's ``extra`` map; None for an item kind the builder does not
+    know."""
     from crawler.pipelines import documents
 
-    handler = getattr(documents.DocumentBuilder, _HANDLER.get(item, ""), None)
-    if handler is None:
-        return None
-    source = inspect.getsource(handler)
-    if re.search(r"\bextra\b", source):
-        return None
-    names = set(re.findall(r"""\bf\.get\(\s*["'](\w+)["']""", source))
-    names |= set(re.findall(r"""\bf\[\s*["'](\w+)["']\s*\]""", source))
-    return frozenset(names | _BUILD_FIELDS.get(_HANDLER[item][1:], set()))
+    inputs = {"listing": documents.LISTING_INPUTS, "product": documents.LISTING_INPUTS,
+              "vendor": documents.VENDOR_INPUTS, "feedback": documents.FEEDBACK_INPUTS,
+              "post": documents.POST_INPUTS}.get(item)
+    return None if inputs is None else frozenset(inputs | documents._STRUCTURAL)
 
 
 @dataclass
@@ -140,7 +127,7 @@ def check_page(adapter: SiteAdapter, path: str, html: str, *, url: str | None = 
                 source = fspec.css or fspec.xpath or (f"from_url {fspec.from_url}" if fspec.from_url else "value")
                 fr.warnings.append(f"empty ({source})")
             if known is not None and name not in known:
-                fr.warnings.append(f"dropped: the index keeps no field {name!r} for a {spec.item}")
+                fr.warnings.append(f"not a data-model field of a {spec.item}: kept in its 'extra' map")
             fields.append(fr)
         report.items.append(fields)
     return report

@@ -21,7 +21,7 @@ def _expected(site: str, file: str) -> dict:
     return next(p["expected"] for p in EXPECTED[site] if p["file"] == file)
 
 
-def test_adapter_test_prints_fields_and_warns_about_empty_and_dropped_fields(
+def test_adapter_test_prints_fields_and_warns_about_empty_and_unmodelled_fields(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     raw = yaml.safe_load((SITES_DIR / "flugsvamp.yaml").read_text(encoding="utf-8"))
     raw["pages"]["listing"]["fields"]["postnummer"] = {"css": "td.postnummer::text"}  # no such cell, no such field
@@ -33,8 +33,8 @@ def test_adapter_test_prints_fields_and_warns_about_empty_and_dropped_fields(
     lines = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
     assert "Gbgkemisten" in lines["vendor"] and "100 x 0,15 mg LSD, labbtestad" in lines["title"]
     assert "empty (td.postnummer::text)" in lines["postnummer"]
-    assert "dropped: the index keeps no field 'postnummer' for a listing" in lines["postnummer"]
-    assert "dropped" not in lines["vendor"] and "empty" not in lines["title"]
+    assert "not a data-model field of a listing: kept in its 'extra' map" in lines["postnummer"]
+    assert "extra" not in lines["vendor"] and "empty" not in lines["title"]
 
 
 def test_adapter_test_names_the_detector_and_the_overruled_one(
