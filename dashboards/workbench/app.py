@@ -42,7 +42,7 @@ def create_app(config: WorkbenchConfig | None = None) -> Flask:
     )
     app.jinja_env.autoescape = True  # every template, whatever its extension
     app.jinja_env.finalize = text.finalize
-    app.jinja_env.filters.update(num=text.number, safe_href=text.safe_href, visible=text.visible)
+    app.jinja_env.filters.update(num=text.number, clip=text.clip, safe_href=text.safe_href, visible=text.visible)
     app.jinja_env.globals.update(csrf_field=csrf_field, vendor_url=vendor_url, endpoint_url=endpoint_url)
     app.extensions["sokhund_config"] = config
     app.extensions["sokhund_store"] = Store(config.resolved_store_path())
