@@ -13,6 +13,7 @@ from dashboards.workbench import auth, backend, security, text
 from dashboards.workbench.config import WorkbenchConfig
 from dashboards.workbench.pages import register_all
 from dashboards.workbench.store import Store
+from indexer.base import IndexError_
 
 
 def endpoint_url(endpoint: str, fallback: str, **values: Any) -> str:
@@ -59,5 +60,10 @@ def create_app(config: WorkbenchConfig | None = None) -> Flask:
     @app.errorhandler(429)
     def error(exc: Any) -> tuple[str, int]:
         return render_template("error.html", code=exc.code, name=exc.name, description=exc.description), exc.code
+
+    @app.errorhandler(IndexError_)
+    def index_down(exc: IndexError_) -> tuple[str, int]:
+        # the backend's message names the index and what to do; never a traceback
+        return render_template("error.html", code=503, name="Index unavailable", description=str(exc)), 503
 
     return app
