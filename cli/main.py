@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "dashboards.cli",
     "dashboards.evidence_cli",
     "dashboards.export_cli",
+    "dashboards.workbench_cli",
 )
 
 
