@@ -157,8 +157,6 @@ def test_search_kokain_lists_cocaine_listings_with_vendor_names(page: Any, serve
     assert page.locator(".facets a.clear", has_text="flugsvamp").count() == 1
 
 
-@pytest.mark.xfail(strict=True, reason="cross-language substance expansion comes with the searchcli branch: "
-                   "remove this mark after merging it")
 def test_search_kokain_also_finds_nordbazaars_cocaine(page: Any, served: Served) -> None:
     _login(page, served)
     page.goto(f"{served.url}/search?q=kokain&site=nordbazaar")
