@@ -16,6 +16,9 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # no control server on a crawler that may touch hostile sites
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
+# Items go through one synchronous pipeline: Scrapy's parallel item processing (by default 100 asyncio
+# tasks per response) buys nothing here and costs CPU on every page.
+CONCURRENT_ITEMS = 1
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0.0

@@ -30,6 +30,16 @@ _CURRENCY_WORDS = {
 }
 
 
+# The texts of each item type that go through the extractor, as (field, extractor kind): only those whose
+# results a handler below reads (a feedback comment's entities are never used, so it is not extracted).
+EXTRACTED_SLOTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "listing": (("title", "title"), ("description", "description"), ("quantity", "title"), ("category", "title")),
+    "vendor": (("profile", "profile"),),
+    "post": (("text", "post"),),
+}
+EXTRACTED_SLOTS["product"] = EXTRACTED_SLOTS["listing"]
+
+
 def _first(*values: Any) -> Any:
     for value in values:
         if value not in (None, "", []):
@@ -80,10 +90,7 @@ class DocumentBuilder:
             fields = item["fields"]
             lang = langs.get(item["site"])
             category = fields.get("category") if isinstance(fields.get("category"), str) else None
-            slots_of = (("title", "title"), ("description", "description"), ("text", "post"), ("profile", "profile"))
-            if item.get("type") in ("listing", "product"):  # the quantity field and the category are read too
-                slots_of += (("quantity", "title"), ("category", "title"))
-            for key, kind in slots_of:
+            for key, kind in EXTRACTED_SLOTS.get(item.get("type"), ()):
                 text = fields.get(key)
                 if key == "profile" and fields.get("contacts"):
                     # the profile's contact list ("Wickr: name") is read together with the profile text
