@@ -26,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 from w3lib.encoding import html_to_unicode
 
 from crawler.adapters import SITES_DIR, AdapterError, Detector, Matcher
+from crawler.textmatch import fold, may_match
 
 GENERIC_DETECTORS_PATH = SITES_DIR / "_generic_detectors.yaml"
 MAX_INSPECT_BYTES = 256 * 1024
@@ -117,6 +118,11 @@ class _Page:
         return " ".join(" ".join(self.doc.itertext()).split())
 
     @cached_property
+    def folded_text(self) -> str:
+        """The text case-folded once, for every pattern's literal check (crawler/textmatch.py)."""
+        return fold(self.text)
+
+    @cached_property
     def title(self) -> str:
         if self.doc is None:
             return ""
@@ -182,6 +188,14 @@ def _css(selector: str) -> CSSSelector:
     return CSSSelector(selector, translator="html")
 
 
+def _search(pattern: str, text: str, folded: str) -> re.Match[str] | None:
+    """``re.search(pattern, text, re.I)``, skipped when none of the pattern's literals is in the folded text
+    (then it cannot match): a normal page costs a few substring checks instead of every regex."""
+    if not may_match(pattern, folded):
+        return None
+    return _regex(pattern).search(text)
+
+
 def _snippet(match: re.Match[str]) -> str:
     found = match.group(0)
     return found if len(found) <= _SNIPPET else found[: _SNIPPET - 1] + "…"
@@ -212,7 +226,7 @@ def _match(m: Matcher, page: _Page) -> str | None:
     if m.max_text_len is not None and len(page.text) > m.max_text_len:
         return None
     if m.title is not None:
-        found = _regex(m.title).search(page.title)
+        found = _search(m.title, page.title, fold(page.title))
         if found is None:
             return None
         parts.append(f"title ~ /{m.title}/ matched {_snippet(found)!r}")
@@ -223,7 +237,7 @@ def _match(m: Matcher, page: _Page) -> str | None:
         parts.append(f"css {m.css!r}")
         positive = True
     if m.text is not None:
-        found = _regex(m.text).search(page.text)
+        found = _search(m.text, page.text, page.folded_text)
         if found is None:
             return None
         parts.append(f"text matched {_snippet(found)!r}")
@@ -235,7 +249,7 @@ def _match(m: Matcher, page: _Page) -> str | None:
             return None
         parts.append(f"no {m.not_css!r}")
     if m.not_text is not None:
-        if _regex(m.not_text).search(page.text):
+        if _search(m.not_text, page.text, page.folded_text):
             return None
         parts.append(f"text !~ /{m.not_text}/")
     if m.max_text_len is not None:
