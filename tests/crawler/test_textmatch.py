@@ -64,6 +64,6 @@ def test_classify_unchanged_on_interstitials() -> None:
     gate = b"<html><head><title>Market</title></head><body>Checking your BROWSER</body></html>"
     verdict = classify(200, {}, gate)
     assert verdict is not None and verdict.kind == "ddos" and "Checking your BROWSER" in verdict.condition
-    captcha = "<html><body><p>Enter the characters you see</p><img src=x></body></html>".encode()
+    captcha = b"<html><body><p>Enter the characters you see</p><img src=x></body></html>"
     verdict = classify(200, {}, captcha)
     assert verdict is not None and verdict.kind == "captcha"
