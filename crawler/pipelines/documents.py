@@ -82,7 +82,10 @@ class DocumentBuilder:
         self.lookup = lookup  # (kind, id) -> existing doc dict or None, to keep first_seen
         self._countries = _country_normaliser()
 
-    def build(self, items: list[dict[str, Any]], default_currency: dict[str, str | None], langs: dict[str, str]) -> list[Document]:
+    def build(self, items: list[dict[str, Any]], default_currency: dict[str, str | None], langs: dict[str, str],
+              cache: Any = None) -> list[Document]:
+        """Documents of a batch of items; ``cache`` (extractors.cache.ExtractCache) skips texts extracted
+        before."""
         requests: list[ExtractRequest] = []
         slots: list[tuple[int, str]] = []
         date = self.as_of[:10]
@@ -99,7 +102,10 @@ class DocumentBuilder:
                     requests.append(ExtractRequest(text=text, lang=lang, date=date, kind=kind,
                                                    category=category if key != "category" else None))
                     slots.append((index, key))
-        results = self.extractor.extract(requests) if requests else []
+        results: list[dict[str, Any]] = []
+        if requests:
+            results = self.extractor.extract(requests, cache=cache) if cache is not None else \
+                self.extractor.extract(requests)
         extracted: dict[int, dict[str, dict[str, Any]]] = {}
         for (index, key), result in zip(slots, results, strict=True):
             extracted.setdefault(index, {})[key] = result
