@@ -74,12 +74,22 @@ def _decode(value: Any) -> str:
 class _Page:
     """One response, parsed lazily and at most once."""
 
-    def __init__(self, status: int, headers: Headers | None, body: bytes | str, max_bytes: int) -> None:
+    def __init__(self, status: int, headers: Headers | None, body: bytes | str, max_bytes: int,
+                 tree: Any | None = None) -> None:
         self.status = status
         self.headers = {_decode(k).lower(): _decode(v) for k, v in (headers or {}).items()}
         self._body = body
         self._max_bytes = max_bytes
         self._css_hits: dict[str, bool] = {}
+        # the spider's parse of this very body (crawler/page_tree.py), read without changing it
+        self._tree = tree
+        self._shared_text: str | None = None
+        if tree is not None:
+            pieces: list[str] = []
+            if _visible_pieces(tree, pieces, 0):
+                self._shared_text = " ".join(" ".join(pieces).split())
+            else:  # deeper than the detectors' own parser goes: read the page the detectors' way
+                self._tree = None
 
     @cached_property
     def html_bytes(self) -> bytes:
@@ -113,6 +123,8 @@ class _Page:
     @cached_property
     def text(self) -> str:
         """Visible text (the title included), whitespace collapsed to single spaces."""
+        if self._shared_text is not None:
+            return self._shared_text
         if self.doc is None:
             return ""
         return " ".join(" ".join(self.doc.itertext()).split())
@@ -124,13 +136,22 @@ class _Page:
 
     @cached_property
     def title(self) -> str:
+        if self._tree is not None:
+            found = self._tree.find(".//title")
+            return " ".join(_leading_text(found).split()) if found is not None else ""
         if self.doc is None:
             return ""
         return " ".join((self.doc.findtext(".//title") or "").split())
 
     def has(self, selector: str) -> bool:
         if selector not in self._css_hits:
-            self._css_hits[selector] = self.doc is not None and bool(_css(selector)(self.doc))
+            if self._tree is not None and not _POSITIONAL.search(selector):
+                # script/style are not in the detectors' tree; with no sibling or position selectors,
+                # leaving them out of the hits is the same as removing them
+                hit = any(el.tag not in _INVISIBLE for el in _css(selector)(self._tree))
+            else:
+                hit = self.doc is not None and bool(_css(selector)(self.doc))
+            self._css_hits[selector] = hit
         return self._css_hits[selector]
 
     def normal_structure(self, structure: PageStructure) -> str | None:
@@ -149,6 +170,48 @@ class _Page:
         if len(found) >= max(MIN_STRUCTURE_FIELDS, (len(structure.fields) + 1) // 2):
             return f"{len(found)} of {len(structure.fields)} {structure.page_type} fields ({', '.join(found[:6])})"
         return None
+
+
+_INVISIBLE = frozenset({"script", "style", "template"})
+_POSITIONAL = re.compile(r"[+~]|:(nth|first|last|only|empty|root|contains|has)")
+
+
+def _removed(node: Any) -> bool:
+    """Not in the detectors' own tree: comments and processing instructions (dropped by their parser),
+    script, style and template (stripped, their tails kept)."""
+    return not isinstance(node.tag, str) or node.tag in _INVISIBLE
+
+
+def _visible_pieces(element: Any, out: list[str], depth: int) -> bool:
+    """The text pieces ``itertext`` would give on the detectors' tree, read from the full tree: the tail
+    of a removed node joins the text before it, as it does when the node is dropped or stripped.
+    False when the tree is deeper than the detectors' parser (no huge_tree) would keep."""
+    if depth > 250:
+        return False
+    slot = [element.text or ""]
+    for child in element:
+        if _removed(child):
+            slot.append(child.tail or "")
+            continue
+        if "".join(slot):
+            out.append("".join(slot))
+        if not _visible_pieces(child, out, depth + 1):
+            return False
+        slot = [child.tail or ""]
+    if "".join(slot):
+        out.append("".join(slot))
+    return True
+
+
+def _leading_text(element: Any) -> str:
+    """``element.text`` as it reads once removed nodes are gone (findtext gives the text up to the first
+    remaining child)."""
+    text = element.text or ""
+    for child in element:
+        if not _removed(child):
+            break
+        text += child.tail or ""
+    return text
 
 
 # The logged-in marker when an adapter names none: a logout link or form (as in the generic login rules).
@@ -317,13 +380,15 @@ def classify(
     max_bytes: int = MAX_INSPECT_BYTES,
     structure: PageStructure | None = None,
     overruled: list[str] | None = None,
+    tree: Any | None = None,
 ) -> Verdict | None:
     """Classify one response. ``detectors`` are the adapter's own (tried first); ``generic`` defaults to
     the built-in set (pass ``()`` to disable it). Returns None for a normal page.
 
     With ``structure`` (the site's normal page, see :class:`PageStructure`), a matcher that fired on words
-    only (``text``/``title``) is ignored when the page has that structure; why is appended to ``overruled``."""
-    page = _Page(status, headers, body or b"", max_bytes)
+    only (``text``/``title``) is ignored when the page has that structure; why is appended to ``overruled``.
+    ``tree``: the spider's lxml parse of this same body (crawler/page_tree.py), so the page is parsed once."""
+    page = _Page(status, headers, body or b"", max_bytes, tree)
     verdict = _first(detectors, page, "adapter", structure, overruled)
     if verdict is None:
         verdict = _first(generic_detectors() if generic is None else generic, page, "generic", structure, overruled)
