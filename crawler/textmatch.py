@@ -40,7 +40,8 @@ _PRE = {0x130: "i"}  # "İ": re matches it with i, but its lower() is two charac
 _POST: dict[int, str] = {}
 for _group in _EQUIVALENCES:
     for _cp in _group:
-        _POST[_cp] = chr(min(_group))
+        if _cp != min(_group):  # only the odd ones out: plain text (ASCII s, k, i) needs no translation
+            _POST[_cp] = chr(min(_group))
 _SPECIAL = re.compile("[" + "".join(re.escape(chr(c)) for c in (*_PRE, *_POST)) + "]") if _POST else None
 MIN_LITERAL = 3  # a cover whose shortest string is shorter than this is not worth the check
 
