@@ -26,6 +26,7 @@ from w3lib.encoding import html_to_unicode
 
 from crawler.adapters import SITES_DIR, AdapterError, Detector, Matcher
 from crawler.compiled import css_query, xpath_query
+from crawler.textmatch import fold, may_match
 
 GENERIC_DETECTORS_PATH = SITES_DIR / "_generic_detectors.yaml"
 MAX_INSPECT_BYTES = 256 * 1024
@@ -73,12 +74,22 @@ def _decode(value: Any) -> str:
 class _Page:
     """One response, parsed lazily and at most once."""
 
-    def __init__(self, status: int, headers: Headers | None, body: bytes | str, max_bytes: int) -> None:
+    def __init__(self, status: int, headers: Headers | None, body: bytes | str, max_bytes: int,
+                 tree: Any | None = None) -> None:
         self.status = status
         self.headers = {_decode(k).lower(): _decode(v) for k, v in (headers or {}).items()}
         self._body = body
         self._max_bytes = max_bytes
         self._css_hits: dict[str, bool] = {}
+        # the spider's parse of this very body (crawler/page_tree.py), read without changing it
+        self._tree = tree
+        self._shared_text: str | None = None
+        if tree is not None:
+            pieces: list[str] = []
+            if _visible_pieces(tree, pieces, 0):
+                self._shared_text = " ".join(" ".join(pieces).split())
+            else:  # deeper than the detectors' own parser goes: read the page the detectors' way
+                self._tree = None
 
     @cached_property
     def html_bytes(self) -> bytes:
@@ -112,12 +123,22 @@ class _Page:
     @cached_property
     def text(self) -> str:
         """Visible text (the title included), whitespace collapsed to single spaces."""
+        if self._shared_text is not None:
+            return self._shared_text
         if self.doc is None:
             return ""
         return " ".join(" ".join(self.doc.itertext()).split())
 
     @cached_property
+    def folded_text(self) -> str:
+        """The text case-folded once, for every pattern's literal check (crawler/textmatch.py)."""
+        return fold(self.text)
+
+    @cached_property
     def title(self) -> str:
+        if self._tree is not None:
+            found = self._tree.find(".//title")
+            return " ".join(_leading_text(found).split()) if found is not None else ""
         if self.doc is None:
             return ""
         return " ".join((self.doc.findtext(".//title") or "").split())
@@ -125,7 +146,13 @@ class _Page:
     def has(self, selector: str, compiled: Any = None) -> bool:
         if selector not in self._css_hits:
             query = compiled if compiled is not None else _css(selector)
-            self._css_hits[selector] = self.doc is not None and bool(query(self.doc))
+            if self._tree is not None and not _POSITIONAL.search(selector):
+                # script/style are not in the detectors' tree; with no sibling or position selectors,
+                # leaving them out of the hits is the same as removing them
+                hit = any(el.tag not in _INVISIBLE for el in query(self._tree))
+            else:
+                hit = self.doc is not None and bool(query(self.doc))
+            self._css_hits[selector] = hit
         return self._css_hits[selector]
 
     def blocking(self, compiled: Any, max_other_text: int) -> str | None:
@@ -163,6 +190,48 @@ class _Page:
         if len(found) >= max(MIN_STRUCTURE_FIELDS, (len(structure.fields) + 1) // 2):
             return f"{len(found)} of {len(structure.fields)} {structure.page_type} fields ({', '.join(found[:6])})"
         return None
+
+
+_INVISIBLE = frozenset({"script", "style", "template"})
+_POSITIONAL = re.compile(r"[+~]|:(nth|first|last|only|empty|root|contains|has)")
+
+
+def _removed(node: Any) -> bool:
+    """Not in the detectors' own tree: comments and processing instructions (dropped by their parser),
+    script, style and template (stripped, their tails kept)."""
+    return not isinstance(node.tag, str) or node.tag in _INVISIBLE
+
+
+def _visible_pieces(element: Any, out: list[str], depth: int) -> bool:
+    """The text pieces ``itertext`` would give on the detectors' tree, read from the full tree: the tail
+    of a removed node joins the text before it, as it does when the node is dropped or stripped.
+    False when the tree is deeper than the detectors' parser (no huge_tree) would keep."""
+    if depth > 250:
+        return False
+    slot = [element.text or ""]
+    for child in element:
+        if _removed(child):
+            slot.append(child.tail or "")
+            continue
+        if "".join(slot):
+            out.append("".join(slot))
+        if not _visible_pieces(child, out, depth + 1):
+            return False
+        slot = [child.tail or ""]
+    if "".join(slot):
+        out.append("".join(slot))
+    return True
+
+
+def _leading_text(element: Any) -> str:
+    """``element.text`` as it reads once removed nodes are gone (findtext gives the text up to the first
+    remaining child)."""
+    text = element.text or ""
+    for child in element:
+        if not _removed(child):
+            break
+        text += child.tail or ""
+    return text
 
 
 # The logged-in marker when an adapter names none: a logout link or form (as in the generic login rules).
@@ -216,6 +285,15 @@ def _css(selector: str) -> CSSSelector:
     return CSSSelector(selector, translator="html")
 
 
+def _search(pattern: str, compiled: re.Pattern[str], text: str, folded: str) -> re.Match[str] | None:
+    """``compiled.search(text)`` (``pattern`` compiled case-insensitively at load), skipped when none of the
+    pattern's literals is in the folded text (then it cannot match): a normal page costs a few substring
+    checks instead of every regex."""
+    if not may_match(pattern, folded):
+        return None
+    return compiled.search(text)
+
+
 def _snippet(match: re.Match[str]) -> str:
     found = match.group(0)
     return found if len(found) <= _SNIPPET else found[: _SNIPPET - 1] + "…"
@@ -246,7 +324,7 @@ def _match(m: Matcher, page: _Page) -> str | None:
     if m.max_text_len is not None and len(page.text) > m.max_text_len:
         return None
     if m.title is not None:
-        found = m.rx("title").search(page.title)
+        found = _search(m.title, m.rx("title"), page.title, fold(page.title))
         if found is None:
             return None
         parts.append(f"title ~ /{m.title}/ matched {_snippet(found)!r}")
@@ -263,7 +341,7 @@ def _match(m: Matcher, page: _Page) -> str | None:
             parts.append(f"css {m.css!r}")
         positive = True
     if m.text is not None:
-        found = m.rx("text").search(page.text)
+        found = _search(m.text, m.rx("text"), page.text, page.folded_text)
         if found is None:
             return None
         parts.append(f"text matched {_snippet(found)!r}")
@@ -275,7 +353,7 @@ def _match(m: Matcher, page: _Page) -> str | None:
             return None
         parts.append(f"no {m.not_css!r}")
     if m.not_text is not None:
-        if m.rx("not_text").search(page.text):
+        if _search(m.not_text, m.rx("not_text"), page.text, page.folded_text):
             return None
         parts.append(f"text !~ /{m.not_text}/")
     if m.max_text_len is not None:
@@ -343,13 +421,15 @@ def classify(
     max_bytes: int = MAX_INSPECT_BYTES,
     structure: PageStructure | None = None,
     overruled: list[str] | None = None,
+    tree: Any | None = None,
 ) -> Verdict | None:
     """Classify one response. ``detectors`` are the adapter's own (tried first); ``generic`` defaults to
     the built-in set (pass ``()`` to disable it). Returns None for a normal page.
 
     With ``structure`` (the site's normal page, see :class:`PageStructure`), a matcher that fired on words
-    only (``text``/``title``) is ignored when the page has that structure; why is appended to ``overruled``."""
-    page = _Page(status, headers, body or b"", max_bytes)
+    only (``text``/``title``) is ignored when the page has that structure; why is appended to ``overruled``.
+    ``tree``: the spider's lxml parse of this same body (crawler/page_tree.py), so the page is parsed once."""
+    page = _Page(status, headers, body or b"", max_bytes, tree)
     verdict = _first(detectors, page, "adapter", structure, overruled)
     if verdict is None:
         verdict = _first(generic_detectors() if generic is None else generic, page, "generic", structure, overruled)

@@ -44,9 +44,10 @@ def playwright_settings(proxy: str | None = None) -> dict[str, Any]:
         # socks5 in Chromium resolves host names on the proxy side, so .onion names go to tor, not DNS.
         launch["proxy"] = {"server": proxy}
     return {
+        # plain HTTP until a page needs rendering; then scrapy-playwright's handler (crawler/lazy_playwright.py)
         "DOWNLOAD_HANDLERS": {
-            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
-            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+            "http": "crawler.lazy_playwright.LazyPlaywrightDownloadHandler",
+            "https": "crawler.lazy_playwright.LazyPlaywrightDownloadHandler",
         },
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,

@@ -16,6 +16,9 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # no control server on a crawler that may touch hostile sites
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
+# Items go through one synchronous pipeline: Scrapy's parallel item processing (by default 100 asyncio
+# tasks per response) buys nothing here and costs CPU on every page.
+CONCURRENT_ITEMS = 1
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0.0
@@ -80,4 +83,8 @@ SOKHUND_AS_OF = None  # ISO time the observations are stamped with (the simulate
 SOKHUND_INDEX_URL = None  # default: the embedded SQLite index in $SOKHUND_HOME
 SOKHUND_INDEX_BATCH = 500
 SOKHUND_EXTRACT_BATCH = 64
+# Texts extracted by an earlier crawl of the site are read from $SOKHUND_HOME/cache/extract/<site>.sqlite
+# (extractors/cache.py); off with SOKHUND_EXTRACT_CACHE=0 in the environment or the setting.
+SOKHUND_EXTRACT_CACHE = os.environ.get("SOKHUND_EXTRACT_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+SOKHUND_EXTRACT_CACHE_DAYS = 30  # rows unused this long are dropped
 SOKHUND_PROGRESS_FILE = None

@@ -207,6 +207,9 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
         check_components(adapter.name, custom)
         prepared.append((name, adapter, custom))
     process = CrawlerProcess(project_settings())
+    # Scrapy's logging setup puts its loggers at DEBUG and filters in the handler, so every page and every
+    # item built a log record ("Crawled", "Scraped from") that was then thrown away: filter at the logger.
+    logging.getLogger("scrapy").setLevel(overrides.get("LOG_LEVEL", "INFO"))
     reasons: dict[str, str] = {}
     site_names: dict[str, str] = {}
     locks = []

@@ -58,7 +58,8 @@ def empty_result(text: str, lang: str | None = None) -> dict[str, Any]:
 
 
 def default_extractor() -> Extractor:
-    """The spaCy pipeline (``extractors.pipeline.SpacyExtractor``)."""
-    from extractors.pipeline import SpacyExtractor
+    """The spaCy pipeline (``extractors.pipeline.SpacyExtractor``), one per process: every crawler of a
+    worker (one per site) shares its pipelines, lexicons and language profiles, built once."""
+    from extractors.pipeline import default_spacy_extractor
 
-    return SpacyExtractor()
+    return default_spacy_extractor()

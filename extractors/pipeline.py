@@ -16,6 +16,7 @@ yields the empty contract shape with a flag.
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import lru_cache
 from typing import Any
@@ -59,7 +60,53 @@ class SpacyExtractor:
             self._nlp[lang] = build_pipeline(lang)
         return self._nlp[lang]
 
-    def extract(self, requests: list[ExtractRequest]) -> list[dict[str, Any]]:
+    def extract(self, requests: list[ExtractRequest], cache: Any = None) -> list[dict[str, Any]]:
+        """One result per request. With ``cache`` (extractors.cache.ExtractCache), texts seen before are
+        not run through the NLP again, and the same text twice in one batch is extracted once."""
+        results: list[dict[str, Any] | None] = [None] * len(requests)
+        keys: list[str] = []
+        todo = list(range(len(requests)))
+        if cache is not None:
+            variant = f"{self.max_chars}:{self.use_langdetect:d}:{self.fast_titles:d}"  # settings that change results
+            keys = [cache.key(r.text if isinstance(r.text, str) else str(r.text or ""), f"{r.kind}:{variant}", r.lang)
+                    for r in requests]
+            known = cache.get_many(keys)
+            first: set[str] = set()
+            todo = []
+            for i, (req, key) in enumerate(zip(requests, keys, strict=True)):
+                if key in known:
+                    results[i] = self._from_parts(req, known[key])
+                elif key not in first:
+                    first.add(key)
+                    todo.append(i)
+            cache.hits += len(requests) - len(todo)
+            cache.misses += len(todo)
+        if todo:
+            parts: dict[int, dict[str, Any]] = {}
+            fresh = self._extract([requests[i] for i in todo], parts)
+            for slot, i in enumerate(todo):
+                results[i] = fresh[slot]
+            if cache is not None:
+                cache.put_many({keys[todo[slot]]: json.dumps(part, ensure_ascii=False) for slot, part in parts.items()})
+                found = {keys[todo[slot]]: part for slot, part in parts.items()}
+                again = []
+                for i, req in enumerate(requests):
+                    if results[i] is None:  # the same text as an earlier request of this batch
+                        if keys[i] in found:
+                            results[i] = self._from_parts(req, json.loads(json.dumps(found[keys[i]])))
+                        else:  # that one failed: try this one on its own
+                            again.append(i)
+                if again:
+                    for i, result in zip(again, self._extract([requests[i] for i in again], {}), strict=True):
+                        results[i] = result
+        return [r if r is not None else empty_result(q.text, q.lang) for r, q in zip(results, requests, strict=True)]
+
+    def _from_parts(self, req: ExtractRequest, part: dict[str, Any]) -> dict[str, Any]:
+        """A result from what the NLP found on the same text earlier (the cache)."""
+        return self._finish(req, part["entities"], part["places"], list(part["flags"]), part["lang"])
+
+    def _extract(self, requests: list[ExtractRequest], parts: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run the NLP; ``parts`` gets, per request extracted without error, what the cache keeps."""
         prepared: list[tuple[str, list[int] | None, list[str], str | None, str]] = []
         for req in requests:
             flags: list[str] = []
@@ -85,7 +132,7 @@ class SpacyExtractor:
                     cleaned, offsets, flags, lang, pipe = prepared[i]
                     try:
                         ents, places, more = self.fast(pipe)(cleaned)
-                        results[i] = self._build(req, ents, places, offsets, [*flags, *more], lang)
+                        results[i] = self._build(req, ents, places, offsets, [*flags, *more], lang, parts, i)
                     except Exception as exc:
                         log.exception("extraction failed")
                         results[i] = self._failed(req, flags, lang, exc)
@@ -100,7 +147,7 @@ class SpacyExtractor:
                 cleaned, offsets, flags, lang, _ = prepared[i]
                 try:
                     doc = next(docs)
-                    results[i] = self._result(req, doc, offsets, flags, lang)
+                    results[i] = self._result(req, doc, offsets, flags, lang, parts, i)
                 except StopIteration:
                     break
                 except Exception as exc:
@@ -129,12 +176,14 @@ class SpacyExtractor:
         res["summary"]["flags"] = [*flags, f"error: {type(exc).__name__}: {exc}"]
         return res
 
-    def _result(self, req: ExtractRequest, doc: Any, offsets: list[int] | None, flags: list[str], lang: str | None) -> dict[str, Any]:
+    def _result(self, req: ExtractRequest, doc: Any, offsets: list[int] | None, flags: list[str], lang: str | None,
+                parts: dict[int, dict[str, Any]] | None = None, slot: int = -1) -> dict[str, Any]:
         flags = list(flags) + list(doc._.sk_flags or [])
-        return self._build(req, doc._.sk_entities or [], doc._.sk_places or [], offsets, flags, lang)
+        return self._build(req, doc._.sk_entities or [], doc._.sk_places or [], offsets, flags, lang, parts, slot)
 
     def _build(self, req: ExtractRequest, ents: list[dict[str, Any]], bare: list[dict[str, Any]], offsets: list[int] | None,
-               flags: list[str], lang: str | None) -> dict[str, Any]:
+               flags: list[str], lang: str | None, parts: dict[int, dict[str, Any]] | None = None,
+               slot: int = -1) -> dict[str, Any]:
         text = req.text if isinstance(req.text, str) else str(req.text or "")
         entities = []
         for e in ents:
@@ -144,6 +193,17 @@ class SpacyExtractor:
         for p in bare:
             s, t = map_span(offsets, p["start"], p["end"])
             places.append({**p, "start": s, "end": t, "text": text[s:t]})
+        if parts is not None:
+            # what the NLP found, as JSON sees it (a copy: later steps must not change the cached value)
+            parts[slot] = json.loads(json.dumps({"lang": lang, "entities": entities, "places": places,
+                                                 "flags": flags}, ensure_ascii=False))
+        return self._finish(req, entities, places, flags, lang)
+
+    def _finish(self, req: ExtractRequest, entities: list[dict[str, Any]], places: list[dict[str, Any]],
+                flags: list[str], lang: str | None) -> dict[str, Any]:
+        """What depends on the request, not only on its text: weak matches confirmed by the kind and the
+        category, and the summary at the observation date's exchange rates."""
+        text = req.text if isinstance(req.text, str) else str(req.text or "")
         entities = confirm_weak(entities, req.kind, req.category)
         result: dict[str, Any] = {"text": text, "lang": lang, "entities": entities, "_places": places}
         result["summary"] = summarise(result, req.date, self.rates, flags)

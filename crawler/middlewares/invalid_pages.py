@@ -16,7 +16,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor, task
 
 from crawler.adapters import Detector
-from crawler.detectors import PageStructure, classify, generic_detectors
+from crawler.detectors import MAX_INSPECT_BYTES, PageStructure, classify, generic_detectors
+from crawler.page_tree import parse_for_detectors
 from crawler.sink import IndexSink
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,12 @@ class InvalidPageMiddleware:
         structure = None
         if adapter is not None:
             structure = PageStructure.of(adapter, request.meta.get("page_type") or adapter.page_type(response.url))
+        tree = None
+        if adapter is not None:  # parsed once: the spider reuses this tree (crawler/page_tree.py)
+            tree = parse_for_detectors(response, min(MAX_INSPECT_BYTES, adapter.politeness.max_body_bytes))
         overruled: list[str] = []
         verdict = classify(response.status, response.headers, response.body, detectors, generic=generic,
-                           structure=structure, overruled=overruled)
+                           structure=structure, overruled=overruled, tree=tree)
         for reason in overruled:
             self.crawler.stats.inc_value("sokhund/detector_overruled")
             log.info("%s: %s", response.url, reason)

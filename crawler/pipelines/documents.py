@@ -34,6 +34,16 @@ _CURRENCY_WORDS = {
 }
 
 
+# The texts of each item type that go through the extractor, as (field, extractor kind): only those whose
+# results a handler below reads (a feedback comment's entities are never used, so it is not extracted).
+EXTRACTED_SLOTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "listing": (("title", "title"), ("description", "description"), ("quantity", "title"), ("category", "title")),
+    "vendor": (("profile", "profile"),),
+    "post": (("text", "post"),),
+}
+EXTRACTED_SLOTS["product"] = EXTRACTED_SLOTS["listing"]
+
+
 def _first(*values: Any) -> Any:
     for value in values:
         if value not in (None, "", []):
@@ -81,7 +91,10 @@ class DocumentBuilder:
         self.lookup = lookup  # (kind, id) -> existing doc dict or None, to keep first_seen
         self._countries = _country_normaliser()
 
-    def build(self, items: list[dict[str, Any]], default_currency: dict[str, str | None], langs: dict[str, str]) -> list[Document]:
+    def build(self, items: list[dict[str, Any]], default_currency: dict[str, str | None], langs: dict[str, str],
+              cache: Any = None) -> list[Document]:
+        """Documents of a batch of items; ``cache`` (extractors.cache.ExtractCache) skips texts extracted
+        before."""
         requests: list[ExtractRequest] = []
         slots: list[tuple[int, str]] = []
         date = self.as_of[:10]
@@ -89,10 +102,7 @@ class DocumentBuilder:
             fields = item["fields"]
             lang = langs.get(item["site"])
             category = fields.get("category") if isinstance(fields.get("category"), str) else None
-            slots_of = (("title", "title"), ("description", "description"), ("text", "post"), ("profile", "profile"))
-            if item.get("type") in ("listing", "product"):  # the quantity field and the category are read too
-                slots_of += (("quantity", "title"), ("category", "title"))
-            for key, kind in slots_of:
+            for key, kind in EXTRACTED_SLOTS.get(item.get("type"), ()):
                 text = fields.get(key)
                 if key == "profile" and fields.get("contacts"):
                     # the profile's contact list ("Wickr: name") is read together with the profile text
@@ -101,7 +111,10 @@ class DocumentBuilder:
                     requests.append(ExtractRequest(text=text, lang=lang, date=date, kind=kind,
                                                    category=category if key != "category" else None))
                     slots.append((index, key))
-        results = self.extractor.extract(requests) if requests else []
+        results: list[dict[str, Any]] = []
+        if requests:
+            results = self.extractor.extract(requests, cache=cache) if cache is not None else \
+                self.extractor.extract(requests)
         extracted: dict[int, dict[str, dict[str, Any]]] = {}
         for (index, key), result in zip(slots, results, strict=True):
             extracted.setdefault(index, {})[key] = result

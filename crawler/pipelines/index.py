@@ -9,9 +9,11 @@ from typing import Any
 
 from scrapy import Spider
 
+from crawler import paths
 from crawler.pipelines.documents import DocumentBuilder
 from crawler.sink import IndexSink
 from extractors.base import default_extractor
+from extractors.cache import ExtractCache
 from extractors.rates import RateTable
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,10 @@ class IndexPipeline:
         self.buffer: list[dict[str, Any]] = []
         self.currency: dict[str, str | None] = {}
         self.langs: dict[str, str] = {}
+        # texts extracted by an earlier crawl of the site are not extracted again (extractors/cache.py)
+        self.use_cache = settings.getbool("SOKHUND_EXTRACT_CACHE", True)
+        self.cache_days = settings.getint("SOKHUND_EXTRACT_CACHE_DAYS", 30)
+        self.cache: ExtractCache | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IndexPipeline:
@@ -44,6 +50,9 @@ class IndexPipeline:
         if adapter is not None:
             self.currency[adapter.name] = adapter.currency
             self.langs[adapter.name] = adapter.language
+            if self.use_cache and self.cache is None:
+                self.cache = ExtractCache(paths.sub("cache") / "extract" / f"{adapter.name}.sqlite",
+                                          seen=self.builder.as_of, keep_days=self.cache_days)
         self.buffer.append(item)
         self.crawler.stats.inc_value(f"sokhund/items/{item.get('type')}")
         if len(self.buffer) >= self.batch_size:
@@ -54,9 +63,13 @@ class IndexPipeline:
         if not self.buffer:
             return
         batch, self.buffer = self.buffer, []
-        docs = self.builder.build(batch, self.currency, self.langs)
+        docs = self.builder.build(batch, self.currency, self.langs, cache=self.cache)
         self.sink.add(docs)
 
     def close_spider(self, spider: Spider) -> None:
         self.flush()
         self.sink.flush()
+        if self.cache is not None:
+            self.crawler.stats.set_value("sokhund/extract_cache/hits", self.cache.hits)
+            self.crawler.stats.set_value("sokhund/extract_cache/misses", self.cache.misses)
+            self.cache.close()

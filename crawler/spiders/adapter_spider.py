@@ -12,6 +12,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.adapters import SiteAdapter, load_adapter
+from crawler.page_tree import take
 from crawler.parsing import links, load_html, parse_items
 from crawler.scope import SiteScope
 from crawler.session import session_cookies
@@ -95,8 +96,11 @@ class AdapterSpider(scrapy.Spider):
             self._record_problem(capture, f"body of {len(body)} bytes exceeds the {limit}-byte parse limit", truncated=True)
             body = body[:limit]
         try:
-            html = body.decode(response.encoding or "utf-8", errors="replace")
-            document, problem = load_html(html)
+            shared = take(response)  # the detectors' parse of this page (crawler/page_tree.py)
+            if shared is not None:
+                document, problem = shared
+            else:
+                document, problem = load_html(body.decode(response.encoding or "utf-8", errors="replace"))
             # the page type by content (an adapter's `match:`), the URL's or the follow rule's otherwise
             page_type = self.adapter.page_type_for(response.url, document.root, hint)
             spec = self.adapter.pages.get(page_type or "")
