@@ -55,9 +55,9 @@ from indexer.query import check_interval, date_bounds, fts5_expression, parse_qu
 from indexer.schema import KindSchema, check_field, schema_for
 
 TOKENIZER = "unicode61 remove_diacritics 2"
-SCHEMA_VERSION = 2
-INDEXED_COLUMNS = ("site", "vendor", "substance")
-RANK_WINDOW = 20_000
+SCHEMA_VERSION = 3
+INDEXED_COLUMNS = ("vendor",)  # low-cardinality filters, terms and counts are served by the roll-ups
+RANK_WINDOW = 5_000
 _SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "INTEGER"}
 _CHUNK = 900  # ids per IN (...) lookup, well under SQLite's variable limit
 
@@ -102,6 +102,124 @@ def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
+def _affine(kind: str, value: Any) -> Any:
+    """``value`` as SQLite stores it in a column of ``kind`` (so a key built from a document equals the
+    key built from the row read back): numbers in a TEXT column become text, ints in a REAL one floats."""
+    value = _column_value(value)
+    if value is None or isinstance(value, str) and kind == "str":
+        return value
+    if isinstance(value, bool):
+        value = int(value)
+    try:
+        if kind == "str":
+            return str(value)
+        if kind == "float":
+            return float(value)
+        if kind in ("int", "bool") and isinstance(value, float) and value.is_integer():
+            return int(value)
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _number(value: Any) -> float:
+    """What ``TOTAL()`` adds for a value: numbers as they are, numeric text parsed, anything else 0."""
+    if value is None:
+        return 0.0
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class _Rollup:
+    """One pre-aggregated table: document counts (and numeric sums) per combination of ``keys``.
+
+    The main roll-up of a kind is keyed by its dimensions plus the day of its default date field and
+    sums every numeric field; a wide one by one more field (a list field: one row per element) plus the
+    dimensions. Maintained inside the upsert's transaction from the old and new values of each
+    document, so it is always consistent with the documents."""
+
+    DAY, N, K = "#day", "#n", "#k"
+
+    def __init__(self, schema: KindSchema, keys: tuple[str, ...]) -> None:
+        self.kind = schema.kind
+        self.list_field = next((n for n in keys if n != "@day" and schema.fields[n].kind == "list"), None)
+        self.fields = [n for n in keys if n != "@day" and n != self.list_field]  # main-table columns
+        self.types = [schema.fields[n].kind for n in self.fields]
+        self.date = schema.default_date_field if "@day" in keys and schema.default_date_field in schema.fields \
+            else None
+        numeric = [f.name for f in schema.scalar_fields if f.kind in ("float", "int", "bool")]
+        self.sums = numeric if self.date and not self.list_field else []
+        self.table = _q(f"{self.kind}_agg_" + "_".join(n.strip("@") for n in keys))
+        self.key_columns = ([self.list_field] if self.list_field else []) + self.fields + (
+            [self.DAY] if self.date else [])
+        self.read_columns = [*self.fields, *([self.date] if self.date else []), *self.sums]
+
+    def sum_column(self, name: str) -> str:
+        return _q(f"#sum.{name}")
+
+    def create(self, db: sqlite3.Connection) -> None:
+        cols = "".join(f", {_q(n)}" for n in self.key_columns)
+        sums = "".join(f", {self.sum_column(n)} REAL NOT NULL DEFAULT 0" for n in self.sums)
+        db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({_q(self.K)} BLOB PRIMARY KEY{cols}, "
+                   f"{_q(self.N)} INTEGER NOT NULL{sums}) WITHOUT ROWID")
+
+    def contributions(self, row: tuple[Any, ...], elements: Iterable[Any] = ()) -> list[tuple[tuple[Any, ...], list[float]]]:
+        """(key, [1, sums…]) this document adds; ``row`` holds :attr:`read_columns` values."""
+        nf = len(self.fields)
+        key = tuple(_affine(t, v) for t, v in zip(self.types, row[:nf], strict=True))
+        if self.date:
+            day = row[nf]
+            key += (day[:10] if isinstance(day, str) else _column_value(day),)
+        sums = [1.0, *(_number(v) for v in row[nf + (1 if self.date else 0):])]
+        if self.list_field is None:
+            return [(key, sums)]
+        return [((e, *key), sums) for e in elements]
+
+    def write(self, db: sqlite3.Connection, deltas: dict[tuple[Any, ...], list[float]]) -> None:
+        rows = [(orjson.dumps(k), *k, int(v[0]), *v[1:]) for k, v in deltas.items() if any(v)]
+        if not rows:
+            return
+        names = [self.K, *self.key_columns, self.N]
+        sets = [f"{_q(self.N)} = {_q(self.N)} + excluded.{_q(self.N)}"]
+        for n in self.sums:
+            c = self.sum_column(n)
+            names_c = c
+            sets.append(f"{names_c} = {names_c} + excluded.{names_c}")
+        cols = ", ".join([*(_q(n) for n in names), *(self.sum_column(n) for n in self.sums)])
+        marks = ", ".join("?" for _ in range(len(names) + len(self.sums)))
+        _executemany(db, f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) ON CONFLICT({_q(self.K)}) "
+                         f"DO UPDATE SET {', '.join(sets)}", rows)
+        if any(v[0] < 0 for v in deltas.values()):
+            db.execute(f"DELETE FROM {self.table} WHERE {_q(self.N)} = 0")
+
+    def rebuild(self, db: sqlite3.Connection, layout: _Layout) -> None:
+        """Fill the roll-up from the documents (a new index layout, or a roll-up added later)."""
+        db.execute(f"DELETE FROM {self.table}")
+        cols = ", ".join(f"t.{_q(n)}" for n in self.read_columns) or "NULL"
+        deltas: dict[tuple[Any, ...], list[float]] = {}
+        if self.list_field:
+            sql = (f"SELECT l.value, {cols} FROM {layout.lst} l JOIN {layout.t} t ON t.rid = l.rid "
+                   f"WHERE l.field = ?")
+            params: list[Any] = [self.list_field]
+        else:
+            sql, params = f"SELECT NULL, {cols} FROM {layout.t} t", []
+        for row in db.execute(sql, params):
+            for key, add in self.contributions(row[1:], (row[0],)):
+                _add(deltas, key, add)
+        self.write(db, deltas)
+
+
+def _add(deltas: dict[tuple[Any, ...], list[float]], key: tuple[Any, ...], values: list[float], sign: int = 1) -> None:
+    have = deltas.get(key)
+    if have is None:
+        deltas[key] = [sign * v for v in values]
+    else:
+        for i, v in enumerate(values):
+            have[i] += sign * v
+
+
 class _Layout:
     """Where each field of a kind lives: main table column, doc-table text column, list table or JSON only."""
 
@@ -115,6 +233,11 @@ class _Layout:
         self.weights = ", ".join(str(schema.text_fields[n]) for n in self.text)
         self._main = _getter([c.name for c in self.main])
         self._text = _getter(self.text)
+        self.rollups = [_Rollup(schema, keys) for keys in schema.rollups]
+        # old values the roll-ups need, read from the main table before a document is replaced
+        self.rollup_columns = sorted({n for r in self.rollups for n in r.read_columns})
+        self.rollup_kinds = [schema.fields[n].kind for n in self.rollup_columns]
+        self._rollup_new = _getter(self.rollup_columns)
 
     def values(self, doc: Document) -> tuple[tuple[Any, ...], tuple[Any, ...], list[tuple[str, Any]], str]:
         """(main-table values, text values, list fields, JSON) of a document, in one pass.
@@ -131,7 +254,26 @@ class _Layout:
                 [(n, data.get(n)) for n in self.lists], orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode())
 
     def signature(self) -> str:
-        return json.dumps({"v": SCHEMA_VERSION, "text": self.text, "lists": self.lists, "tok": TOKENIZER})
+        return json.dumps({"v": SCHEMA_VERSION, "text": self.text, "lists": self.lists, "tok": TOKENIZER,
+                           "rollups": [r.key_columns + r.sums for r in self.rollups]})
+
+    def rollup_deltas(self, old: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]],
+                      new: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]]) -> list[dict[tuple[Any, ...], list[float]]]:
+        """Per roll-up: what the replaced (``old``) documents take away and the ``new`` ones add. Each
+        value is (values of :attr:`rollup_columns`, list field -> distinct elements)."""
+        out: list[dict[tuple[Any, ...], list[float]]] = [{} for _ in self.rollups]
+        pos = {n: i for i, n in enumerate(self.rollup_columns)}
+        picks = [[pos[n] for n in r.read_columns] for r in self.rollups]
+        for sign, docs in ((-1, old), (1, new)):
+            for rid, (values, lists) in docs.items():
+                other = (new if sign < 0 else old).get(rid)
+                if other is not None and other[0] == values and other[1] == lists:
+                    continue  # unchanged: nothing to move
+                for r, pick, deltas in zip(self.rollups, picks, out, strict=True):
+                    row = tuple(values[i] for i in pick)
+                    for key, add in r.contributions(row, lists.get(r.list_field or "", ())):
+                        _add(deltas, key, add, sign)
+        return out
 
 
 class SQLiteBackend:
@@ -295,6 +437,16 @@ class SQLiteBackend:
             )
             if rebuild:
                 db.execute(f"INSERT INTO {layout.fts}({layout.fts}) VALUES ('rebuild')")
+        if rebuild:  # layouts before 3 had indexes the roll-ups replace
+            for name in ("site", "substance"):
+                if name not in INDEXED_COLUMNS:
+                    db.execute(f"DROP INDEX IF EXISTS {_q(f'{kind}_{name}')}")
+        for rollup in layout.rollups:
+            if rebuild:
+                db.execute(f"DROP TABLE IF EXISTS {rollup.table}")
+            rollup.create(db)
+            if rebuild:
+                rollup.rebuild(db, layout)
         db.execute("INSERT OR REPLACE INTO sokhund_meta(key, value) VALUES (?, ?)", (f"{kind}_layout", signature))
 
     def _backfill(self, layout: _Layout, name: str) -> None:
@@ -362,10 +514,16 @@ class SQLiteBackend:
                 marks = ", ".join("?" for _ in chunk)
                 for row in db.execute(f"SELECT rid, {cols} FROM {layout.d} WHERE rid IN ({marks})", chunk):
                     old_text[row[0]] = tuple(row[1:])
+        old_roll = self._rollup_old(db, layout, existing)
+        new_roll: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]] = {}
+        roll_lists = {r.list_field for r in layout.rollups if r.list_field}
         main_rows, doc_rows, fts_delete, fts_insert, list_rows = [], [], [], [], []
         for doc_id, doc in items.items():
             rid = rids[doc_id]
             main, texts, lists, body = layout.values(doc)
+            elements: dict[str, set[Any]] = {}
+            if layout.rollups:
+                new_roll[rid] = (tuple(layout._rollup_new(doc)), elements)
             main_rows.append((rid, doc_id, *main))
             doc_rows.append((rid, body, *texts))
             if layout.text:
@@ -383,6 +541,8 @@ class SQLiteBackend:
                         unique = {_element(x) for x in values}
                     unique.discard(None)
                     list_rows.extend([(name, v, rid) for v in unique])
+                    if name in roll_lists:
+                        elements[name] = unique
         names = ["rid", "id", *(c.name for c in layout.main)]
         _executemany(
             db,
@@ -412,6 +572,43 @@ class SQLiteBackend:
                 db.execute(f"DELETE FROM {layout.lst} WHERE rid IN ({', '.join('?' for _ in chunk)})", chunk)
             if list_rows:
                 _executemany(db, f"INSERT OR IGNORE INTO {layout.lst} (field, value, rid) VALUES (?, ?, ?)", list_rows)
+        if layout.rollups:
+            self._rollup_apply(db, layout, old_roll, new_roll)
+
+    def _rollup_old(self, db: sqlite3.Connection, layout: _Layout,
+                    rids: list[int]) -> dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]]:
+        """What the stored versions of ``rids`` contribute to the roll-ups (read before they change)."""
+        old: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]] = {}
+        if not layout.rollups or not rids:
+            return old
+        cols = "".join(f", {_q(n)}" for n in layout.rollup_columns)
+        roll_lists = [r.list_field for r in layout.rollups if r.list_field]
+        for chunk in _chunks(rids):
+            marks = ", ".join("?" for _ in chunk)
+            for row in db.execute(f"SELECT rid{cols} FROM {layout.t} WHERE rid IN ({marks})", chunk):
+                old[row[0]] = (tuple(row[1:]), {n: set() for n in roll_lists})
+            if roll_lists:
+                fields = ", ".join("?" for _ in roll_lists)
+                for rid, field, value in db.execute(
+                    f"SELECT rid, field, value FROM {layout.lst} WHERE rid IN ({marks}) AND field IN ({fields})",
+                    [*chunk, *roll_lists],
+                ):
+                    old[rid][1][field].add(value)
+        return old
+
+    def _rollup_apply(self, db: sqlite3.Connection, layout: _Layout,
+                      old: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]],
+                      new: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]]) -> None:
+        if new:  # new documents' lists as the list table stores them (absent fields: no elements)
+            names = [r.list_field for r in layout.rollups if r.list_field]
+            for _, lists in new.values():
+                for n in names:
+                    lists.setdefault(n, set())
+            kinds = layout.rollup_kinds
+            new = {rid: (tuple(_affine(k, v) for k, v in zip(kinds, vals, strict=True)), lists)
+                   for rid, (vals, lists) in new.items()}
+        for rollup, deltas in zip(layout.rollups, layout.rollup_deltas(old, new), strict=True):
+            rollup.write(db, deltas)
 
     def delete(self, kind: str, doc_id: str) -> None:
         self._ensure(kind)
@@ -421,6 +618,8 @@ class SQLiteBackend:
             if row is None:
                 return
             rid = row[0]
+            if layout.rollups:
+                self._rollup_apply(db, layout, self._rollup_old(db, layout, [rid]), {})
             if layout.text:
                 cols = ", ".join(_q(n) for n in layout.text)
                 old = db.execute(f"SELECT {cols} FROM {layout.d} WHERE rid = ?", (rid,)).fetchone()
@@ -496,6 +695,57 @@ class SQLiteBackend:
                     params.append(bound)
         return clauses, params, uses
 
+    def _rollup_for(self, schema: KindSchema, filters: SearchFilters | None, *, target: str | None = None,
+                    histogram: str | None = None, sum_field: str | None = None) -> tuple[_Rollup, list[str], list[Any]] | None:
+        """The roll-up that answers a terms (``target``), histogram or count query exactly, with its WHERE
+        clauses; None when the query needs the documents: a filter on a field the roll-up does not keep,
+        a price range, a date bound that is not a whole day, a histogram on another date field."""
+        layout = self._layout(schema.kind)
+        conditions: list[tuple[str, list[Any] | None]] = []
+        if filters is not None:
+            if filters.price_min is not None or filters.price_max is not None:
+                return None
+            for name in ("site", "vendor", "substance", "substance_class", "ships_from"):
+                value = getattr(filters, name)
+                if value is not None:
+                    conditions.append((name, value))
+            conditions += list((filters.extra or {}).items())
+        gte = lt = lte = None
+        if filters is not None:
+            gte, lt, lte = date_bounds(filters)
+        dated = bool(gte or lt or lte)
+        if dated and (lte or schema.date_field(filters.date_field) != schema.default_date_field  # type: ignore[union-attr]
+                      or any(b and len(b) != 10 for b in (gte, lt))):
+            return None
+        for rollup in layout.rollups:
+            if rollup.list_field is not None and target != rollup.list_field:
+                continue  # a roll-up over list elements counts elements: it answers terms on them only
+            if target is not None and target != rollup.list_field and target not in rollup.fields:
+                continue
+            if (histogram or dated) and (rollup.date is None or (histogram and histogram != rollup.date)):
+                continue
+            if histogram and sum_field is not None and sum_field not in rollup.sums:
+                continue
+            if any(name not in rollup.fields for name, _ in conditions):
+                continue
+            clauses: list[str] = []
+            params: list[Any] = []
+            for name, value in conditions:
+                column = f"r.{_q(check_field(name))}"
+                if value is None:
+                    clauses.append(f"{column} IS NULL")
+                    continue
+                values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+                values = [int(v) if isinstance(v, bool) else v for v in values]
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+            for op, bound in ((">=", gte), ("<", lt)):
+                if bound:
+                    clauses.append(f"r.{_q(_Rollup.DAY)} {op} ?")
+                    params.append(bound)
+            return rollup, clauses, params
+        return None
+
     def _source(self, layout: _Layout, uses: set[str], first: str = "", on: str = "") -> str:
         """The FROM clause: ``first`` (joined to ``t`` by ``on``) if given, the main table, and the doc
         table when a filter or value needs it."""
@@ -535,6 +785,11 @@ class SQLiteBackend:
 
     def count(self, kind: str, filters: SearchFilters | None = None) -> int:
         schema = self._ensure(kind)
+        routed = self._rollup_for(schema, filters) if filters is not None else None
+        if routed is not None:
+            rollup, clauses, params = routed
+            where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+            return int(self._read(f"SELECT TOTAL({_q(_Rollup.N)}) FROM {rollup.table} r{where}", params)[0][0])
         clauses, params, uses = self._where(schema, filters)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         return int(self._read(f"SELECT COUNT(*) FROM {self._source(self._layout(kind), uses)}{where}", params)[0][0])
@@ -564,16 +819,14 @@ class SQLiteBackend:
             expression = fts5_expression(terms)
             source = self._source(layout, uses, fts, f"{fts}.rowid")
             where = " AND ".join([f"{fts} MATCH ?", *clauses])
-            bound = self._read(
-                f"SELECT {fts}.rowid FROM {source} WHERE {where} ORDER BY {fts}.rowid DESC LIMIT 1 OFFSET ?",
-                [expression, *params, self.rank_window - 1],
-            )
-            window = f" AND {fts}.rowid >= ?" if bound else ""
+            # One pass: the newest ``rank_window`` matches (FTS5 walks its doclists by descending rowid
+            # and stops there), bm25 computed for those only, the best ``limit`` of them kept.
             rows = self._read(
-                f"SELECT x.id, d.doc, x.score FROM (SELECT t.rid, t.id, -bm25({fts}, {layout.weights}) AS score "
-                f"FROM {source} WHERE {where}{window} ORDER BY bm25({fts}, {layout.weights}), t.id LIMIT ?) x "
+                f"SELECT x.id, d.doc, x.score FROM (SELECT rid, id, score FROM (SELECT t.rid, t.id, "
+                f"-bm25({fts}, {layout.weights}) AS score FROM {source} WHERE {where} "
+                f"ORDER BY {fts}.rowid DESC LIMIT ?) ORDER BY score DESC, id LIMIT ?) x "
                 f"JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.score DESC, x.id",
-                [expression, *params, *([bound[0][0]] if bound else []), limit],
+                [expression, *params, self.rank_window, limit],
             )
         return [SearchHit(id=r[0], kind=kind, score=float(r[2]), doc=json.loads(r[1])) for r in rows]
 
@@ -586,7 +839,16 @@ class SQLiteBackend:
         layout = self._layout(kind)
         clauses, params, uses = self._where(schema, filters)
         info = schema.fields.get(check_field(field))
-        if info is not None and info.kind == "list":
+        routed = self._rollup_for(schema, filters, target=field)
+        if routed is not None:
+            rollup, clauses, params = routed
+            rows = self._read(
+                f"SELECT r.{_q(field)} AS v, SUM(r.{_q(_Rollup.N)}) AS n FROM {rollup.table} r "
+                f"WHERE {' AND '.join([f'r.{_q(field)} IS NOT NULL', *clauses])} "
+                f"GROUP BY v HAVING n > 0 ORDER BY n DESC, v LIMIT ?",
+                [*params, int(size)],
+            )
+        elif info is not None and info.kind == "list":
             source = self._source(layout, uses, f"{layout.lst} l", "l.rid") if clauses else f"{layout.lst} l"
             rows = self._read(
                 f"SELECT l.value AS v, COUNT(*) AS n FROM {source} WHERE {' AND '.join(['l.field = ?', *clauses])} "
@@ -621,18 +883,30 @@ class SQLiteBackend:
         schema = self._ensure(kind)
         layout = self._layout(kind)
         check_interval(interval)
-        clauses, params, uses = self._where(schema, filters)
-        day = f"substr({self._field_expr(schema, date_field, uses)}, 1, 10)"
-        total = f"TOTAL({self._field_expr(schema, sum_field, uses)})" if sum_field else "NULL"
-        rows = self._read(
-            f"SELECT {day} AS k, COUNT(*), {total} FROM {self._source(layout, uses)} "
-            f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} GROUP BY k",
-            params,
-        )
+        check_field(date_field)
+        routed = self._rollup_for(schema, filters, histogram=date_field,
+                                  sum_field=check_field(sum_field) if sum_field else None)
+        if routed is not None:
+            rollup, clauses, params = routed
+            total = f"TOTAL(r.{rollup.sum_column(sum_field)})" if sum_field else "NULL"
+            rows = self._read(
+                f"SELECT r.{_q(_Rollup.DAY)} AS k, SUM(r.{_q(_Rollup.N)}), {total} FROM {rollup.table} r "
+                f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} GROUP BY k",
+                params,
+            )
+        else:
+            clauses, params, uses = self._where(schema, filters)
+            day = f"substr({self._field_expr(schema, date_field, uses)}, 1, 10)"
+            total = f"TOTAL({self._field_expr(schema, sum_field, uses)})" if sum_field else "NULL"
+            rows = self._read(
+                f"SELECT {day} AS k, COUNT(*), {total} FROM {self._source(layout, uses)} "
+                f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} GROUP BY k",
+                params,
+            )
         buckets: dict[str, list[Any]] = {}
         for key, n, s in rows:
             start = _bucket_start(key, interval)
-            if start is None:
+            if start is None or not n:
                 continue
             bucket = buckets.setdefault(start, [0, 0.0])
             bucket[0] += int(n)
