@@ -48,8 +48,7 @@ DEFAULT_DATE_FIELD: dict[str, str] = {
 ROLLUPS: dict[str, tuple[tuple[str, ...], ...]] = {
     "listing": (
         ("site", "substance", "substance_class", "ships_from", "currency"),
-        ("@day", "site", "substance_class"),
-        ("@day", "site", "substance", "substance_class", "ships_from"),
+        ("@day", "site", "substance", "substance_class"),
         ("vendor", "site"),
         ("ships_to", "site", "ships_from"),
         ("payment", "site"),

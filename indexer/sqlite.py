@@ -36,6 +36,8 @@ FTS triggers) is migrated in place the first time a kind is opened for writing o
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import sqlite3
@@ -60,6 +62,14 @@ INDEXED_COLUMNS = ("vendor",)  # low-cardinality filters, terms and counts are s
 RANK_WINDOW = 5_000
 _SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "INTEGER"}
 _CHUNK = 900  # ids per IN (...) lookup, well under SQLite's variable limit
+FILTER_COLUMN = "#filters"  # FTS column of filter tokens (see filter_token)
+
+
+def filter_token(field: str, value: str) -> str:
+    """The word that stands for ``field = value`` in the FTS index: a search filtered on it is one more
+    AND term that FTS5 intersects in its doclists (skipping whole pages), instead of a row lookup per
+    text match. 64 bits of a hash: letters and digits only, so the tokenizer keeps it whole."""
+    return "f" + hashlib.blake2b(f"{field}\x1f{value}".encode(), digest_size=8).hexdigest()
 
 
 def _q(name: str) -> str:
@@ -220,6 +230,13 @@ def _add(deltas: dict[tuple[Any, ...], list[float]], key: tuple[Any, ...], value
             have[i] += sign * v
 
 
+class _Row:
+    """Stored column values read as attributes (the filter tokens of a document already in the index)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
 class _Layout:
     """Where each field of a kind lives: main table column, doc-table text column, list table or JSON only."""
 
@@ -238,6 +255,22 @@ class _Layout:
         self.rollup_columns = sorted({n for r in self.rollups for n in r.read_columns})
         self.rollup_kinds = [schema.fields[n].kind for n in self.rollup_columns]
         self._rollup_new = _getter(self.rollup_columns)
+        # equality filters that searches turn into FTS terms: the text fields of the roll-ups' keys
+        keyed = {n for r in self.rollups for n in (*r.fields, *([r.list_field] if r.list_field else []))}
+        self.token_scalars = [n for n in sorted(keyed) if schema.fields[n].kind == "str"] if self.text else []
+        self.token_lists = [n for n in sorted(keyed) if schema.fields[n].kind == "list"] if self.text else []
+        self._token_values = _getter(self.token_scalars)
+        tokens = bool(self.token_scalars or self.token_lists)
+        self.fts_cols = [*self.text, *([FILTER_COLUMN] if tokens else [])]  # doc-table columns the FTS indexes
+        self.weights += ", 0" if tokens else ""
+
+    def tokens(self, doc: Document, lists: dict[str, set[Any]]) -> str:
+        """The filter tokens of a document (its FILTER_COLUMN text)."""
+        out = [filter_token(n, v if isinstance(v, str) else _affine("str", v))
+               for n, v in zip(self.token_scalars, self._token_values(doc), strict=True) if v is not None]
+        for n in self.token_lists:
+            out += [filter_token(n, v) for v in lists.get(n, ()) if isinstance(v, str)]
+        return " ".join(out)
 
     def values(self, doc: Document) -> tuple[tuple[Any, ...], tuple[Any, ...], list[tuple[str, Any]], str]:
         """(main-table values, text values, list fields, JSON) of a document, in one pass.
@@ -255,7 +288,8 @@ class _Layout:
 
     def signature(self) -> str:
         return json.dumps({"v": SCHEMA_VERSION, "text": self.text, "lists": self.lists, "tok": TOKENIZER,
-                           "rollups": [r.key_columns + r.sums for r in self.rollups]})
+                           "rollups": [r.key_columns + r.sums for r in self.rollups],
+                           "tokens": [self.token_scalars, self.token_lists]})
 
     def rollup_deltas(self, old: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]],
                       new: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]]) -> list[dict[tuple[Any, ...], list[float]]]:
@@ -299,6 +333,8 @@ class SQLiteBackend:
             self._db.execute("PRAGMA temp_store = MEMORY")
             self._db.execute("PRAGMA mmap_size = 1073741824")  # reads of a large index go through the page cache
             self._db.execute("PRAGMA foreign_keys = OFF")
+            # fewer, larger checkpoints: a page changed by several batches is copied to the file once
+            self._db.execute("PRAGMA wal_autocheckpoint = 4000")
         except sqlite3.Error as exc:  # "file is not a database" says which file nowhere else
             self._db.close()
             raise IndexError_(f"cannot open SQLite index {self.path}: {exc}") from exc
@@ -354,7 +390,7 @@ class SQLiteBackend:
         if not main or "doc" in main or any(c.name not in main for c in layout.main):
             return False
         docs = self._columns(f"{layout.kind}_doc")
-        if not docs or any(n not in docs for n in layout.text):
+        if not docs or any(n not in docs for n in layout.fts_cols):
             return False
         return self._meta(f"{layout.kind}_layout") == layout.signature()
 
@@ -376,7 +412,7 @@ class SQLiteBackend:
         )
         db.execute(
             f"CREATE TABLE IF NOT EXISTS {layout.d} (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL"
-            + "".join(f", {_q(n)} TEXT" for n in layout.text) + ")"
+            + "".join(f", {_q(n)} TEXT" for n in layout.fts_cols) + ")"
         )
         if old is not None:
             old_cols = self._columns(old)
@@ -405,10 +441,12 @@ class SQLiteBackend:
             if n not in docs:
                 db.execute(f"ALTER TABLE {layout.d} ADD COLUMN {_q(n)} TEXT")
                 db.execute(f"UPDATE {layout.d} SET {_q(n)} = json_extract(doc, ?)", (f'$."{n}"',))
+        if FILTER_COLUMN in layout.fts_cols and FILTER_COLUMN not in docs:
+            db.execute(f"ALTER TABLE {layout.d} ADD COLUMN {_q(FILTER_COLUMN)} TEXT")
         # Few secondary indexes: each costs ~10% of bulk-insert speed; low-cardinality filters
         # (ships_from, substance_class) are cheap to scan in the narrow table.
         schema = schema_for(kind)
-        for name in (*INDEXED_COLUMNS, schema.default_date_field):
+        for name in INDEXED_COLUMNS:
             if any(c.name == name for c in layout.main):
                 db.execute(f"CREATE INDEX IF NOT EXISTS {_q(f'{kind}_{name}')} ON {layout.t}({_q(name)})")
         signature = layout.signature()
@@ -430,15 +468,16 @@ class SQLiteBackend:
         if layout.text:
             if rebuild:
                 db.execute(f"DROP TABLE IF EXISTS {layout.fts}")
+                self._fill_tokens(layout)
             db.execute(
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS {layout.fts} USING fts5("
-                + ", ".join(_q(n) for n in layout.text)
+                + ", ".join(_q(n) for n in layout.fts_cols)
                 + f", content={layout.d}, content_rowid='rid', tokenize='{TOKENIZER}')"
             )
             if rebuild:
                 db.execute(f"INSERT INTO {layout.fts}({layout.fts}) VALUES ('rebuild')")
         if rebuild:  # layouts before 3 had indexes the roll-ups replace
-            for name in ("site", "substance"):
+            for name in ("site", "substance", schema.default_date_field):
                 if name not in INDEXED_COLUMNS:
                     db.execute(f"DROP INDEX IF EXISTS {_q(f'{kind}_{name}')}")
         for rollup in layout.rollups:
@@ -448,6 +487,24 @@ class SQLiteBackend:
             if rebuild:
                 rollup.rebuild(db, layout)
         db.execute("INSERT OR REPLACE INTO sokhund_meta(key, value) VALUES (?, ?)", (f"{kind}_layout", signature))
+
+    def _fill_tokens(self, layout: _Layout) -> None:
+        """Write the filter tokens of every stored document (a new layout, or new filter fields)."""
+        if FILTER_COLUMN not in layout.fts_cols:
+            return
+        cols = "".join(f", t.{_q(n)}" for n in layout.token_scalars)
+        rows = self._db.execute(f"SELECT t.rid{cols} FROM {layout.t} t").fetchall()
+        lists: dict[int, dict[str, set[Any]]] = defaultdict(lambda: defaultdict(set))
+        if layout.token_lists:
+            marks = ", ".join("?" for _ in layout.token_lists)
+            for rid, field, value in self._db.execute(
+                    f"SELECT rid, field, value FROM {layout.lst} WHERE field IN ({marks})", layout.token_lists):
+                lists[rid][field].add(value)
+        updates = []
+        for row in rows:
+            doc = _Row(dict(zip(layout.token_scalars, row[1:], strict=True)))
+            updates.append((layout.tokens(doc, lists.get(row[0], {})), row[0]))  # type: ignore[arg-type]
+        self._db.executemany(f"UPDATE {layout.d} SET {_q(FILTER_COLUMN)} = ? WHERE rid = ?", updates)
 
     def _backfill(self, layout: _Layout, name: str) -> None:
         self._db.execute(
@@ -509,7 +566,7 @@ class SQLiteBackend:
                 next_rid += 1
         old_text: dict[int, tuple[Any, ...]] = {}
         if layout.text and existing:
-            cols = ", ".join(_q(n) for n in layout.text)
+            cols = ", ".join(_q(n) for n in layout.fts_cols)
             for chunk in _chunks(existing):
                 marks = ", ".join("?" for _ in chunk)
                 for row in db.execute(f"SELECT rid, {cols} FROM {layout.d} WHERE rid IN ({marks})", chunk):
@@ -525,14 +582,6 @@ class SQLiteBackend:
             if layout.rollups:
                 new_roll[rid] = (tuple(layout._rollup_new(doc)), elements)
             main_rows.append((rid, doc_id, *main))
-            doc_rows.append((rid, body, *texts))
-            if layout.text:
-                before = old_text.get(rid)
-                if before is None:
-                    fts_insert.append((rid, *texts))
-                elif before != texts:
-                    fts_delete.append((rid, *before))
-                    fts_insert.append((rid, *texts))
             for name, values in lists:
                 if values and isinstance(values, list | tuple | set | frozenset):
                     try:
@@ -543,6 +592,16 @@ class SQLiteBackend:
                     list_rows.extend([(name, v, rid) for v in unique])
                     if name in roll_lists:
                         elements[name] = unique
+            if len(layout.fts_cols) > len(layout.text):
+                texts = (*texts, layout.tokens(doc, elements))
+            doc_rows.append((rid, body, *texts))
+            if layout.text:
+                before = old_text.get(rid)
+                if before is None:
+                    fts_insert.append((rid, *texts))
+                elif before != texts:
+                    fts_delete.append((rid, *before))
+                    fts_insert.append((rid, *texts))
         names = ["rid", "id", *(c.name for c in layout.main)]
         _executemany(
             db,
@@ -550,7 +609,7 @@ class SQLiteBackend:
             f"ON CONFLICT(rid) DO UPDATE SET " + ", ".join(f"{_q(n)} = excluded.{_q(n)}" for n in names[1:]),
             main_rows,
         )
-        dnames = ["rid", "doc", *layout.text]
+        dnames = ["rid", "doc", *layout.fts_cols]
         _executemany(
             db,
             f"INSERT OR REPLACE INTO {layout.d} ({', '.join(_q(n) for n in dnames)}) "
@@ -558,8 +617,8 @@ class SQLiteBackend:
             doc_rows,
         )
         if layout.text:
-            cols = ", ".join(_q(n) for n in layout.text)
-            marks = ", ".join("?" for _ in layout.text)
+            cols = ", ".join(_q(n) for n in layout.fts_cols)
+            marks = ", ".join("?" for _ in layout.fts_cols)
             if fts_delete:
                 db.executemany(
                     f"INSERT INTO {layout.fts}({layout.fts}, rowid, {cols}) VALUES ('delete', ?, {marks})",
@@ -621,12 +680,12 @@ class SQLiteBackend:
             if layout.rollups:
                 self._rollup_apply(db, layout, self._rollup_old(db, layout, [rid]), {})
             if layout.text:
-                cols = ", ".join(_q(n) for n in layout.text)
+                cols = ", ".join(_q(n) for n in layout.fts_cols)
                 old = db.execute(f"SELECT {cols} FROM {layout.d} WHERE rid = ?", (rid,)).fetchone()
                 if old is not None:
                     db.execute(
                         f"INSERT INTO {layout.fts}({layout.fts}, rowid, {cols}) "
-                        f"VALUES ('delete', ?, {', '.join('?' for _ in layout.text)})",
+                        f"VALUES ('delete', ?, {', '.join('?' for _ in layout.fts_cols)})",
                         (rid, *old),
                     )
             if layout.lists:
@@ -802,8 +861,11 @@ class SQLiteBackend:
         Past ``rank_window`` matches, the most recently indexed ones are ranked (see the module doc)."""
         schema = self._ensure(kind)
         layout = self._layout(kind)
-        clauses, params, uses = self._where(schema, filters)
         terms = parse_query(query)
+        tokens: list[str] = []
+        if terms and filters is not None and layout.text:
+            tokens, filters = _token_filters(layout, filters)
+        clauses, params, uses = self._where(schema, filters)
         limit = max(0, int(limit))
         if not terms:
             where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
@@ -817,6 +879,8 @@ class SQLiteBackend:
         else:
             fts = layout.fts
             expression = fts5_expression(terms)
+            if tokens:
+                expression = f"({expression}) AND " + " AND ".join(tokens)
             source = self._source(layout, uses, fts, f"{fts}.rowid")
             where = " AND ".join([f"{fts} MATCH ?", *clauses])
             # One pass: the newest ``rank_window`` matches (FTS5 walks its doclists by descending rowid
@@ -938,6 +1002,25 @@ class SQLiteBackend:
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({str(self.path)!r})"
+
+
+def _token_filters(layout: _Layout, filters: SearchFilters) -> tuple[list[str], SearchFilters]:
+    """The equality filters that have filter tokens, as FTS5 terms (``(a OR b)`` for several values),
+    and the filters that are left for SQL. Only text values have tokens; ``None`` (missing) has none."""
+    tokened = {*layout.token_scalars, *layout.token_lists}
+    terms: list[str] = []
+
+    def take(name: str, value: Any) -> bool:
+        values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+        if name not in tokened or not values or not all(isinstance(v, str) for v in values):
+            return False
+        terms.append("(" + " OR ".join(filter_token(name, v) for v in values) + ")")
+        return True
+
+    named = {n: None for n in ("site", "vendor", "substance", "substance_class", "ships_from")
+             if getattr(filters, n) is not None and take(n, getattr(filters, n))}
+    extra = {n: v for n, v in (filters.extra or {}).items() if v is None or not take(n, v)}
+    return terms, dataclasses.replace(filters, extra=extra, **named)
 
 
 def _executemany(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -351,6 +351,7 @@ def test_an_index_of_layout_2_gains_its_rollups(tmp_path: Path) -> None:
     for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE name LIKE 'listing_agg%'").fetchall():
         raw.execute(f'DROP TABLE "{name}"')
     raw.execute("CREATE INDEX listing_site ON listing(site)")
+    raw.execute('UPDATE listing_doc SET "#filters" = NULL')  # layout 2 had no filter tokens
     raw.execute("UPDATE sokhund_meta SET value = replace(value, '\"v\": 3', '\"v\": 2') WHERE key = 'listing_layout'")
     raw.commit()
     raw.close()
@@ -358,6 +359,39 @@ def test_an_index_of_layout_2_gains_its_rollups(tmp_path: Path) -> None:
     assert again.terms("listing", "ships_to", SearchFilters(site="svmarket")) == [("SE", 3), ("NO", 1)]
     assert again.date_histogram("listing", "last_seen", "month", sum_field="price_sek") == [
         ("2024-02-01", 1, 300.0), ("2024-03-01", 4, 3600.0), ("2024-04-01", 1, 150.0)]
+    # the filter tokens were written for the stored documents: filtered searches find them
+    assert [h.doc["listing_id"] for h in again.search("listing", "kokain", SearchFilters(ships_from="SE"))] == ["1"]
+    assert [h.doc["listing_id"] for h in again.search(
+        "listing", "kokain", SearchFilters(extra={"ships_to": "DE"}))] == ["3"]
     names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
     assert "listing_site" not in names and "listing_agg_vendor_site" in names
     again.close()
+
+
+def test_filter_tokens_follow_changes_and_equal_sql_filters(tmp_path: Path) -> None:
+    """Equality filters of a text search are FTS terms: a document whose vendor, site or ships_to changed
+    is found under the new values only, and every filter answers as the SQL filter does."""
+    import indexer.sqlite as sq
+
+    b = SQLiteBackend(tmp_path / "i.sqlite")
+    b.upsert(corpus())
+    moved = corpus()[0]
+    moved.vendor, moved.ships_to, moved.site = "NyVendor", ["FI"], "intlmarket"
+    moved.id = corpus()[0].id  # same document, other values
+    b.upsert([moved])
+    find = lambda f: sorted(h.doc["listing_id"] for h in b.search("listing", "kokain", f))  # noqa: E731
+    assert find(SearchFilters(vendor="NordiskKvalitet")) == []
+    assert find(SearchFilters(vendor="NyVendor", site="intlmarket")) == ["1"]
+    assert find(SearchFilters(extra={"ships_to": "SE"})) == ["3"] and find(SearchFilters(extra={"ships_to": "FI"})) == ["1"]
+    questions = [SearchFilters(site="svmarket"), SearchFilters(ships_from=["SE", "NL"]),  # type: ignore[arg-type]
+                 SearchFilters(extra={"ships_to": ["NO", "FI"]}), SearchFilters(substance="cocaine", price_max=1000),
+                 SearchFilters(extra={"ships_from": None}), SearchFilters(vendor="DutchDirect", extra={"escrow": None})]
+    tokened = [find(f) for f in questions]
+    real = sq._token_filters
+    sq._token_filters = lambda layout, f: ([], f)  # type: ignore[assignment]
+    try:
+        assert tokened == [find(f) for f in questions]
+    finally:
+        sq._token_filters = real
+    assert any(tokened)
+    b.close()
