@@ -51,7 +51,6 @@ ROLLUPS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("@day", "site", "substance", "substance_class"),
         ("vendor", "site"),
         ("ships_to", "site", "ships_from"),
-        ("payment", "site"),
     ),
     "listing_observation": (
         ("site", "substance", "substance_class", "ships_from"),

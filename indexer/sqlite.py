@@ -37,6 +37,7 @@ FTS triggers) is migrated in place the first time a kind is opened for writing o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -59,12 +60,13 @@ from indexer.schema import KindSchema, check_field, schema_for
 TOKENIZER = "unicode61 remove_diacritics 2"
 SCHEMA_VERSION = 3
 INDEXED_COLUMNS = ("vendor",)  # low-cardinality filters, terms and counts are served by the roll-ups
-RANK_WINDOW = 5_000
+RANK_WINDOW = 2_000
 _SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "INTEGER"}
 _CHUNK = 900  # ids per IN (...) lookup, well under SQLite's variable limit
 FILTER_COLUMN = "#filters"  # FTS column of filter tokens (see filter_token)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # sites, vendors, countries repeat in every batch
 def filter_token(field: str, value: str) -> str:
     """The word that stands for ``field = value`` in the FTS index: a search filtered on it is one more
     AND term that FTS5 intersects in its doclists (skipping whole pages), instead of a row lookup per
@@ -132,16 +134,6 @@ def _affine(kind: str, value: Any) -> Any:
     return value
 
 
-def _number(value: Any) -> float:
-    """What ``TOTAL()`` adds for a value: numbers as they are, numeric text parsed, anything else 0."""
-    if value is None:
-        return 0.0
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
-
-
 class _Rollup:
     """One pre-aggregated table: document counts (and numeric sums) per combination of ``keys``.
 
@@ -156,7 +148,7 @@ class _Rollup:
         self.kind = schema.kind
         self.list_field = next((n for n in keys if n != "@day" and schema.fields[n].kind == "list"), None)
         self.fields = [n for n in keys if n != "@day" and n != self.list_field]  # main-table columns
-        self.types = [schema.fields[n].kind for n in self.fields]
+        self.sql_types = {n: _SQL_TYPES[schema.fields[n].kind] for n in self.fields} | {self.DAY: "TEXT"}
         self.date = schema.default_date_field if "@day" in keys and schema.default_date_field in schema.fields \
             else None
         numeric = [f.name for f in schema.scalar_fields if f.kind in ("float", "int", "bool")]
@@ -164,70 +156,52 @@ class _Rollup:
         self.table = _q(f"{self.kind}_agg_" + "_".join(n.strip("@") for n in keys))
         self.key_columns = ([self.list_field] if self.list_field else []) + self.fields + (
             [self.DAY] if self.date else [])
-        self.read_columns = [*self.fields, *([self.date] if self.date else []), *self.sums]
 
     def sum_column(self, name: str) -> str:
         return _q(f"#sum.{name}")
 
     def create(self, db: sqlite3.Connection) -> None:
-        cols = "".join(f", {_q(n)}" for n in self.key_columns)
+        # key columns typed like the main table's, so a filter value compares the same way in both
+        cols = "".join(f", {_q(n)} {self.sql_types.get(n, '')}".rstrip() for n in self.key_columns)
         sums = "".join(f", {self.sum_column(n)} REAL NOT NULL DEFAULT 0" for n in self.sums)
         db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({_q(self.K)} BLOB PRIMARY KEY{cols}, "
                    f"{_q(self.N)} INTEGER NOT NULL{sums}) WITHOUT ROWID")
 
-    def contributions(self, row: tuple[Any, ...], elements: Iterable[Any] = ()) -> list[tuple[tuple[Any, ...], list[float]]]:
-        """(key, [1, sums…]) this document adds; ``row`` holds :attr:`read_columns` values."""
-        nf = len(self.fields)
-        key = tuple(_affine(t, v) for t, v in zip(self.types, row[:nf], strict=True))
+    def add(self, db: sqlite3.Connection, layout: _Layout, rids: str | None, sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1) what the documents whose rids ``rids`` selects contribute
+        (all documents when None). Set-based SQL over the batch: the same expressions (``substr`` for
+        the day, ``TOTAL`` for sums) as the scans the roll-up stands in for, so both agree."""
+        keys = [f"t.{_q(n)}" for n in self.fields]
         if self.date:
-            day = row[nf]
-            key += (day[:10] if isinstance(day, str) else _column_value(day),)
-        sums = [1.0, *(_number(v) for v in row[nf + (1 if self.date else 0):])]
-        if self.list_field is None:
-            return [(key, sums)]
-        return [((e, *key), sums) for e in elements]
-
-    def write(self, db: sqlite3.Connection, deltas: dict[tuple[Any, ...], list[float]]) -> None:
-        rows = [(orjson.dumps(k), *k, int(v[0]), *v[1:]) for k, v in deltas.items() if any(v)]
-        if not rows:
-            return
-        names = [self.K, *self.key_columns, self.N]
-        sets = [f"{_q(self.N)} = {_q(self.N)} + excluded.{_q(self.N)}"]
-        for n in self.sums:
-            c = self.sum_column(n)
-            names_c = c
-            sets.append(f"{names_c} = {names_c} + excluded.{names_c}")
-        cols = ", ".join([*(_q(n) for n in names), *(self.sum_column(n) for n in self.sums)])
-        marks = ", ".join("?" for _ in range(len(names) + len(self.sums)))
-        _executemany(db, f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) ON CONFLICT({_q(self.K)}) "
-                         f"DO UPDATE SET {', '.join(sets)}", rows)
-        if any(v[0] < 0 for v in deltas.values()):
+            keys.append(f"substr(t.{_q(self.date)}, 1, 10)")
+        source = f"{layout.t} t"
+        where = [f"t.rid IN ({rids})"] if rids else ["1"]
+        if self.list_field:
+            keys.insert(0, "l.value")
+            source = f"{layout.lst} l JOIN {layout.t} t ON t.rid = l.rid"
+            where = [f"l.field = {_sql_literal(self.list_field)}",
+                     *([f"l.rid IN ({rids})"] if rids else [])]
+        names = [self.K, *self.key_columns, self.N, *self.sums]
+        cols = ", ".join([*(_q(n) for n in names[:-len(self.sums) or None]), *(self.sum_column(n) for n in self.sums)])
+        picks = ", ".join([f"json_array({', '.join(keys)})", *keys, f"{sign} * COUNT(*)",
+                           *(f"{sign} * TOTAL(t.{_q(n)})" for n in self.sums)])
+        sets = ", ".join(f"{c} = {c} + excluded.{c}" for c in (_q(self.N), *(self.sum_column(n) for n in self.sums)))
+        db.execute(f"INSERT INTO {self.table} ({cols}) SELECT {picks} FROM {source} WHERE {' AND '.join(where)} "
+                   f"GROUP BY 1 ON CONFLICT({_q(self.K)}) DO UPDATE SET {sets}")
+        if sign < 0:
             db.execute(f"DELETE FROM {self.table} WHERE {_q(self.N)} = 0")
 
     def rebuild(self, db: sqlite3.Connection, layout: _Layout) -> None:
         """Fill the roll-up from the documents (a new index layout, or a roll-up added later)."""
         db.execute(f"DELETE FROM {self.table}")
-        cols = ", ".join(f"t.{_q(n)}" for n in self.read_columns) or "NULL"
-        deltas: dict[tuple[Any, ...], list[float]] = {}
-        if self.list_field:
-            sql = (f"SELECT l.value, {cols} FROM {layout.lst} l JOIN {layout.t} t ON t.rid = l.rid "
-                   f"WHERE l.field = ?")
-            params: list[Any] = [self.list_field]
-        else:
-            sql, params = f"SELECT NULL, {cols} FROM {layout.t} t", []
-        for row in db.execute(sql, params):
-            for key, add in self.contributions(row[1:], (row[0],)):
-                _add(deltas, key, add)
-        self.write(db, deltas)
+        self.add(db, layout, None, 1)
 
 
-def _add(deltas: dict[tuple[Any, ...], list[float]], key: tuple[Any, ...], values: list[float], sign: int = 1) -> None:
-    have = deltas.get(key)
-    if have is None:
-        deltas[key] = [sign * v for v in values]
-    else:
-        for i, v in enumerate(values):
-            have[i] += sign * v
+_BATCH = "SELECT rid FROM temp.sokhund_batch"
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 class _Row:
@@ -251,10 +225,6 @@ class _Layout:
         self._main = _getter([c.name for c in self.main])
         self._text = _getter(self.text)
         self.rollups = [_Rollup(schema, keys) for keys in schema.rollups]
-        # old values the roll-ups need, read from the main table before a document is replaced
-        self.rollup_columns = sorted({n for r in self.rollups for n in r.read_columns})
-        self.rollup_kinds = [schema.fields[n].kind for n in self.rollup_columns]
-        self._rollup_new = _getter(self.rollup_columns)
         # equality filters that searches turn into FTS terms: the text fields of the roll-ups' keys
         keyed = {n for r in self.rollups for n in (*r.fields, *([r.list_field] if r.list_field else []))}
         self.token_scalars = [n for n in sorted(keyed) if schema.fields[n].kind == "str"] if self.text else []
@@ -291,23 +261,6 @@ class _Layout:
                            "rollups": [r.key_columns + r.sums for r in self.rollups],
                            "tokens": [self.token_scalars, self.token_lists]})
 
-    def rollup_deltas(self, old: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]],
-                      new: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]]) -> list[dict[tuple[Any, ...], list[float]]]:
-        """Per roll-up: what the replaced (``old``) documents take away and the ``new`` ones add. Each
-        value is (values of :attr:`rollup_columns`, list field -> distinct elements)."""
-        out: list[dict[tuple[Any, ...], list[float]]] = [{} for _ in self.rollups]
-        pos = {n: i for i, n in enumerate(self.rollup_columns)}
-        picks = [[pos[n] for n in r.read_columns] for r in self.rollups]
-        for sign, docs in ((-1, old), (1, new)):
-            for rid, (values, lists) in docs.items():
-                other = (new if sign < 0 else old).get(rid)
-                if other is not None and other[0] == values and other[1] == lists:
-                    continue  # unchanged: nothing to move
-                for r, pick, deltas in zip(self.rollups, picks, out, strict=True):
-                    row = tuple(values[i] for i in pick)
-                    for key, add in r.contributions(row, lists.get(r.list_field or "", ())):
-                        _add(deltas, key, add, sign)
-        return out
 
 
 class SQLiteBackend:
@@ -571,16 +524,15 @@ class SQLiteBackend:
                 marks = ", ".join("?" for _ in chunk)
                 for row in db.execute(f"SELECT rid, {cols} FROM {layout.d} WHERE rid IN ({marks})", chunk):
                     old_text[row[0]] = tuple(row[1:])
-        old_roll = self._rollup_old(db, layout, existing)
-        new_roll: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]] = {}
-        roll_lists = {r.list_field for r in layout.rollups if r.list_field}
+        if layout.rollups and existing:  # take the stored versions out of the roll-ups
+            self._batch_rids(db, existing)
+            for rollup in layout.rollups:
+                rollup.add(db, layout, _BATCH, -1)
         main_rows, doc_rows, fts_delete, fts_insert, list_rows = [], [], [], [], []
         for doc_id, doc in items.items():
             rid = rids[doc_id]
             main, texts, lists, body = layout.values(doc)
             elements: dict[str, set[Any]] = {}
-            if layout.rollups:
-                new_roll[rid] = (tuple(layout._rollup_new(doc)), elements)
             main_rows.append((rid, doc_id, *main))
             for name, values in lists:
                 if values and isinstance(values, list | tuple | set | frozenset):
@@ -590,8 +542,7 @@ class SQLiteBackend:
                         unique = {_element(x) for x in values}
                     unique.discard(None)
                     list_rows.extend([(name, v, rid) for v in unique])
-                    if name in roll_lists:
-                        elements[name] = unique
+                    elements[name] = unique
             if len(layout.fts_cols) > len(layout.text):
                 texts = (*texts, layout.tokens(doc, elements))
             doc_rows.append((rid, body, *texts))
@@ -631,43 +582,17 @@ class SQLiteBackend:
                 db.execute(f"DELETE FROM {layout.lst} WHERE rid IN ({', '.join('?' for _ in chunk)})", chunk)
             if list_rows:
                 _executemany(db, f"INSERT OR IGNORE INTO {layout.lst} (field, value, rid) VALUES (?, ?, ?)", list_rows)
-        if layout.rollups:
-            self._rollup_apply(db, layout, old_roll, new_roll)
+        if layout.rollups:  # and the new versions in
+            self._batch_rids(db, list(rids.values()))
+            for rollup in layout.rollups:
+                rollup.add(db, layout, _BATCH, 1)
 
-    def _rollup_old(self, db: sqlite3.Connection, layout: _Layout,
-                    rids: list[int]) -> dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]]:
-        """What the stored versions of ``rids`` contribute to the roll-ups (read before they change)."""
-        old: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]] = {}
-        if not layout.rollups or not rids:
-            return old
-        cols = "".join(f", {_q(n)}" for n in layout.rollup_columns)
-        roll_lists = [r.list_field for r in layout.rollups if r.list_field]
-        for chunk in _chunks(rids):
-            marks = ", ".join("?" for _ in chunk)
-            for row in db.execute(f"SELECT rid{cols} FROM {layout.t} WHERE rid IN ({marks})", chunk):
-                old[row[0]] = (tuple(row[1:]), {n: set() for n in roll_lists})
-            if roll_lists:
-                fields = ", ".join("?" for _ in roll_lists)
-                for rid, field, value in db.execute(
-                    f"SELECT rid, field, value FROM {layout.lst} WHERE rid IN ({marks}) AND field IN ({fields})",
-                    [*chunk, *roll_lists],
-                ):
-                    old[rid][1][field].add(value)
-        return old
-
-    def _rollup_apply(self, db: sqlite3.Connection, layout: _Layout,
-                      old: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]],
-                      new: dict[int, tuple[tuple[Any, ...], dict[str, set[Any]]]]) -> None:
-        if new:  # new documents' lists as the list table stores them (absent fields: no elements)
-            names = [r.list_field for r in layout.rollups if r.list_field]
-            for _, lists in new.values():
-                for n in names:
-                    lists.setdefault(n, set())
-            kinds = layout.rollup_kinds
-            new = {rid: (tuple(_affine(k, v) for k, v in zip(kinds, vals, strict=True)), lists)
-                   for rid, (vals, lists) in new.items()}
-        for rollup, deltas in zip(layout.rollups, layout.rollup_deltas(old, new), strict=True):
-            rollup.write(db, deltas)
+    @staticmethod
+    def _batch_rids(db: sqlite3.Connection, rids: list[int]) -> None:
+        """The rids of the documents being written, for the roll-ups' set-based updates."""
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS sokhund_batch (rid INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM temp.sokhund_batch")
+        db.executemany("INSERT OR IGNORE INTO temp.sokhund_batch (rid) VALUES (?)", [(r,) for r in rids])
 
     def delete(self, kind: str, doc_id: str) -> None:
         self._ensure(kind)
@@ -678,7 +603,9 @@ class SQLiteBackend:
                 return
             rid = row[0]
             if layout.rollups:
-                self._rollup_apply(db, layout, self._rollup_old(db, layout, [rid]), {})
+                self._batch_rids(db, [rid])
+                for rollup in layout.rollups:
+                    rollup.add(db, layout, _BATCH, -1)
             if layout.text:
                 cols = ", ".join(_q(n) for n in layout.fts_cols)
                 old = db.execute(f"SELECT {cols} FROM {layout.d} WHERE rid = ?", (rid,)).fetchone()
