@@ -12,12 +12,25 @@ Tables, one set per document kind (``listing``, ``vendor`` …):
   (three times slower), and a re-upserted document whose text did not change costs no FTS work at all.
 * ``<kind>_list``: ``(field, value, rid)`` for the elements of list fields (``ships_to``, ``payment`` …),
   so element-wise filters and terms are index lookups instead of ``json_each`` over every document.
+* ``<kind>_agg_<keys>``: roll-ups (declared in :data:`indexer.schema.ROLLUPS`): document counts, and for
+  roll-ups keyed by the day of the default date field the sums of every numeric field, per combination
+  of a few low-cardinality fields. SQLite has no hash aggregation: ``GROUP BY`` over a million rows
+  sorts them all (2-3 s), while a roll-up holds a few thousand rows. ``terms``, ``date_histogram`` and
+  ``count`` whose fields and equality filters a roll-up holds (dates: whole days on the default date
+  field) read it; anything else (a price range, another date field, a field no roll-up keys) scans the
+  documents as before. The upsert keeps them exact inside its transaction with two set-based
+  statements per roll-up over the batch's rids (take the stored versions out, put the new ones in),
+  using the same ``substr``/``TOTAL`` expressions as the scans.
+* Filter tokens: the FTS index has one more column, ``#filters``, holding one hashed word per value of
+  the text fields the roll-ups key by (``site``, ``vendor``, ``ships_from``, ``ships_to`` …). A text
+  search's equality filters on them become AND terms of the MATCH, which FTS5 intersects in its doclists,
+  instead of a main-table lookup per text match.
 
-Ranking: bm25 (title weighs more than description …). bm25 has to score every match, ~1.3 µs each; a
-query that matches most of a million-listing index (``bitcoin``) would take a second. So when a query
-matches more than ``rank_window`` documents (default 20,000, ``$SOKHUND_SQLITE_RANK_WINDOW``), only the
-most recently indexed ``rank_window`` matches are ranked; ``count`` stays exact. Narrower queries, and
-every query on a smaller index, are ranked over all matches exactly as before.
+Ranking: bm25 (title weighs more than description …) costs ~1.3 µs per match (more for phrases), and a
+query that matches most of a million-listing index (``bitcoin``) would take a second. So a search ranks
+the most recently indexed ``rank_window`` matches (default 2,000, ``$SOKHUND_SQLITE_RANK_WINDOW``) that
+pass its filters: FTS5 walks its doclists by descending rowid and stops there, in one statement. A query
+with fewer matches is ranked over all of them, as before; ``count`` is always exact.
 
 Tokenizer: ``unicode61 remove_diacritics 2``: case folding plus diacritic folding, so ``högsta``,
 ``Högsta`` and ``hogsta`` all match each other, as do ``kvalité``/``kvalite``. Sellers and forum posters
@@ -30,8 +43,10 @@ Concurrency: WAL lets any number of readers (the CLI, analytics, other processes
 crawl writes; ``busy_timeout`` makes a second writer wait instead of failing. Writes take the lock up
 front (``BEGIN IMMEDIATE``) and a whole bulk upsert is one transaction.
 
-Layout versions: an index written by an earlier version (one table per kind with the JSON inline and
-FTS triggers) is migrated in place the first time a kind is opened for writing or reading.
+Layout versions: an index written by an earlier version (layout 1: one table per kind with the JSON
+inline and FTS triggers; layout 2: no roll-ups or filter tokens) is migrated in place the first time a
+kind is opened: roll-ups built, filter tokens written, the FTS index rebuilt, the indexes the roll-ups
+replace dropped (about a minute per million listings, once).
 """
 
 from __future__ import annotations
