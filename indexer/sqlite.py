@@ -58,7 +58,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from operator import attrgetter
@@ -760,6 +760,16 @@ class SQLiteBackend:
             except sqlite3.Error as exc:
                 raise IndexError_(f"SQLite index {self.path}: query failed: {exc}") from exc
 
+    def _iterate(self, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
+        """Rows of a large read, fetched in batches under the lock (one statement, one snapshot)."""
+        with self._lock:
+            try:
+                cursor = self._db.execute(sql, params)
+                while batch := cursor.fetchmany(10_000):
+                    yield from batch
+            except sqlite3.Error as exc:
+                raise IndexError_(f"SQLite index {self.path}: query failed: {exc}") from exc
+
     def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
         self._ensure(kind)
         layout = self._layout(kind)
@@ -861,14 +871,12 @@ class SQLiteBackend:
                 f"GROUP BY v ORDER BY n DESC, v LIMIT ?",
                 [field, *params, int(size)],
             )
-        else:
+        else:  # counted here: SQLite's GROUP BY would sort every matching row first
             value = self._field_expr(schema, field, uses)
             where = " AND ".join([f"{value} IS NOT NULL", *clauses])
-            rows = self._read(
-                f"SELECT {value} AS v, COUNT(*) AS n FROM {self._source(layout, uses)} WHERE {where} "
-                f"GROUP BY v ORDER BY n DESC, v LIMIT ?",
-                [*params, int(size)],
-            )
+            counts = Counter(v for (v,) in self._iterate(
+                f"SELECT {value} FROM {self._source(layout, uses)} WHERE {where}", params))
+            rows = sorted(counts.items(), key=lambda vn: (-vn[1], _sql_order(vn[0])))[: max(0, int(size))]
         if info is not None and info.kind == "bool":
             return [(bool(v), int(n)) for v, n in rows]
         return [(v, int(n)) for v, n in rows]
@@ -900,15 +908,21 @@ class SQLiteBackend:
                 f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} GROUP BY k",
                 params,
             )
-        else:
+        else:  # grouped here, not by a GROUP BY that sorts every row (see terms)
             clauses, params, uses = self._where(schema, filters)
             day = f"substr({self._field_expr(schema, date_field, uses)}, 1, 10)"
-            total = f"TOTAL({self._field_expr(schema, sum_field, uses)})" if sum_field else "NULL"
-            rows = self._read(
-                f"SELECT {day} AS k, COUNT(*), {total} FROM {self._source(layout, uses)} "
-                f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} GROUP BY k",
-                params,
-            )
+            # CAST AS REAL is what TOTAL() adds for a value (text read as a number, NULL skipped)
+            value = f"CAST({self._field_expr(schema, sum_field, uses)} AS REAL)" if sum_field else "NULL"
+            by_day: dict[Any, list[Any]] = {}
+            for key, x in self._iterate(f"SELECT {day}, {value} FROM {self._source(layout, uses)} "
+                                        f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''}", params):
+                bucket = by_day.get(key)
+                if bucket is None:
+                    bucket = by_day[key] = [key, 0, 0.0]
+                bucket[1] += 1
+                if x is not None:
+                    bucket[2] += x
+            rows = list(by_day.values())
         buckets: dict[str, list[Any]] = {}
         for key, n, s in rows:
             start = _bucket_start(key, interval)
@@ -944,6 +958,13 @@ class SQLiteBackend:
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({str(self.path)!r})"
+
+
+def _sql_order(value: Any) -> tuple[int, Any]:
+    """SQLite's ORDER BY for mixed values: numbers, then text (code point order = BINARY), then blobs."""
+    if isinstance(value, int | float):
+        return (0, value)
+    return (1, value) if isinstance(value, str) else (2, value)
 
 
 def _token_filters(layout: _Layout, filters: SearchFilters) -> tuple[list[str], SearchFilters]:
