@@ -858,12 +858,12 @@ class SQLiteBackend:
         routed = self._rollup_for(schema, filters, target=field)
         if routed is not None:
             rollup, clauses, params = routed
-            rows = self._read(
-                f"SELECT r.{_q(field)} AS v, SUM(r.{_q(_Rollup.N)}) AS n FROM {rollup.table} r "
-                f"WHERE {' AND '.join([f'r.{_q(field)} IS NOT NULL', *clauses])} "
-                f"GROUP BY v HAVING n > 0 ORDER BY n DESC, v LIMIT ?",
-                [*params, int(size)],
-            )
+            counts: Counter[Any] = Counter()
+            for v, n in self._iterate(f"SELECT r.{_q(field)}, r.{_q(_Rollup.N)} FROM {rollup.table} r "
+                                      f"WHERE {' AND '.join([f'r.{_q(field)} IS NOT NULL', *clauses])}", params):
+                counts[v] += n
+            rows = sorted(((v, n) for v, n in counts.items() if n > 0),
+                          key=lambda vn: (-vn[1], _sql_order(vn[0])))[: max(0, int(size))]
         elif info is not None and info.kind == "list":
             source = self._source(layout, uses, f"{layout.lst} l", "l.rid") if clauses else f"{layout.lst} l"
             rows = self._read(
