@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -140,6 +141,8 @@ def aggregations(backend: IndexBackend) -> dict[str, Callable[[], object]]:
     return {
         "terms_vendor_ms": lambda: backend.terms("listing", "vendor", size=20),
         "terms_substance_se_ms": lambda: backend.terms("listing", "substance", SearchFilters(ships_from="SE")),
+        "terms_ships_to_ms": lambda: backend.terms("listing", "ships_to"),
+        "terms_vendor_site_ms": lambda: backend.terms("listing", "vendor", SearchFilters(site="svmarket")),
         "week_hist_sum_ms": lambda: backend.date_histogram("listing", "last_seen", "week", sum_field="price_sek"),
         "month_hist_filtered_ms": lambda: backend.date_histogram(
             "listing", "last_seen", "month", SearchFilters(substance="cocaine", price_max=5000.0)),
@@ -152,7 +155,7 @@ def _chunks(it: Iterator[Listing], size: int) -> Iterator[list[Listing]]:
 
 
 def run(backend: IndexBackend, n_docs: int, n_queries: int, batch: int,
-        after_load: Callable[[], None] | None = None) -> dict[str, float]:
+        after_load: Callable[[], None] | None = None, writer: Any = None) -> dict[str, float]:
     upsert_s = upsert_cpu = 0.0
     for chunk in _chunks(iter_listings(n_docs), batch):  # generation is not timed
         t0, c0 = time.perf_counter(), time.process_time()
@@ -167,22 +170,79 @@ def run(backend: IndexBackend, n_docs: int, n_queries: int, batch: int,
     reupsert_rate = len(again) / (time.perf_counter() - t0)
     if after_load:
         after_load()
-    latencies = []
-    for q, f in queries(n_queries):
-        t = time.perf_counter()
-        backend.search("listing", q, f, limit=20)
-        latencies.append((time.perf_counter() - t) * 1000)
     stats: dict[str, float] = {
         "docs": n_docs,
         "upsert_docs_per_s": n_docs / upsert_s,
         "upsert_docs_per_client_cpu_s": n_docs / max(upsert_cpu, 1e-9),
         "reupsert_docs_per_s": reupsert_rate,
-        "search_p50_ms": statistics.median(latencies),
-        "search_p95_ms": percentile(latencies, 95),
     }
-    for name, fn in aggregations(backend).items():
-        stats[name] = _timed_ms(fn)
+    stats.update(_reads(backend, n_queries))
+    if writer is not None:  # the same reads again while another process upserts like a crawl
+        with writer(n_docs) as rate:
+            stats.update({f"{k}_writing": v for k, v in _reads(backend, n_queries).items()})
+        stats["writer_docs_per_s"] = rate()
     return stats
+
+
+def _reads(backend: IndexBackend, n_queries: int) -> dict[str, float]:
+    latencies = []
+    for q, f in queries(n_queries):
+        t = time.perf_counter()
+        backend.search("listing", q, f, limit=20)
+        latencies.append((time.perf_counter() - t) * 1000)
+    out = {"search_p50_ms": statistics.median(latencies), "search_p95_ms": percentile(latencies, 95),
+           "search_max_ms": max(latencies)}
+    for name, fn in aggregations(backend).items():
+        out[name] = _timed_ms(fn)
+    return out
+
+
+def _crawl_writer(path: str, n_docs: int, batch: int, pause: float, stop: Any, counter: Any) -> None:
+    """A crawl's writes: batches of re-crawled listings (new price and last_seen) and new ones."""
+    backend = SQLiteBackend(path)
+    rng = random.Random(7)
+    fresh = n_docs
+    while not stop.is_set():
+        start = rng.randrange(0, max(1, n_docs - batch))
+        docs = list(iter_listings(start + batch // 2, seed=1, start=start))
+        for d in docs:
+            d.price_sek = (d.price_sek or 0) + 1
+            d.last_seen = "2024-06-01T12:00:00Z"
+        docs += list(iter_listings(fresh + batch // 2, seed=1, start=fresh))
+        fresh += batch // 2
+        backend.upsert(docs)
+        with counter.get_lock():
+            counter.value += len(docs)
+        stop.wait(pause)
+    backend.close()
+
+
+class _Writer:
+    """Runs :func:`_crawl_writer` in another process for the duration of a ``with`` block."""
+
+    def __init__(self, path: Path, batch: int = 200, pause: float = 0.2) -> None:
+        self.path, self.batch, self.pause = path, batch, pause
+
+    def __call__(self, n_docs: int) -> _Writer:
+        self.n_docs = n_docs
+        return self
+
+    def __enter__(self) -> Callable[[], float]:
+        ctx = multiprocessing.get_context("spawn")
+        self.stop, self.counter = ctx.Event(), ctx.Value("q", 0)
+        self.proc = ctx.Process(target=_crawl_writer, args=(str(self.path), self.n_docs, self.batch, self.pause,
+                                                            self.stop, self.counter), daemon=True)
+        self.proc.start()
+        while self.counter.value == 0 and self.proc.is_alive():  # wait until it really writes
+            time.sleep(0.05)
+        self.t0 = time.perf_counter()
+        self.written0 = self.counter.value
+        return lambda: self.rate
+
+    def __exit__(self, *exc: object) -> None:
+        self.rate = (self.counter.value - self.written0) / (time.perf_counter() - self.t0)
+        self.stop.set()
+        self.proc.join(60)
 
 
 # ---------------------------------------------------------------------- backends
@@ -213,6 +273,9 @@ class _Bench:
         self.backend = ElasticBackend(url, prefix=f"sokhund-bench-{n}-{os.getpid()}", refresh=False,
                                       spool_dir=self.tmp / "spool", timeout=120.0)
         return self.backend
+
+    def writer(self) -> Any:
+        return _Writer(self.backend.path) if self.name == "sqlite" else None
 
     def after_load(self) -> Callable[[], None] | None:
         if self.name != "es":
@@ -251,12 +314,19 @@ ROWS = [
     ("bulk docs/s", "upsert_docs_per_s", "{:,.0f}"),
     ("bulk docs/client CPU-s", "upsert_docs_per_client_cpu_s", "{:,.0f}"),
     ("re-upsert docs/s", "reupsert_docs_per_s", "{:,.0f}"),
-    ("search p50 ms", "search_p50_ms", "{:.2f}"),
-    ("search p95 ms", "search_p95_ms", "{:.2f}"),
-    ("terms(vendor) ms", "terms_vendor_ms", "{:.1f}"),
-    ("terms(substance|SE) ms", "terms_substance_se_ms", "{:.1f}"),
-    ("week hist+sum ms", "week_hist_sum_ms", "{:.1f}"),
-    ("month hist filtered ms", "month_hist_filtered_ms", "{:.1f}"),
+    *((label + suffix, key + ksuffix, fmt) for ksuffix, suffix in (("", ""), ("_writing", " +writer"))
+      for label, key, fmt in (
+        ("search p50 ms", "search_p50_ms", "{:.2f}"),
+        ("search p95 ms", "search_p95_ms", "{:.2f}"),
+        ("search max ms", "search_max_ms", "{:.1f}"),
+        ("terms(vendor) ms", "terms_vendor_ms", "{:.1f}"),
+        ("terms(substance|SE) ms", "terms_substance_se_ms", "{:.1f}"),
+        ("terms(ships_to) ms", "terms_ships_to_ms", "{:.1f}"),
+        ("terms(vendor|site) ms", "terms_vendor_site_ms", "{:.1f}"),
+        ("week hist+sum ms", "week_hist_sum_ms", "{:.1f}"),
+        ("month hist filtered ms", "month_hist_filtered_ms", "{:.1f}"),
+    )),
+    ("writer docs/s", "writer_docs_per_s", "{:,.0f}"),
     ("bytes/listing", "bytes_per_listing", "{:,.0f}"),
     ("JVM RSS MB", "jvm_rss_mb", "{:,.0f}"),
 ]
@@ -265,10 +335,32 @@ ROWS = [
 def table(results: list[dict[str, Any]]) -> str:
     heads = [f"{r['backend']} {r['docs']:,}" for r in results]
     width = max(12, *(len(h) for h in heads))
-    lines = ["".ljust(24) + "".join(h.rjust(width + 2) for h in heads)]
+    lines = ["".ljust(28) + "".join(h.rjust(width + 2) for h in heads)]
     for label, key, fmt in ROWS:
         cells = [fmt.format(r[key]) if r.get(key) is not None else "-" for r in results]
-        lines.append(label.ljust(24) + "".join(c.rjust(width + 2) for c in cells))
+        lines.append(label.ljust(28) + "".join(c.rjust(width + 2) for c in cells))
+    return "\n".join(lines)
+
+
+# Issue 16's targets for the embedded index at 1M listings: (key, target, True when higher is better).
+TARGETS = [("upsert_docs_per_s", 20_000.0, True), ("search_p95_ms", 50.0, False),
+           *((k, 200.0, False) for k in ("terms_vendor_ms", "terms_substance_se_ms", "terms_ships_to_ms",
+                                          "terms_vendor_site_ms", "week_hist_sum_ms", "month_hist_filtered_ms"))]
+
+
+def targets(results: list[dict[str, Any]]) -> str:
+    """Each figure as a ratio against its target (>= 1.0 meets it), with the machine it ran on."""
+    load = os.getloadavg()
+    lines = [f"targets (ratio >= 1 meets it; {os.cpu_count()} cores, load average now "
+             f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}):"]
+    for r in results:
+        cells = []
+        for key, goal, higher in TARGETS:
+            for k in (key, key + "_writing"):
+                if r.get(k):
+                    ratio = r[k] / goal if higher else goal / r[k]
+                    cells.append(f"{k}={ratio:.2f}{'' if ratio >= 1 else ' MISS'}")
+        lines.append(f"  {r['backend']} {r['docs']:,}: " + ", ".join(cells))
     return "\n".join(lines)
 
 
@@ -280,6 +372,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=5_000, help="documents per upsert call")
     ap.add_argument("--url", default=None, help="an existing Elasticsearch (default: start a local one)")
     ap.add_argument("--heap-mb", type=int, default=1024, help="heap of the local cluster's node")
+    ap.add_argument("--no-writer", dest="writer", action="store_false",
+                    help="skip the second round of reads while another process upserts (SQLite)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     names = [b.strip() for b in args.backend.split(",") if b.strip()]
@@ -294,8 +388,9 @@ def main(argv: list[str] | None = None) -> None:
                 for bench in benches:
                     backend = bench.open(n)
                     print(f"... {bench.name}: {n:,} listings", flush=True)
-                    stats: dict[str, Any] = {"backend": bench.name, **run(backend, n, args.queries, args.batch,
-                                                                           bench.after_load())}
+                    stats: dict[str, Any] = {"backend": bench.name, **run(
+                        backend, n, args.queries, args.batch, bench.after_load(),
+                        bench.writer() if args.writer else None)}
                     stats["bytes_per_listing"] = bench.size_bytes() / n
                     rss = bench.rss_bytes()
                     stats["jvm_rss_mb"] = rss / 2**20 if rss else None
@@ -308,6 +403,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.queries} analyst queries per run (words, two words, prefixes, phrases, filters only; half "
           f"with filters; limit 20); aggregation = median of 5; batches of {args.batch:,}")
     print(table(results))
+    print(targets(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

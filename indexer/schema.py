@@ -39,6 +39,31 @@ DEFAULT_DATE_FIELD: dict[str, str] = {
     "campaign_run": "started_at",
 }
 
+# Pre-aggregated roll-ups (SQLite backend): per kind, field sets whose combinations are counted on every
+# upsert, so terms, histograms and counts filtered on those fields read a few thousand roll-up rows
+# instead of scanning every document. ``@day`` is the day of the kind's default date field (such a roll-up
+# also sums every numeric field, for histograms); a list field counts each element (terms on it only).
+# A query is answered by the first roll-up holding all its fields, else by a scan as before. Each roll-up
+# costs upsert time, and its size is the number of distinct combinations: keep to low-cardinality fields.
+ROLLUPS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "listing": (
+        ("site", "substance", "substance_class", "ships_from", "currency"),
+        ("@day", "site", "substance", "substance_class"),
+        ("vendor", "site"),
+        ("ships_to", "site", "ships_from"),
+    ),
+    "listing_observation": (
+        ("site", "substance", "substance_class", "ships_from"),
+        ("@day", "site", "substance", "substance_class", "ships_from"),
+        ("vendor", "site"),
+    ),
+    "vendor": (("site", "ships_from", "baseline"), ("@day", "site")),
+    "feedback": (("@day", "site"), ("vendor", "site")),
+    "post": (("@day", "site"),),
+    "capture": (("@day", "site", "page_type", "invalid_kind", "network"),),
+    "alert": (("@day", "rule", "entity_kind"),),
+}
+
 # Kinds kept as append-only time series (Elasticsearch data streams; ``@timestamp`` = this field).
 TIME_SERIES: dict[str, str] = {
     "listing_observation": "observed_at",
@@ -95,6 +120,7 @@ class KindSchema:
     fields: dict[str, FieldInfo]
     text_fields: dict[str, float]
     default_date_field: str
+    rollups: tuple[tuple[str, ...], ...] = ()
 
     @property
     def scalar_fields(self) -> list[FieldInfo]:
@@ -131,7 +157,21 @@ def schema_for(kind: str) -> KindSchema:
         fields=infos,
         text_fields={n: w for n, w in TEXT_FIELDS.get(kind, {}).items() if n in infos},
         default_date_field=DEFAULT_DATE_FIELD.get(kind, "id"),
+        rollups=tuple(r for r in (_rollup_keys(keys, infos) for keys in ROLLUPS.get(kind, ())) if r),
     )
+
+
+def _rollup_keys(keys: tuple[str, ...], infos: dict[str, FieldInfo]) -> tuple[str, ...]:
+    """A declared roll-up without the fields this model does not have (or cannot key by: dicts, a
+    second list); empty when nothing but the day is left."""
+    out: list[str] = []
+    for name in keys:
+        info = infos.get(name)
+        if name == "@day" or info is not None and (
+                info.kind not in ("list", "dict") or info.kind == "list" and not any(
+                    infos[o].kind == "list" for o in out if o != "@day")):
+            out.append(name)
+    return tuple(out) if [n for n in out if n != "@day"] else ()
 
 
 def document_class(kind: str) -> type[Document]:

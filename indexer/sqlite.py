@@ -12,12 +12,25 @@ Tables, one set per document kind (``listing``, ``vendor`` …):
   (three times slower), and a re-upserted document whose text did not change costs no FTS work at all.
 * ``<kind>_list``: ``(field, value, rid)`` for the elements of list fields (``ships_to``, ``payment`` …),
   so element-wise filters and terms are index lookups instead of ``json_each`` over every document.
+* ``<kind>_agg_<keys>``: roll-ups (declared in :data:`indexer.schema.ROLLUPS`): document counts, and for
+  roll-ups keyed by the day of the default date field the sums of every numeric field, per combination
+  of a few low-cardinality fields. SQLite has no hash aggregation: ``GROUP BY`` over a million rows
+  sorts them all (2-3 s), while a roll-up holds a few thousand rows. ``terms``, ``date_histogram`` and
+  ``count`` whose fields and equality filters a roll-up holds (dates: whole days on the default date
+  field) read it; anything else (a price range, another date field, a field no roll-up keys) scans the
+  documents as before. The upsert keeps them exact inside its transaction with two set-based
+  statements per roll-up over the batch's rids (take the stored versions out, put the new ones in),
+  using the same ``substr``/``TOTAL`` expressions as the scans.
+* Filter tokens: the FTS index has one more column, ``#filters``, holding one hashed word per value of
+  the text fields the roll-ups key by (``site``, ``vendor``, ``ships_from``, ``ships_to`` …). A text
+  search's equality filters on them become AND terms of the MATCH, which FTS5 intersects in its doclists,
+  instead of a main-table lookup per text match.
 
-Ranking: bm25 (title weighs more than description …). bm25 has to score every match, ~1.3 µs each; a
-query that matches most of a million-listing index (``bitcoin``) would take a second. So when a query
-matches more than ``rank_window`` documents (default 20,000, ``$SOKHUND_SQLITE_RANK_WINDOW``), only the
-most recently indexed ``rank_window`` matches are ranked; ``count`` stays exact. Narrower queries, and
-every query on a smaller index, are ranked over all matches exactly as before.
+Ranking: bm25 (title weighs more than description …) costs ~1.3 µs per match (more for phrases), and a
+query that matches most of a million-listing index (``bitcoin``) would take a second. So a search ranks
+the most recently indexed ``rank_window`` matches (default 2,000, ``$SOKHUND_SQLITE_RANK_WINDOW``) that
+pass its filters: FTS5 walks its doclists by descending rowid and stops there, in one statement. A query
+with fewer matches is ranked over all of them, as before; ``count`` is always exact.
 
 Tokenizer: ``unicode61 remove_diacritics 2``: case folding plus diacritic folding, so ``högsta``,
 ``Högsta`` and ``hogsta`` all match each other, as do ``kvalité``/``kvalite``. Sellers and forum posters
@@ -30,17 +43,22 @@ Concurrency: WAL lets any number of readers (the CLI, analytics, other processes
 crawl writes; ``busy_timeout`` makes a second writer wait instead of failing. Writes take the lock up
 front (``BEGIN IMMEDIATE``) and a whole bulk upsert is one transaction.
 
-Layout versions: an index written by an earlier version (one table per kind with the JSON inline and
-FTS triggers) is migrated in place the first time a kind is opened for writing or reading.
+Layout versions: an index written by an earlier version (layout 1: one table per kind with the JSON
+inline and FTS triggers; layout 2: no roll-ups or filter tokens) is migrated in place the first time a
+kind is opened: roll-ups built, filter tokens written, the FTS index rebuilt, the indexes the roll-ups
+replace dropped (about a minute per million listings, once).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import json
 import os
 import sqlite3
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from operator import attrgetter
@@ -65,11 +83,20 @@ from indexer.query import (
 from indexer.schema import KindSchema, check_field, schema_for
 
 TOKENIZER = "unicode61 remove_diacritics 2"
-SCHEMA_VERSION = 2
-INDEXED_COLUMNS = ("site", "vendor", "substance")
-RANK_WINDOW = 20_000
+SCHEMA_VERSION = 3
+INDEXED_COLUMNS = ("vendor",)  # low-cardinality filters, terms and counts are served by the roll-ups
+RANK_WINDOW = 2_000
 _SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "INTEGER"}
 _CHUNK = 900  # ids per IN (...) lookup, well under SQLite's variable limit
+FILTER_COLUMN = "#filters"  # FTS column of filter tokens (see filter_token)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # sites, vendors, countries repeat in every batch
+def filter_token(field: str, value: str) -> str:
+    """The word that stands for ``field = value`` in the FTS index: a search filtered on it is one more
+    AND term that FTS5 intersects in its doclists (skipping whole pages), instead of a row lookup per
+    text match. 64 bits of a hash: letters and digits only, so the tokenizer keeps it whole."""
+    return "f" + hashlib.blake2b(f"{field}\x1f{value}".encode(), digest_size=8).hexdigest()
 
 
 def _q(name: str) -> str:
@@ -112,6 +139,103 @@ def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
+def _affine(kind: str, value: Any) -> Any:
+    """``value`` as SQLite stores it in a column of ``kind`` (so a key built from a document equals the
+    key built from the row read back): numbers in a TEXT column become text, ints in a REAL one floats."""
+    value = _column_value(value)
+    if value is None or isinstance(value, str) and kind == "str":
+        return value
+    if isinstance(value, bool):
+        value = int(value)
+    try:
+        if kind == "str":
+            return str(value)
+        if kind == "float":
+            return float(value)
+        if kind in ("int", "bool") and isinstance(value, float) and value.is_integer():
+            return int(value)
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+class _Rollup:
+    """One pre-aggregated table: document counts (and numeric sums) per combination of ``keys``.
+
+    The main roll-up of a kind is keyed by its dimensions plus the day of its default date field and
+    sums every numeric field; a wide one by one more field (a list field: one row per element) plus the
+    dimensions. Maintained inside the upsert's transaction from the old and new values of each
+    document, so it is always consistent with the documents."""
+
+    DAY, N, K = "#day", "#n", "#k"
+
+    def __init__(self, schema: KindSchema, keys: tuple[str, ...]) -> None:
+        self.kind = schema.kind
+        self.list_field = next((n for n in keys if n != "@day" and schema.fields[n].kind == "list"), None)
+        self.fields = [n for n in keys if n != "@day" and n != self.list_field]  # main-table columns
+        self.sql_types = {n: _SQL_TYPES[schema.fields[n].kind] for n in self.fields} | {self.DAY: "TEXT"}
+        self.date = schema.default_date_field if "@day" in keys and schema.default_date_field in schema.fields \
+            else None
+        numeric = [f.name for f in schema.scalar_fields if f.kind in ("float", "int", "bool")]
+        self.sums = numeric if self.date and not self.list_field else []
+        self.table = _q(f"{self.kind}_agg_" + "_".join(n.strip("@") for n in keys))
+        self.key_columns = ([self.list_field] if self.list_field else []) + self.fields + (
+            [self.DAY] if self.date else [])
+
+    def sum_column(self, name: str) -> str:
+        return _q(f"#sum.{name}")
+
+    def create(self, db: sqlite3.Connection) -> None:
+        # key columns typed like the main table's, so a filter value compares the same way in both
+        cols = "".join(f", {_q(n)} {self.sql_types.get(n, '')}".rstrip() for n in self.key_columns)
+        sums = "".join(f", {self.sum_column(n)} REAL NOT NULL DEFAULT 0" for n in self.sums)
+        db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({_q(self.K)} BLOB PRIMARY KEY{cols}, "
+                   f"{_q(self.N)} INTEGER NOT NULL{sums}) WITHOUT ROWID")
+
+    def add(self, db: sqlite3.Connection, layout: _Layout, rids: str | None, sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1) what the documents whose rids ``rids`` selects contribute
+        (all documents when None). Set-based SQL over the batch: the same expressions (``substr`` for
+        the day, ``TOTAL`` for sums) as the scans the roll-up stands in for, so both agree."""
+        keys = [f"t.{_q(n)}" for n in self.fields]
+        if self.date:
+            keys.append(f"substr(t.{_q(self.date)}, 1, 10)")
+        source = f"{layout.t} t"
+        where = [f"t.rid IN ({rids})"] if rids else ["1"]
+        if self.list_field:
+            keys.insert(0, "l.value")
+            source = f"{layout.lst} l JOIN {layout.t} t ON t.rid = l.rid"
+            where = [f"l.field = {_sql_literal(self.list_field)}",
+                     *([f"l.rid IN ({rids})"] if rids else [])]
+        names = [self.K, *self.key_columns, self.N, *self.sums]
+        cols = ", ".join([*(_q(n) for n in names[:-len(self.sums) or None]), *(self.sum_column(n) for n in self.sums)])
+        picks = ", ".join([f"json_array({', '.join(keys)})", *keys, f"{sign} * COUNT(*)",
+                           *(f"{sign} * TOTAL(t.{_q(n)})" for n in self.sums)])
+        sets = ", ".join(f"{c} = {c} + excluded.{c}" for c in (_q(self.N), *(self.sum_column(n) for n in self.sums)))
+        db.execute(f"INSERT INTO {self.table} ({cols}) SELECT {picks} FROM {source} WHERE {' AND '.join(where)} "
+                   f"GROUP BY 1 ON CONFLICT({_q(self.K)}) DO UPDATE SET {sets}")
+        if sign < 0:
+            db.execute(f"DELETE FROM {self.table} WHERE {_q(self.N)} = 0")
+
+    def rebuild(self, db: sqlite3.Connection, layout: _Layout) -> None:
+        """Fill the roll-up from the documents (a new index layout, or a roll-up added later)."""
+        db.execute(f"DELETE FROM {self.table}")
+        self.add(db, layout, None, 1)
+
+
+_BATCH = "SELECT rid FROM temp.sokhund_batch"
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _Row:
+    """Stored column values read as attributes (the filter tokens of a document already in the index)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
 class _Layout:
     """Where each field of a kind lives: main table column, doc-table text column, list table or JSON only."""
 
@@ -125,6 +249,23 @@ class _Layout:
         self.weights = ", ".join(str(schema.text_fields[n]) for n in self.text)
         self._main = _getter([c.name for c in self.main])
         self._text = _getter(self.text)
+        self.rollups = [_Rollup(schema, keys) for keys in schema.rollups]
+        # equality filters that searches turn into FTS terms: the text fields of the roll-ups' keys
+        keyed = {n for r in self.rollups for n in (*r.fields, *([r.list_field] if r.list_field else []))}
+        self.token_scalars = [n for n in sorted(keyed) if schema.fields[n].kind == "str"] if self.text else []
+        self.token_lists = [n for n in sorted(keyed) if schema.fields[n].kind == "list"] if self.text else []
+        self._token_values = _getter(self.token_scalars)
+        tokens = bool(self.token_scalars or self.token_lists)
+        self.fts_cols = [*self.text, *([FILTER_COLUMN] if tokens else [])]  # doc-table columns the FTS indexes
+        self.weights += ", 0" if tokens else ""
+
+    def tokens(self, doc: Document, lists: dict[str, set[Any]]) -> str:
+        """The filter tokens of a document (its FILTER_COLUMN text)."""
+        out = [filter_token(n, v if isinstance(v, str) else _affine("str", v))
+               for n, v in zip(self.token_scalars, self._token_values(doc), strict=True) if v is not None]
+        for n in self.token_lists:
+            out += [filter_token(n, v) for v in lists.get(n, ()) if isinstance(v, str)]
+        return " ".join(out)
 
     def values(self, doc: Document) -> tuple[tuple[Any, ...], tuple[Any, ...], list[tuple[str, Any]], str]:
         """(main-table values, text values, list fields, JSON) of a document, in one pass.
@@ -141,7 +282,10 @@ class _Layout:
                 [(n, data.get(n)) for n in self.lists], orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode())
 
     def signature(self) -> str:
-        return json.dumps({"v": SCHEMA_VERSION, "text": self.text, "lists": self.lists, "tok": TOKENIZER})
+        return json.dumps({"v": SCHEMA_VERSION, "text": self.text, "lists": self.lists, "tok": TOKENIZER,
+                           "rollups": [r.key_columns + r.sums for r in self.rollups],
+                           "tokens": [self.token_scalars, self.token_lists]})
+
 
 
 class SQLiteBackend:
@@ -171,6 +315,8 @@ class SQLiteBackend:
             self._db.execute("PRAGMA temp_store = MEMORY")
             self._db.execute("PRAGMA mmap_size = 1073741824")  # reads of a large index go through the page cache
             self._db.execute("PRAGMA foreign_keys = OFF")
+            # fewer, larger checkpoints: a page changed by several batches is copied to the file once
+            self._db.execute("PRAGMA wal_autocheckpoint = 4000")
         except sqlite3.Error as exc:  # "file is not a database" says which file nowhere else
             self._db.close()
             raise IndexError_(f"cannot open SQLite index {self.path}: {exc}") from exc
@@ -208,6 +354,11 @@ class SQLiteBackend:
             if not self._is_current(layout):  # readers of an up-to-date index never take the write lock
                 with self._write():
                     self._create(layout)
+                # a migration rewrites most pages into the WAL; reads from the WAL bypass mmap and are
+                # several times slower, so copy them back now rather than at some later checkpoint
+                wal = Path(f"{self.path}-wal")
+                if wal.exists() and wal.stat().st_size > 64 << 20:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._ready.add(kind)
         return schema
 
@@ -226,7 +377,7 @@ class SQLiteBackend:
         if not main or "doc" in main or any(c.name not in main for c in layout.main):
             return False
         docs = self._columns(f"{layout.kind}_doc")
-        if not docs or any(n not in docs for n in layout.text):
+        if not docs or any(n not in docs for n in layout.fts_cols):
             return False
         return self._meta(f"{layout.kind}_layout") == layout.signature()
 
@@ -248,7 +399,7 @@ class SQLiteBackend:
         )
         db.execute(
             f"CREATE TABLE IF NOT EXISTS {layout.d} (rid INTEGER PRIMARY KEY, doc TEXT NOT NULL"
-            + "".join(f", {_q(n)} TEXT" for n in layout.text) + ")"
+            + "".join(f", {_q(n)} TEXT" for n in layout.fts_cols) + ")"
         )
         if old is not None:
             old_cols = self._columns(old)
@@ -277,10 +428,12 @@ class SQLiteBackend:
             if n not in docs:
                 db.execute(f"ALTER TABLE {layout.d} ADD COLUMN {_q(n)} TEXT")
                 db.execute(f"UPDATE {layout.d} SET {_q(n)} = json_extract(doc, ?)", (f'$."{n}"',))
+        if FILTER_COLUMN in layout.fts_cols and FILTER_COLUMN not in docs:
+            db.execute(f"ALTER TABLE {layout.d} ADD COLUMN {_q(FILTER_COLUMN)} TEXT")
         # Few secondary indexes: each costs ~10% of bulk-insert speed; low-cardinality filters
         # (ships_from, substance_class) are cheap to scan in the narrow table.
         schema = schema_for(kind)
-        for name in (*INDEXED_COLUMNS, schema.default_date_field):
+        for name in INDEXED_COLUMNS:
             if any(c.name == name for c in layout.main):
                 db.execute(f"CREATE INDEX IF NOT EXISTS {_q(f'{kind}_{name}')} ON {layout.t}({_q(name)})")
         signature = layout.signature()
@@ -302,14 +455,43 @@ class SQLiteBackend:
         if layout.text:
             if rebuild:
                 db.execute(f"DROP TABLE IF EXISTS {layout.fts}")
+                self._fill_tokens(layout)
             db.execute(
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS {layout.fts} USING fts5("
-                + ", ".join(_q(n) for n in layout.text)
+                + ", ".join(_q(n) for n in layout.fts_cols)
                 + f", content={layout.d}, content_rowid='rid', tokenize='{TOKENIZER}')"
             )
             if rebuild:
                 db.execute(f"INSERT INTO {layout.fts}({layout.fts}) VALUES ('rebuild')")
+        if rebuild:  # layouts before 3 had indexes the roll-ups replace
+            for name in ("site", "substance", schema.default_date_field):
+                if name not in INDEXED_COLUMNS:
+                    db.execute(f"DROP INDEX IF EXISTS {_q(f'{kind}_{name}')}")
+        for rollup in layout.rollups:
+            if rebuild:
+                db.execute(f"DROP TABLE IF EXISTS {rollup.table}")
+            rollup.create(db)
+            if rebuild:
+                rollup.rebuild(db, layout)
         db.execute("INSERT OR REPLACE INTO sokhund_meta(key, value) VALUES (?, ?)", (f"{kind}_layout", signature))
+
+    def _fill_tokens(self, layout: _Layout) -> None:
+        """Write the filter tokens of every stored document (a new layout, or new filter fields)."""
+        if FILTER_COLUMN not in layout.fts_cols:
+            return
+        cols = "".join(f", t.{_q(n)}" for n in layout.token_scalars)
+        rows = self._db.execute(f"SELECT t.rid{cols} FROM {layout.t} t").fetchall()
+        lists: dict[int, dict[str, set[Any]]] = defaultdict(lambda: defaultdict(set))
+        if layout.token_lists:
+            marks = ", ".join("?" for _ in layout.token_lists)
+            for rid, field, value in self._db.execute(
+                    f"SELECT rid, field, value FROM {layout.lst} WHERE field IN ({marks})", layout.token_lists):
+                lists[rid][field].add(value)
+        updates = []
+        for row in rows:
+            doc = _Row(dict(zip(layout.token_scalars, row[1:], strict=True)))
+            updates.append((layout.tokens(doc, lists.get(row[0], {})), row[0]))  # type: ignore[arg-type]
+        self._db.executemany(f"UPDATE {layout.d} SET {_q(FILTER_COLUMN)} = ? WHERE rid = ?", updates)
 
     def _backfill(self, layout: _Layout, name: str) -> None:
         self._db.execute(
@@ -371,24 +553,21 @@ class SQLiteBackend:
                 next_rid += 1
         old_text: dict[int, tuple[Any, ...]] = {}
         if layout.text and existing:
-            cols = ", ".join(_q(n) for n in layout.text)
+            cols = ", ".join(_q(n) for n in layout.fts_cols)
             for chunk in _chunks(existing):
                 marks = ", ".join("?" for _ in chunk)
                 for row in db.execute(f"SELECT rid, {cols} FROM {layout.d} WHERE rid IN ({marks})", chunk):
                     old_text[row[0]] = tuple(row[1:])
+        if layout.rollups and existing:  # take the stored versions out of the roll-ups
+            self._batch_rids(db, existing)
+            for rollup in layout.rollups:
+                rollup.add(db, layout, _BATCH, -1)
         main_rows, doc_rows, fts_delete, fts_insert, list_rows = [], [], [], [], []
         for doc_id, doc in items.items():
             rid = rids[doc_id]
             main, texts, lists, body = layout.values(doc)
+            elements: dict[str, set[Any]] = {}
             main_rows.append((rid, doc_id, *main))
-            doc_rows.append((rid, body, *texts))
-            if layout.text:
-                before = old_text.get(rid)
-                if before is None:
-                    fts_insert.append((rid, *texts))
-                elif before != texts:
-                    fts_delete.append((rid, *before))
-                    fts_insert.append((rid, *texts))
             for name, values in lists:
                 if values and isinstance(values, list | tuple | set | frozenset):
                     try:
@@ -397,6 +576,17 @@ class SQLiteBackend:
                         unique = {_element(x) for x in values}
                     unique.discard(None)
                     list_rows.extend([(name, v, rid) for v in unique])
+                    elements[name] = unique
+            if len(layout.fts_cols) > len(layout.text):
+                texts = (*texts, layout.tokens(doc, elements))
+            doc_rows.append((rid, body, *texts))
+            if layout.text:
+                before = old_text.get(rid)
+                if before is None:
+                    fts_insert.append((rid, *texts))
+                elif before != texts:
+                    fts_delete.append((rid, *before))
+                    fts_insert.append((rid, *texts))
         names = ["rid", "id", *(c.name for c in layout.main)]
         _executemany(
             db,
@@ -404,7 +594,7 @@ class SQLiteBackend:
             f"ON CONFLICT(rid) DO UPDATE SET " + ", ".join(f"{_q(n)} = excluded.{_q(n)}" for n in names[1:]),
             main_rows,
         )
-        dnames = ["rid", "doc", *layout.text]
+        dnames = ["rid", "doc", *layout.fts_cols]
         _executemany(
             db,
             f"INSERT OR REPLACE INTO {layout.d} ({', '.join(_q(n) for n in dnames)}) "
@@ -412,8 +602,8 @@ class SQLiteBackend:
             doc_rows,
         )
         if layout.text:
-            cols = ", ".join(_q(n) for n in layout.text)
-            marks = ", ".join("?" for _ in layout.text)
+            cols = ", ".join(_q(n) for n in layout.fts_cols)
+            marks = ", ".join("?" for _ in layout.fts_cols)
             if fts_delete:
                 db.executemany(
                     f"INSERT INTO {layout.fts}({layout.fts}, rowid, {cols}) VALUES ('delete', ?, {marks})",
@@ -426,6 +616,17 @@ class SQLiteBackend:
                 db.execute(f"DELETE FROM {layout.lst} WHERE rid IN ({', '.join('?' for _ in chunk)})", chunk)
             if list_rows:
                 _executemany(db, f"INSERT OR IGNORE INTO {layout.lst} (field, value, rid) VALUES (?, ?, ?)", list_rows)
+        if layout.rollups:  # and the new versions in
+            self._batch_rids(db, list(rids.values()))
+            for rollup in layout.rollups:
+                rollup.add(db, layout, _BATCH, 1)
+
+    @staticmethod
+    def _batch_rids(db: sqlite3.Connection, rids: list[int]) -> None:
+        """The rids of the documents being written, for the roll-ups' set-based updates."""
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS sokhund_batch (rid INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM temp.sokhund_batch")
+        db.executemany("INSERT OR IGNORE INTO temp.sokhund_batch (rid) VALUES (?)", [(r,) for r in rids])
 
     def delete(self, kind: str, doc_id: str) -> None:
         self._ensure(kind)
@@ -435,13 +636,17 @@ class SQLiteBackend:
             if row is None:
                 return
             rid = row[0]
+            if layout.rollups:
+                self._batch_rids(db, [rid])
+                for rollup in layout.rollups:
+                    rollup.add(db, layout, _BATCH, -1)
             if layout.text:
-                cols = ", ".join(_q(n) for n in layout.text)
+                cols = ", ".join(_q(n) for n in layout.fts_cols)
                 old = db.execute(f"SELECT {cols} FROM {layout.d} WHERE rid = ?", (rid,)).fetchone()
                 if old is not None:
                     db.execute(
                         f"INSERT INTO {layout.fts}({layout.fts}, rowid, {cols}) "
-                        f"VALUES ('delete', ?, {', '.join('?' for _ in layout.text)})",
+                        f"VALUES ('delete', ?, {', '.join('?' for _ in layout.fts_cols)})",
                         (rid, *old),
                     )
             if layout.lists:
@@ -510,6 +715,57 @@ class SQLiteBackend:
                     params.append(bound)
         return clauses, params, uses
 
+    def _rollup_for(self, schema: KindSchema, filters: SearchFilters | None, *, target: str | None = None,
+                    histogram: str | None = None, sum_field: str | None = None) -> tuple[_Rollup, list[str], list[Any]] | None:
+        """The roll-up that answers a terms (``target``), histogram or count query exactly, with its WHERE
+        clauses; None when the query needs the documents: a filter on a field the roll-up does not keep,
+        a price range, a date bound that is not a whole day, a histogram on another date field."""
+        layout = self._layout(schema.kind)
+        conditions: list[tuple[str, list[Any] | None]] = []
+        if filters is not None:
+            if filters.price_min is not None or filters.price_max is not None:
+                return None
+            for name in ("site", "vendor", "substance", "substance_class", "ships_from"):
+                value = getattr(filters, name)
+                if value is not None:
+                    conditions.append((name, value))
+            conditions += list((filters.extra or {}).items())
+        gte = lt = lte = None
+        if filters is not None:
+            gte, lt, lte = date_bounds(filters)
+        dated = bool(gte or lt or lte)
+        if dated and (lte or schema.date_field(filters.date_field) != schema.default_date_field  # type: ignore[union-attr]
+                      or any(b and len(b) != 10 for b in (gte, lt))):
+            return None
+        for rollup in layout.rollups:
+            if rollup.list_field is not None and target != rollup.list_field:
+                continue  # a roll-up over list elements counts elements: it answers terms on them only
+            if target is not None and target != rollup.list_field and target not in rollup.fields:
+                continue
+            if (histogram or dated) and (rollup.date is None or (histogram and histogram != rollup.date)):
+                continue
+            if histogram and sum_field is not None and sum_field not in rollup.sums:
+                continue
+            if any(name not in rollup.fields for name, _ in conditions):
+                continue
+            clauses: list[str] = []
+            params: list[Any] = []
+            for name, value in conditions:
+                column = f"r.{_q(check_field(name))}"
+                if value is None:
+                    clauses.append(f"{column} IS NULL")
+                    continue
+                values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+                values = [int(v) if isinstance(v, bool) else v for v in values]
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+            for op, bound in ((">=", gte), ("<", lt)):
+                if bound:
+                    clauses.append(f"r.{_q(_Rollup.DAY)} {op} ?")
+                    params.append(bound)
+            return rollup, clauses, params
+        return None
+
     def _source(self, layout: _Layout, uses: set[str], first: str = "", on: str = "") -> str:
         """The FROM clause: ``first`` (joined to ``t`` by ``on``) if given, the main table, and the doc
         table when a filter or value needs it."""
@@ -520,6 +776,16 @@ class SQLiteBackend:
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise IndexError_(f"SQLite index {self.path}: query failed: {exc}") from exc
+
+    def _iterate(self, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
+        """Rows of a large read, fetched in batches under the lock (one statement, one snapshot)."""
+        with self._lock:
+            try:
+                cursor = self._db.execute(sql, params)
+                while batch := cursor.fetchmany(10_000):
+                    yield from batch
             except sqlite3.Error as exc:
                 raise IndexError_(f"SQLite index {self.path}: query failed: {exc}") from exc
 
@@ -551,6 +817,12 @@ class SQLiteBackend:
         """Documents matching ``filters`` (and ``query``, expanded as :meth:`search` expands it)."""
         schema = self._ensure(kind)
         layout = self._layout(kind)
+        if not query:
+            routed = self._rollup_for(schema, filters) if filters is not None else None
+            if routed is not None:
+                rollup, rclauses, rparams = routed
+                where = f" WHERE {' AND '.join(rclauses)}" if rclauses else ""
+                return int(self._read(f"SELECT TOTAL({_q(_Rollup.N)}) FROM {rollup.table} r{where}", rparams)[0][0])
         clauses, params, uses = self._where(schema, filters)
         plan = self._plan(schema, query)
         if not plan:
@@ -619,9 +891,11 @@ class SQLiteBackend:
         else:
             best: dict[str, tuple[Any, ...]] = {}
             for expression, alt in self._alternatives(schema, filters, plan):
-                c, p, u = (clauses, params, uses) if alt is filters else self._where(schema, alt)
-                found = (self._listed(layout, c, p, u, limit) if expression is None
-                         else self._ranked(layout, expression, c, p, u, limit))
+                if expression is None:
+                    c, p, u = (clauses, params, uses) if alt is filters else self._where(schema, alt)
+                    found = self._listed(layout, c, p, u, limit)
+                else:
+                    found = self._ranked(layout, schema, expression, alt, limit)
                 for row in found:
                     if row[0] not in best or row[2] > best[row[0]][2]:
                         best[row[0]] = row
@@ -637,21 +911,25 @@ class SQLiteBackend:
             [*params, limit],
         )
 
-    def _ranked(self, layout: _Layout, expression: str, clauses: list[str], params: list[Any], uses: set[str],
+    def _ranked(self, layout: _Layout, schema: KindSchema, expression: str, filters: SearchFilters | None,
                 limit: int) -> list[tuple[Any, ...]]:
+        tokens: list[str] = []
+        if filters is not None:
+            tokens, filters = _token_filters(layout, filters)  # equality filters as FTS filter tokens
+        clauses, params, uses = self._where(schema, filters)
+        if tokens:
+            expression = f"({expression}) AND " + " AND ".join(tokens)
         fts = layout.fts
         source = self._source(layout, uses, fts, f"{fts}.rowid")
         where = " AND ".join([f"{fts} MATCH ?", *clauses])
-        bound = self._read(
-            f"SELECT {fts}.rowid FROM {source} WHERE {where} ORDER BY {fts}.rowid DESC LIMIT 1 OFFSET ?",
-            [expression, *params, self.rank_window - 1],
-        )
-        window = f" AND {fts}.rowid >= ?" if bound else ""
+        # One pass: the newest ``rank_window`` matches (FTS5 walks its doclists by descending rowid and
+        # stops there), bm25 computed for those only, the best ``limit`` of them kept.
         return self._read(
-            f"SELECT x.id, d.doc, x.score FROM (SELECT t.rid, t.id, -bm25({fts}, {layout.weights}) AS score "
-            f"FROM {source} WHERE {where}{window} ORDER BY bm25({fts}, {layout.weights}), t.id LIMIT ?) x "
+            f"SELECT x.id, d.doc, x.score FROM (SELECT rid, id, score FROM (SELECT t.rid, t.id, "
+            f"-bm25({fts}, {layout.weights}) AS score FROM {source} WHERE {where} "
+            f"ORDER BY {fts}.rowid DESC LIMIT ?) ORDER BY score DESC, id LIMIT ?) x "
             f"JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.score DESC, x.id",
-            [expression, *params, *([bound[0][0]] if bound else []), limit],
+            [expression, *params, self.rank_window, limit],
         )
 
     def terms(
@@ -663,21 +941,28 @@ class SQLiteBackend:
         layout = self._layout(kind)
         clauses, params, uses = self._where(schema, filters)
         info = schema.fields.get(check_field(field))
-        if info is not None and info.kind == "list":
+        routed = self._rollup_for(schema, filters, target=field)
+        if routed is not None:
+            rollup, clauses, params = routed
+            counts: Counter[Any] = Counter()
+            for v, n in self._iterate(f"SELECT r.{_q(field)}, r.{_q(_Rollup.N)} FROM {rollup.table} r "
+                                      f"WHERE {' AND '.join([f'r.{_q(field)} IS NOT NULL', *clauses])}", params):
+                counts[v] += n
+            rows = sorted(((v, n) for v, n in counts.items() if n > 0),
+                          key=lambda vn: (-vn[1], _sql_order(vn[0])))[: max(0, int(size))]
+        elif info is not None and info.kind == "list":
             source = self._source(layout, uses, f"{layout.lst} l", "l.rid") if clauses else f"{layout.lst} l"
             rows = self._read(
                 f"SELECT l.value AS v, COUNT(*) AS n FROM {source} WHERE {' AND '.join(['l.field = ?', *clauses])} "
                 f"GROUP BY v ORDER BY n DESC, v LIMIT ?",
                 [field, *params, int(size)],
             )
-        else:
+        else:  # counted here: SQLite's GROUP BY would sort every matching row first
             value = self._field_expr(schema, field, uses)
             where = " AND ".join([f"{value} IS NOT NULL", *clauses])
-            rows = self._read(
-                f"SELECT {value} AS v, COUNT(*) AS n FROM {self._source(layout, uses)} WHERE {where} "
-                f"GROUP BY v ORDER BY n DESC, v LIMIT ?",
-                [*params, int(size)],
-            )
+            counts = Counter(v for (v,) in self._iterate(
+                f"SELECT {value} FROM {self._source(layout, uses)} WHERE {where}", params))
+            rows = sorted(counts.items(), key=lambda vn: (-vn[1], _sql_order(vn[0])))[: max(0, int(size))]
         if info is not None and info.kind == "bool":
             return [(bool(v), int(n)) for v, n in rows]
         return [(v, int(n)) for v, n in rows]
@@ -698,18 +983,36 @@ class SQLiteBackend:
         schema = self._ensure(kind)
         layout = self._layout(kind)
         check_interval(interval)
-        clauses, params, uses = self._where(schema, filters)
-        day = f"substr({self._field_expr(schema, date_field, uses)}, 1, 10)"
-        total = f"TOTAL({self._field_expr(schema, sum_field, uses)})" if sum_field else "NULL"
-        rows = self._read(
-            f"SELECT {day} AS k, COUNT(*), {total} FROM {self._source(layout, uses)} "
-            f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} GROUP BY k",
-            params,
-        )
+        check_field(date_field)
+        routed = self._rollup_for(schema, filters, histogram=date_field,
+                                  sum_field=check_field(sum_field) if sum_field else None)
+        if routed is not None:
+            rollup, clauses, params = routed
+            total = f"TOTAL(r.{rollup.sum_column(sum_field)})" if sum_field else "NULL"
+            rows = self._read(
+                f"SELECT r.{_q(_Rollup.DAY)} AS k, SUM(r.{_q(_Rollup.N)}), {total} FROM {rollup.table} r "
+                f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} GROUP BY k",
+                params,
+            )
+        else:  # grouped here, not by a GROUP BY that sorts every row (see terms)
+            clauses, params, uses = self._where(schema, filters)
+            day = f"substr({self._field_expr(schema, date_field, uses)}, 1, 10)"
+            # CAST AS REAL is what TOTAL() adds for a value (text read as a number, NULL skipped)
+            value = f"CAST({self._field_expr(schema, sum_field, uses)} AS REAL)" if sum_field else "NULL"
+            by_day: dict[Any, list[Any]] = {}
+            for key, x in self._iterate(f"SELECT {day}, {value} FROM {self._source(layout, uses)} "
+                                        f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''}", params):
+                bucket = by_day.get(key)
+                if bucket is None:
+                    bucket = by_day[key] = [key, 0, 0.0]
+                bucket[1] += 1
+                if x is not None:
+                    bucket[2] += x
+            rows = list(by_day.values())
         buckets: dict[str, list[Any]] = {}
         for key, n, s in rows:
             start = _bucket_start(key, interval)
-            if start is None:
+            if start is None or not n:
                 continue
             bucket = buckets.setdefault(start, [0, 0.0])
             bucket[0] += int(n)
@@ -741,6 +1044,32 @@ class SQLiteBackend:
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({str(self.path)!r})"
+
+
+def _sql_order(value: Any) -> tuple[int, Any]:
+    """SQLite's ORDER BY for mixed values: numbers, then text (code point order = BINARY), then blobs."""
+    if isinstance(value, int | float):
+        return (0, value)
+    return (1, value) if isinstance(value, str) else (2, value)
+
+
+def _token_filters(layout: _Layout, filters: SearchFilters) -> tuple[list[str], SearchFilters]:
+    """The equality filters that have filter tokens, as FTS5 terms (``(a OR b)`` for several values),
+    and the filters that are left for SQL. Only text values have tokens; ``None`` (missing) has none."""
+    tokened = {*layout.token_scalars, *layout.token_lists}
+    terms: list[str] = []
+
+    def take(name: str, value: Any) -> bool:
+        values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+        if name not in tokened or not values or not all(isinstance(v, str) for v in values):
+            return False
+        terms.append("(" + " OR ".join(filter_token(name, v) for v in values) + ")")
+        return True
+
+    named = {n: None for n in ("site", "vendor", "substance", "substance_class", "ships_from")
+             if getattr(filters, n) is not None and take(n, getattr(filters, n))}
+    extra = {n: v for n, v in (filters.extra or {}).items() if v is None or not take(n, v)}
+    return terms, dataclasses.replace(filters, extra=extra, **named)
 
 
 def _executemany(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -254,3 +254,144 @@ def test_rank_window_bounds_ranking_not_matching(tmp_path: Path) -> None:
     assert wide.search("listing", "kokain", limit=1)[0].doc["listing_id"] == "0"  # the best match overall
     wide.close()
     b.close()
+
+
+def _scanned(b: SQLiteBackend) -> SQLiteBackend:
+    """The same index answering every aggregation by scanning the documents (no roll-up)."""
+    b._rollup_for = lambda *a, **k: None  # type: ignore[method-assign]
+    return b
+
+
+AGG_QUESTIONS = [
+    ("terms", "site", None),
+    ("terms", "substance", SearchFilters(ships_from="SE")),
+    ("terms", "ships_to", SearchFilters(site="svmarket")),
+    ("terms", "payment", None),
+    ("terms", "vendor", SearchFilters(site="intlmarket")),
+    ("terms", "substance_class", SearchFilters(date_from="2024-03-04", date_to="2024-03-10")),
+    ("hist", "week", SearchFilters(substance="cocaine")),
+    ("hist", "day", SearchFilters(site="svmarket", date_from="2024-03-02")),
+    ("count", None, SearchFilters(site="svmarket", substance_class="stimulant")),
+    ("count", None, SearchFilters(extra={"ships_from": None})),
+]
+
+
+def _answers(b: SQLiteBackend) -> list[object]:
+    out: list[object] = []
+    for what, arg, f in AGG_QUESTIONS:
+        if what == "terms":
+            out.append(b.terms("listing", str(arg), f, size=50))
+        elif what == "hist":
+            out.append([(k, n, round(s or 0, 6)) for k, n, s in
+                        b.date_histogram("listing", "last_seen", str(arg), f, sum_field="price_sek")])
+        else:
+            out.append(b.count("listing", f))
+    return out
+
+
+def test_rollups_answer_as_a_scan_after_updates_and_deletes(tmp_path: Path) -> None:
+    """Roll-ups follow every insert, change (a field moving to another value, a list losing an element,
+    a value set to None) and delete: their answers equal those of a scan of the documents."""
+    import random
+
+    path = tmp_path / "i.sqlite"
+    b = SQLiteBackend(path)
+    rng = random.Random(3)
+    sites, subs = ["svmarket", "intlmarket"], [("cocaine", "stimulant"), ("cannabis", "cannabis"), (None, None)]
+
+    def doc(i: int, v: int) -> object:
+        sub, cls = rng.choice(subs)
+        return listing(str(i), site=sites[i % 2], title=f"t{i} v{v}", substance=sub, substance_class=cls,
+                       vendor=f"v{rng.randrange(5)}", ships_from=rng.choice(["SE", "NL", None]),
+                       ships_to=rng.sample(["SE", "NO", "DE"], rng.randrange(0, 3)),
+                       payment=rng.sample(["BTC", "XMR"], rng.randrange(0, 2)),
+                       price_sek=rng.choice([None, 100.0, 250.5, 1200.0]),
+                       last_seen=f"2024-03-{rng.randrange(1, 20):02d}T1{v % 10}:00:00Z")
+
+    b.upsert([doc(i, 0) for i in range(60)])
+    for v in range(1, 4):
+        b.upsert([doc(i, v) for i in rng.sample(range(80), 30)])  # changes and some new ones
+        for i in rng.sample(range(80), 5):
+            b.delete("listing", listing(str(i)).id)
+    b.upsert(corpus())
+    routed = _answers(b)
+    assert routed == _answers(_scanned(SQLiteBackend(path)))
+    assert any(routed[0]) and routed[-2]  # the questions found something
+    raw = sqlite3.connect(path)
+    assert raw.execute('SELECT COUNT(*) FROM "listing_agg_vendor_site" WHERE "#n" <= 0').fetchone()[0] == 0
+    b.close()
+
+
+def test_rollups_serve_only_what_they_hold(tmp_path: Path) -> None:
+    """A price range, a time-of-day bound or a field outside every roll-up goes to the documents."""
+    b = SQLiteBackend(tmp_path / "i.sqlite")
+    b.upsert(corpus())
+    schema = b._ensure("listing")
+    assert b._rollup_for(schema, SearchFilters(ships_from="SE"), target="substance") is not None
+    assert b._rollup_for(schema, SearchFilters(date_from="2024-03-04"), histogram="last_seen") is not None
+    for f, kw in [(SearchFilters(price_max=500), {"target": "substance"}),
+                  (SearchFilters(date_from="2024-03-04T12:00:00Z"), {"histogram": "last_seen"}),
+                  (SearchFilters(date_to="2024-03-04", date_field="first_seen"), {"target": "site"}),
+                  (SearchFilters(extra={"escrow": "FE"}), {"target": "site"}),
+                  (SearchFilters(extra={"ships_to": "NO"}), {"target": "ships_to"}),
+                  (None, {"histogram": "first_seen"}), (None, {"target": "title"})]:
+        assert b._rollup_for(schema, f, **kw) is None, (f, kw)
+    assert b.terms("listing", "substance", SearchFilters(price_max=500)) == [("cannabis", 1), ("mdma", 1)]
+    b.close()
+
+
+def test_an_index_of_layout_2_gains_its_rollups(tmp_path: Path) -> None:
+    """Layout 2 (no roll-ups, site/substance indexes) is migrated when first opened: the roll-ups are built
+    from the stored documents and the indexes they replace are dropped."""
+    path = tmp_path / "v2.sqlite"
+    b = SQLiteBackend(path)
+    b.upsert(corpus())
+    b.close()
+    raw = sqlite3.connect(path)
+    for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE name LIKE 'listing_agg%'").fetchall():
+        raw.execute(f'DROP TABLE "{name}"')
+    raw.execute("CREATE INDEX listing_site ON listing(site)")
+    raw.execute('UPDATE listing_doc SET "#filters" = NULL')  # layout 2 had no filter tokens
+    raw.execute("UPDATE sokhund_meta SET value = replace(value, '\"v\": 3', '\"v\": 2') WHERE key = 'listing_layout'")
+    raw.commit()
+    raw.close()
+    again = SQLiteBackend(path)
+    assert again.terms("listing", "ships_to", SearchFilters(site="svmarket")) == [("SE", 3), ("NO", 1)]
+    assert again.date_histogram("listing", "last_seen", "month", sum_field="price_sek") == [
+        ("2024-02-01", 1, 300.0), ("2024-03-01", 4, 3600.0), ("2024-04-01", 1, 150.0)]
+    # the filter tokens were written for the stored documents: filtered searches find them
+    assert [h.doc["listing_id"] for h in again.search("listing", "kokain", SearchFilters(ships_from="SE"))] == ["1"]
+    assert [h.doc["listing_id"] for h in again.search(
+        "listing", "kokain", SearchFilters(extra={"ships_to": "DE"}))] == ["3"]
+    names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    assert "listing_site" not in names and "listing_agg_vendor_site" in names
+    again.close()
+
+
+def test_filter_tokens_follow_changes_and_equal_sql_filters(tmp_path: Path) -> None:
+    """Equality filters of a text search are FTS terms: a document whose vendor, site or ships_to changed
+    is found under the new values only, and every filter answers as the SQL filter does."""
+    import indexer.sqlite as sq
+
+    b = SQLiteBackend(tmp_path / "i.sqlite")
+    b.upsert(corpus())
+    moved = corpus()[0]
+    moved.vendor, moved.ships_to, moved.site = "NyVendor", ["FI"], "intlmarket"
+    moved.id = corpus()[0].id  # same document, other values
+    b.upsert([moved])
+    find = lambda f: sorted(h.doc["listing_id"] for h in b.search("listing", "kokain", f))  # noqa: E731
+    assert find(SearchFilters(vendor="NordiskKvalitet")) == []
+    assert find(SearchFilters(vendor="NyVendor", site="intlmarket")) == ["1"]
+    assert find(SearchFilters(extra={"ships_to": "SE"})) == ["3"] and find(SearchFilters(extra={"ships_to": "FI"})) == ["1"]
+    questions = [SearchFilters(site="svmarket"), SearchFilters(ships_from=["SE", "NL"]),  # type: ignore[arg-type]
+                 SearchFilters(extra={"ships_to": ["NO", "FI"]}), SearchFilters(substance="cocaine", price_max=1000),
+                 SearchFilters(extra={"ships_from": None}), SearchFilters(vendor="DutchDirect", extra={"escrow": None})]
+    tokened = [find(f) for f in questions]
+    real = sq._token_filters
+    sq._token_filters = lambda layout, f: ([], f)  # type: ignore[assignment]
+    try:
+        assert tokened == [find(f) for f in questions]
+    finally:
+        sq._token_filters = real
+    assert any(tokened)
+    b.close()
