@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from campaigns.config import Campaign, Schedule
 from campaigns.runs import run_campaign
@@ -174,7 +173,8 @@ def _run_days(console: Console, days: int, seed: int, use_tor: bool, out: str | 
         if rendered and shutil.which("chromium"):
             sites += rendered
         os.environ.update(_site_env(urls, testbed.session_cookies))
-        console.print(f"[bold]Sökhund demo[/]: seed {seed}, {days} simulated days from {testbed.today}, sites: {', '.join(sites)}")
+        console.print(f"[bold]Sökhund demo[/]: seed {seed}, {days} simulated days from {testbed.today}, sites: {', '.join(sites)}",
+                      soft_wrap=True)
         for name in sites:
             console.print(f"  {name:12} {urls[name]}")
         from crawler.progress_bar import CrawlProgressBar
@@ -213,7 +213,7 @@ def _run_days(console: Console, days: int, seed: int, use_tor: bool, out: str | 
     for plot in plots:
         console.print(f"plot: {plot}")
     console.print("next: [bold]sokhund search kokain[/], [bold]sokhund vendors --swedish[/], [bold]sokhund alerts[/], "
-                  "[bold]sokhund trends --by substance[/]")
+                  "[bold]sokhund trends --by substance[/]", soft_wrap=True)
     _print_workbench_hint(console, os.environ.get("SOKHUND_INDEX_URL"))
     return 0
 
@@ -233,22 +233,22 @@ def _print_workbench_hint(console: Console, index: str | None) -> None:
         has_users = bool(users.list_users(Store(home / "workbench.sqlite")))
     console.print("workbench (in the browser):", markup=False)
     if not has_users:
-        console.print(f"  1. a first user:  {prefix}.venv/bin/sokhund users add admin --role admin", markup=False)
+        console.print(f"  1. a first user:  {prefix}.venv/bin/sokhund users add admin --role admin", markup=False,
+                      soft_wrap=True)  # one line, so it can be copied
     console.print(f"  {'2. ' if not has_users else ''}serve it:  {prefix}.venv/bin/sokhund serve{index_arg}   "
-                  "then open http://127.0.0.1:8800/ and log in", markup=False)
+                  "then open http://127.0.0.1:8800/ and log in", markup=False, soft_wrap=True)
 
 
 def _summary(console: Console, rows: list[dict[str, Any]]) -> None:
-    table = Table(title="Sökhund demo: what each simulated day's crawl saw")
-    for column in ("day", "date", "pages", "listings", "vendors", "observations", "feedback", "posts",
-                   "new_vendors", "alerts", "invalid", "errors"):
-        table.add_column(column, justify="right")
-    for row in rows:
-        invalid = ", ".join(f"{k}:{v}" for k, v in row["invalid"].items()) or "-"
-        table.add_row(*[str(row[c]) if c != "invalid" else invalid for c in (
-            "day", "date", "pages", "listings", "vendors", "observations", "feedback", "posts",
-            "new_vendors", "alerts", "invalid", "errors")])
-    console.print(table)
+    """The per-day table, every cell in full: piped or redirected (`make demo > log`) it is as wide as its
+    widest row instead of rich's 80 columns with `pag…`, `202…` headers and dates."""
+    from indexer.terminal import print_table
+
+    columns = ("day", "date", "pages", "listings", "vendors", "observations", "feedback", "posts",
+               "new_vendors", "alerts", "invalid", "errors")
+    cells = [{**row, "invalid": ", ".join(f"{k}:{v}" for k, v in row["invalid"].items()) or "-"} for row in rows]
+    console.print("Sökhund demo: what each simulated day's crawl saw", style="bold")
+    print_table(cells, columns, out=console.file)
 
 
 def _plots(out_dir: Path) -> list[Path]:

@@ -86,3 +86,27 @@ def test_demo_ends_with_how_to_open_the_workbench(sokhund_home: Path) -> None:
     buffer = io.StringIO()
     _print_workbench_hint(Console(file=buffer, width=200), "http://127.0.0.1:9200")
     assert "users add" not in buffer.getvalue() and "sokhund serve --index http://127.0.0.1:9200" in buffer.getvalue()
+
+
+def test_demo_summary_and_hints_are_not_cut_when_piped(sokhund_home: Path) -> None:
+    """`make demo > log` (rich's 80 columns when not a terminal): every summary cell stays whole and every
+    command it suggests is on one line, so it can be copied."""
+    import io
+
+    from rich.console import Console
+
+    from cli.demo import _print_workbench_hint, _summary
+
+    buffer = io.StringIO()
+    console = Console(file=buffer)  # not a terminal: rich assumes 80 columns
+    row = {"day": 3, "date": "2026-09-04", "pages": 1266, "listings": 807, "vendors": 92, "observations": 807,
+           "feedback": 5328, "posts": 322, "new_vendors": 3, "alerts": 1,
+           "invalid": {"ddos_queue": 12, "login_wall": 2}, "errors": 0}
+    _summary(console, [row])
+    _print_workbench_hint(console, None)
+    out = buffer.getvalue()
+    assert "…" not in out
+    for text in ("observations", "new_vendors", "2026-09-04", "5328", "ddos_queue:12, login_wall:2"):
+        assert text in out, text
+    assert f"SOKHUND_HOME={sokhund_home} .venv/bin/sokhund users add admin --role admin" in out
+    assert f"SOKHUND_HOME={sokhund_home} .venv/bin/sokhund serve" in out
