@@ -67,10 +67,10 @@ def register(sub: Any) -> None:
     ls.set_defaults(func=cmd_watch_list)
 
 
-def _backend(args: argparse.Namespace) -> Any:
+def _backend(args: argparse.Namespace, must_exist: bool = False) -> Any:
     from indexer.base import open_backend
 
-    return open_backend(getattr(args, "index", None))
+    return open_backend(getattr(args, "index", None), must_exist=must_exist)
 
 
 def _short(alert: dict[str, Any]) -> str:
@@ -82,7 +82,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from alerts.evaluate import list_alerts
     from alerts.outbox import Outbox
 
-    backend = _backend(args)
+    backend = _backend(args, must_exist=True)  # listing only reads: never create an empty index
     try:
         alerts = list_alerts(backend, include_acknowledged=args.all, rule=args.rule, limit=args.limit)
     finally:

@@ -18,10 +18,12 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def home() -> Path:
-    """The data directory: $SOKHUND_HOME, else ./.sokhund. Created on first use."""
+def home(create: bool = True) -> Path:
+    """The data directory: $SOKHUND_HOME, else ./.sokhund. Created on first use, unless ``create`` is False
+    (a command that only reads must not leave an empty data directory where it was started)."""
     path = Path(os.environ.get("SOKHUND_HOME") or DEFAULT_HOME).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -32,8 +34,8 @@ def sub(name: str) -> Path:
     return path
 
 
-def index_path() -> Path:
-    return home() / "index.sqlite"
+def index_path(create: bool = True) -> Path:
+    return home(create) / "index.sqlite"
 
 
 def warc_dir() -> Path:

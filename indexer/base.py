@@ -103,5 +103,5 @@ def open_backend(url: str | None = None, *, must_exist: bool = False) -> IndexBa
         return ElasticBackend(url)
     from indexer.sqlite import SQLiteBackend
 
-    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else (url or str(paths.index_path()))
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else (url or str(paths.index_path(create=not must_exist)))
     return SQLiteBackend(path, must_exist=must_exist)

@@ -296,7 +296,9 @@ class SQLiteBackend:
         self.path = Path(path)
         if must_exist and not self.path.is_file():
             raise IndexError_(f"no index at {self.path}" + (" (a folder)" if self.path.is_dir() else "")
-                              + ": give --index the path of an existing index.sqlite, or crawl first (sokhund crawl SITE)")
+                              + ": give --index the path of an existing index.sqlite, set SOKHUND_HOME to the data "
+                              "directory of an earlier crawl or demo (default: ./.sokhund of the directory you "
+                              "run in), or crawl first (sokhund crawl SITE)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(

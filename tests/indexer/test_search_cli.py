@@ -114,6 +114,21 @@ def test_a_missing_index_is_an_error_and_is_not_created(home: Path, tmp_path: Pa
     assert not missing.parent.exists()
 
 
+def test_reading_from_another_directory_says_where_the_index_is_looked_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cd / && sokhund search kokain` after a demo elsewhere: the error names SOKHUND_HOME, and neither a
+    read nor `sokhund alerts` leaves a new empty .sokhund (or index) behind in that directory."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.delenv("SOKHUND_HOME", raising=False)
+    monkeypatch.delenv("SOKHUND_INDEX_URL", raising=False)
+    monkeypatch.chdir(elsewhere)
+    for argv in (["search", "kokain"], ["vendors"], ["alerts"], ["search", "kokain"]):
+        code, out, err = run(argv, capsys)
+        assert code == 1 and "no index at" in err and "SOKHUND_HOME" in err and not out, (argv, err)
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_substance_and_class_options_take_what_analysts_write(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for argv in (["--substance", "kokain"], ["--substance", "Cocaine"], ["--class", "stimulants"]):
         code, out, err = run(["search", *argv, "--format", "tsv"], capsys)
