@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import warnings
 from typing import Any
 
 
@@ -57,8 +58,16 @@ def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         line = sys.stdin.readline()
         return line[:-1] if line.endswith("\n") else line
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
+    with warnings.catch_warnings():
+        # no terminal to ask on (a script, cron, ssh without -t): getpass would echo, then fail on EOF
+        warnings.simplefilter("error", getpass.GetPassWarning)
+        try:
+            first = getpass.getpass("password: ")
+            again = getpass.getpass("again: ")
+        except (getpass.GetPassWarning, EOFError):
+            raise ValueError("no terminal to ask for the password: pipe it in with --password-stdin "
+                             f"(echo \"$PW\" | sokhund users {args.action} {args.name} --password-stdin)") from None
+    if again != first:
         raise ValueError("the passwords differ")
     return first
 

@@ -66,3 +66,18 @@ def test_bind_rules() -> None:
     assert "WITHOUT TLS" in check_bind("192.0.2.7", False, True)
     with pytest.raises(ValueError):
         check_bind("192.0.2.7", False, False)
+
+
+def test_without_a_terminal_it_says_to_use_password_stdin(sokhund_home: Path) -> None:
+    """`sokhund users add admin` from a script (stdin not a terminal, no --password-stdin): getpass would
+    warn that the password is echoed and fail with an empty message; say what to do instead."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "cli.main", "users", "add", "bo", "--role", "admin"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "SOKHUND_HOME": str(sokhund_home)})
+    assert done.returncode == 1
+    assert "--password-stdin" in done.stderr and "may be echoed" not in done.stderr, done.stderr
+    assert not users.list_users(Store(sokhund_home / "workbench.sqlite"))
