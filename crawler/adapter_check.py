@@ -3,8 +3,8 @@
 For each page: the page type (given, by ``--url`` through the adapter's ``url_pattern``, else the type whose
 selectors match most of the page), the invalid-page detectors that fire (with the detector that fired, or
 the ones overruled by the page's normal structure), and per item every field's value with warnings:
-empty fields, and fields the index has no place for (the document builder never reads them, so a crawl
-drops them).
+empty fields, and fields the data model has no place for (a crawl keeps them in the document's ``extra``
+map).
 """
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ def choose_page_type(adapter: SiteAdapter, html: str, url: str | None, page_type
         hits, total = match_score(spec, html)
         if total and hits:
             scored.append((hits / total, hits, name, total))
-    if not scored:
-        return None, "no page type's selectors match this page"
+    if not scored:  # e.g. a category page: only follow rules, nothing to score
+        return None, ("no page type's selectors match this page: give the page's --url (its url_pattern picks "
+                      f"the type) or --page-type ({', '.join(adapter.pages)})")
     share, hits, name, total = max(scored)
     return name, f"by content: {hits} of {total} selectors match"
 
@@ -125,6 +126,8 @@ def check_page(adapter: SiteAdapter, path: str, html: str, *, url: str | None = 
             fspec = spec.fields[name]
             if _empty(value):
                 source = fspec.css or fspec.xpath or (f"from_url {fspec.from_url}" if fspec.from_url else "value")
+                if fspec.from_url and not url:
+                    source += ": give the page's --url"  # the saved file has no URL to read it from
                 fr.warnings.append(f"empty ({source})")
             if known is not None and name not in known:
                 fr.warnings.append(f"not a data-model field of a {spec.item}: kept in its 'extra' map")

@@ -53,6 +53,22 @@ def test_adapter_test_names_the_detector_and_the_overruled_one(
     assert any("captcha" in note and "overruled" in note for note in second["overruled"])
 
 
+def test_adapter_test_says_how_to_name_the_page_when_the_file_cannot(capsys: pytest.CaptureFixture[str]) -> None:
+    """A saved category page (follow rules only, no fields) and a listing whose id comes from its URL: the
+    warnings point at --url / --page-type instead of leaving a newcomer with "no page type" and "empty"."""
+    main(["adapter", "test", "flugsvamp", str(PAGES / "flugsvamp" / "category.html"),
+          str(PAGES / "flugsvamp" / "listing.html")])  # exit 1: a page without a type
+    out = capsys.readouterr().out
+    category = next(line for line in out.splitlines() if "category.html" in line)
+    assert "--url" in category and "--page-type" in category and "listing" in category, category
+    listing_id = next(line for line in out.splitlines() if line.split()[:1] == ["listing_id"])
+    assert "--url" in listing_id, listing_id
+    assert main(["adapter", "test", "flugsvamp", str(PAGES / "flugsvamp" / "listing.html"),
+                 "--url", "http://x.invalid/annons/11362"]) == 0
+    listing_id = next(line for line in capsys.readouterr().out.splitlines() if line.split()[:1] == ["listing_id"])
+    assert "11362" in listing_id and "empty" not in listing_id
+
+
 @pytest.mark.parametrize("site", ["flugsvamp", "nordbazaar"])
 def test_suggest_drafts_an_adapter_that_loads_and_reads_the_testbed_pages(
         site: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
