@@ -191,7 +191,8 @@ def cmd_trends(args: argparse.Namespace) -> int:
         print(f"  total {method}: {value:,.0f} SEK", file=out)
     for site, rate in data["feedback_rates"].items():
         if rate["rate"] is not None:
-            print(f"  measured feedback rate on {site}: {rate['rate']:.3f} "
+            where = "pooled over the counter sites" if site == "*" else f"on {site}"
+            print(f"  measured feedback rate {where}: {rate['rate']:.3f} "
                   f"({rate['feedback']} feedback / {rate['counter_sales']:.0f} counter sales)", file=out)
     for site, applied in data["applied_feedback_rates"].items():
         print(f"  correction for {site}: ÷ {applied['rate']:.3f} ({applied['source']})", file=out)

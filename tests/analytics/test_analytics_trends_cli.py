@@ -127,6 +127,8 @@ def test_trends_cli_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert _run(["trends", "--index", url, "--period", "day"]) == 0
     table = capsys.readouterr().out
     assert "Turnover per day" in table and "feedback_corrected" in table and "Median price per gram" in table
+    # the pooled rate is named in words, not by its internal key "*"
+    assert "rate on *" not in table and "measured feedback rate pooled over the counter sites" in table
 
 
 def test_vendor_cli_json_shape_and_linked_identity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
