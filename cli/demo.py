@@ -212,10 +212,27 @@ def _run_days(console: Console, days: int, seed: int, use_tor: bool, out: str | 
     console.print(f"ground truth: {truth_dir}")
     for plot in plots:
         console.print(f"plot: {plot}")
-    console.print("next: [bold]sokhund search kokain[/], [bold]sokhund vendors --swedish[/], [bold]sokhund alerts[/], "
-                  "[bold]sokhund trends --by substance[/]", soft_wrap=True)
-    _print_workbench_hint(console, os.environ.get("SOKHUND_INDEX_URL"))
+    _print_next_steps(console, os.environ.get("SOKHUND_INDEX_URL"))
     return 0
+
+
+def _command_prefix(index: str | None) -> tuple[str, str]:
+    """What a command needs to read this demo's data from the shell it was started in: the
+    ``SOKHUND_HOME=…`` prefix (unless it is ./.sokhund) and an ``--index`` argument (unless SQLite)."""
+    from crawler import paths
+
+    home = paths.home()
+    prefix = "" if home == (Path.cwd() / paths.DEFAULT_HOME).resolve() else f"SOKHUND_HOME={home} "
+    return prefix, (f" --index {index}" if index and index not in ("sqlite",) else "")
+
+
+def _print_next_steps(console: Console, index: str | None) -> None:
+    """Commands to try next, each whole on its own line (copyable, with this demo's data directory)."""
+    prefix, index_arg = _command_prefix(index)
+    console.print("next, on the command line:", markup=False)
+    for command in ("search kokain", "vendors --swedish", "alerts", "trends --by substance"):
+        console.print(f"  {prefix}.venv/bin/sokhund {command}{index_arg}", markup=False, soft_wrap=True)
+    _print_workbench_hint(console, index)
 
 
 def _print_workbench_hint(console: Console, index: str | None) -> None:
@@ -223,8 +240,7 @@ def _print_workbench_hint(console: Console, index: str | None) -> None:
     from crawler import paths
 
     home = paths.home()
-    prefix = "" if home == (Path.cwd() / paths.DEFAULT_HOME).resolve() else f"SOKHUND_HOME={home} "
-    index_arg = f" --index {index}" if index and index not in ("sqlite",) else ""
+    prefix, index_arg = _command_prefix(index)
     has_users = False
     if (home / "workbench.sqlite").exists():
         from dashboards.workbench import users

@@ -95,7 +95,7 @@ def test_demo_summary_and_hints_are_not_cut_when_piped(sokhund_home: Path) -> No
 
     from rich.console import Console
 
-    from cli.demo import _print_workbench_hint, _summary
+    from cli.demo import _print_next_steps, _summary
 
     buffer = io.StringIO()
     console = Console(file=buffer)  # not a terminal: rich assumes 80 columns
@@ -103,10 +103,13 @@ def test_demo_summary_and_hints_are_not_cut_when_piped(sokhund_home: Path) -> No
            "feedback": 5328, "posts": 322, "new_vendors": 3, "alerts": 1,
            "invalid": {"ddos_queue": 12, "login_wall": 2}, "errors": 0}
     _summary(console, [row])
-    _print_workbench_hint(console, None)
+    _print_next_steps(console, None)
     out = buffer.getvalue()
     assert "…" not in out
     for text in ("observations", "new_vendors", "2026-09-04", "5328", "ddos_queue:12, login_wall:2"):
         assert text in out, text
     assert f"SOKHUND_HOME={sokhund_home} .venv/bin/sokhund users add admin --role admin" in out
     assert f"SOKHUND_HOME={sokhund_home} .venv/bin/sokhund serve" in out
+    # the CLI commands it suggests read this demo's data too (not ./.sokhund of wherever they are typed)
+    assert f"SOKHUND_HOME={sokhund_home} .venv/bin/sokhund search kokain\n" in out
+    assert f"SOKHUND_HOME={sokhund_home} .venv/bin/sokhund trends --by substance\n" in out
