@@ -85,7 +85,8 @@ def cmd_sites(args: argparse.Namespace) -> int:
     for name, path in adapter_paths().items():
         try:
             adapter = load_adapter_file(path)
-            print(f"{name:14} {adapter.kind:7} {adapter.network:9} {adapter.language}  {adapter.url()}")
+            note = "  (reference: saved real pages, never crawled)" if adapter.reference else ""
+            print(f"{name:14} {adapter.kind:7} {adapter.network:9} {adapter.language}  {adapter.url()}{note}")
         except AdapterError as exc:
             print(exc, file=sys.stderr)
             status = 1

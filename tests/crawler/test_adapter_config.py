@@ -111,3 +111,14 @@ def test_adapter_given_by_path(tmp_path: Path, sokhund_home: Path) -> None:
     from crawler.runner import unfinished_run
 
     assert unfinished_run(str(path)) is None  # the jobs folder is looked up by the adapter's name
+
+
+def test_sites_marks_the_reference_adapters_that_are_never_crawled(capsys: pytest.CaptureFixture[str]) -> None:
+    """dream and empire are real 2019 pages with placeholder onions: `sokhund sites` says so, instead of
+    listing them like crawlable markets that `sokhund crawl dream` then refuses."""
+    from crawler.cli import cmd_sites
+
+    assert cmd_sites(None) == 0  # type: ignore[arg-type]
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "reference" in lines["dream"] and "never crawled" in lines["dream"] and "reference" in lines["empire"]
+    assert "reference" not in lines["flugsvamp"]
