@@ -115,9 +115,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if warning:
         print(warning, file=sys.stderr)
     open_index(args.index).close()  # a wrong --index fails now, not on the first page
+    _check_port_free(args.host, args.port)
     config = WorkbenchConfig(index_url=args.index, tls=bool(args.tls_cert), idle_timeout_s=args.idle_minutes * 60,
                              absolute_timeout_s=args.session_hours * 3600)
     if not _store().query("SELECT 1 FROM users LIMIT 1"):
         print("no workbench user yet: add one with `sokhund users add NAME --role admin`", file=sys.stderr)
     server.serve(config, args.host, args.port, args.tls_cert, args.tls_key)
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail at once with what to do when the address is taken (gunicorn would retry for 5 s, then give up
+    with "Can't connect")."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise ValueError(f"port {port} on {host} is in use (another `sokhund serve`?): stop that one or "
+                             f"pick a free port with --port") from None

@@ -81,3 +81,20 @@ def test_without_a_terminal_it_says_to_use_password_stdin(sokhund_home: Path) ->
     assert done.returncode == 1
     assert "--password-stdin" in done.stderr and "may be echoed" not in done.stderr, done.stderr
     assert not users.list_users(Store(sokhund_home / "workbench.sqlite"))
+
+
+def test_serve_on_a_port_in_use_says_so_at_once(sokhund_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A second `sokhund serve` (or anything else on 8800): one clear line naming --port, not a "workbench on
+    http://…" banner followed by five seconds of gunicorn retries."""
+    import socket
+
+    from indexer.sqlite import SQLiteBackend
+
+    SQLiteBackend(sokhund_home / "index.sqlite").close()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    out, err = capsys.readouterr()
+    assert f"port {port}" in err and "--port" in err and "workbench on" not in out
