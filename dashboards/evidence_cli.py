@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from indexer.terminal import printable
 
 
 def visible(value: Any) -> str:
-    """Crawled text printed literally: control characters (ANSI/OSC escapes) shown as \\xNN."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", str(value))
+    """Crawled text printed literally, line breaks kept (an archived page's text): control characters
+    (ANSI/OSC escapes) and bidi overrides shown as ``\\x1b``, ``\\u202e`` (indexer.terminal.printable)."""
+    return "\n".join(printable(line) for line in str(value).split("\n"))
 
 
 def register(sub: Any) -> None:
@@ -78,10 +78,10 @@ def cmd_show(args: argparse.Namespace) -> int:
                     "content_encoding", "warc_file", "warc_offset", "page_type", "invalid_kind", "parse_error",
                     "screenshot", "campaign_run"):
             if info.get(key) not in (None, "", False):
-                print(f"{key:17} {visible(info[key])}")
+                print(f"{key:17} {printable(info[key])}")
         print(f"facts citing it   {len(info['facts'])}")
         for fact in info["facts"]:
-            print(f"  {fact['kind']:19} {fact['id']}  {visible(fact['label'])}")
+            print(f"  {fact['kind']:19} {fact['id']}  {printable(fact['label'])}")
     if args.body:
         print(visible(evidence.page_text(evidence.page_bytes(cap))).rstrip())
     if args.html:

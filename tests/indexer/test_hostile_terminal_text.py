@@ -103,3 +103,17 @@ def test_alerts_list_stdout_channel_and_email_body_are_literal(hostile_index: Pa
     body = msg.get_body(("plain",)).get_content()
     _assert_literal(body)
     assert "\n" not in str(msg["Subject"]) and "\x1b" not in str(msg["Subject"])
+
+
+def test_evidence_show_prints_the_facts_citing_a_capture_literally(hostile_index: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`sokhund evidence show CAP` lists the facts a capture supports by their crawled titles: a bidi override
+    there (the testbed's `\u202egpj.exe` listing) turned the rest of the line around on the terminal."""
+    main(["search", "klick", "--json"])
+    listing = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert main(["evidence", "show", listing["capture_id"]]) == 0
+    out = capsys.readouterr().out
+    assert "\u202e" not in out and "\x1b" not in out and "\\x1b]8;;" in out
+    assert main(["evidence", "show", open_backend().get("vendor", next(iter(
+        d["id"] for d in open_backend().iter_docs("vendor") if d["name"] == HOSTILE)))["capture_id"]]) == 0
+    _assert_literal(capsys.readouterr().out)
