@@ -22,7 +22,7 @@ def fingerprint(backend: IndexBackend) -> tuple:
     return (str(where), *(backend.count(kind) for kind in _KINDS))
 
 
-def _memo(name: str, backend: IndexBackend, compute: Any) -> Any:
+def memo(name: str, backend: IndexBackend, compute: Any) -> Any:
     key = (name, *fingerprint(backend))
     with _lock:
         if key in _cache:
@@ -37,7 +37,7 @@ def _memo(name: str, backend: IndexBackend, compute: Any) -> Any:
 
 
 def turnover_report(backend: IndexBackend) -> TurnoverReport:
-    return _memo("turnover", backend, lambda: compute_turnover(backend))
+    return memo("turnover", backend, lambda: compute_turnover(backend))
 
 
 def clear() -> None:
