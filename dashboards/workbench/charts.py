@@ -47,7 +47,8 @@ def line_chart(series: list[Series], title: str, unit: str = "", width: int = 64
     for tick in _ticks(low, high):
         ty = y(tick)
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>')
-        parts.append(f'<text class="axis" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick:,.0f}{escape(unit)}</text>')
+        digits = 0 if high - low >= 8 else 1 if high - low >= 0.8 else 2  # small ranges: 0.5, 1.5 … not 0, 1, 1
+        parts.append(f'<text class="axis" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick:,.{digits}f}{escape(unit)}</text>')
     every = max(1, len(dates) // 8)
     for i, date in enumerate(dates):
         if i % every == 0 or i == len(dates) - 1:

@@ -38,9 +38,12 @@ def price_per_unit(backend: IndexBackend, period: str) -> list[dict[str, Any]]:
 
 
 def top_keys(rows: list[dict[str, Any]], key: str, weight: str, n: int = TOP) -> list[str]:
+    """The ``n`` keys with the largest total ``weight`` ("unknown" only when nothing else is known)."""
     totals: dict[str, float] = defaultdict(float)
     for r in rows:
         totals[str(r[key])] += float(r[weight] or 0)
+    if len(totals) > 1:
+        totals.pop("unknown", None)
     return sorted(totals, key=lambda k: (-totals[k], k))[:n]
 
 

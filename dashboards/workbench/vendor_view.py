@@ -37,6 +37,7 @@ class VendorPage:
     timeline: list[dict[str, Any]]
     period: str
     turnover: list[dict[str, Any]]  # period, method, units, value_sek, unvalued_units
+    turnover_table: list[dict[str, Any]]  # period, then SEK and units (METHOD_units) per method
     turnover_totals: dict[str, float]
     applied_rates: dict[str, tuple[float, str]]
     shipping: list[dict[str, Any]]  # method, listings offering it, option texts
@@ -76,7 +77,7 @@ def shipping_methods(listings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for option in lst.get("shipping") or []:
             text = str(option.get("text") or option.get("value") or option.get("name") or "") \
                 if isinstance(option, dict) else str(option)
-            method = classify(option) if classify else "option"
+            method = classify(option) if classify else "offered options"
             offered[method].add(lst["id"])
             texts[method][text] += 1
         for ent in (lst.get("entities") or {}).get("shipping") or []:
@@ -143,11 +144,17 @@ def build(backend: IndexBackend, store: Store, vendor_id: str) -> VendorPage | N
                       "unvalued_units": b.unvalued_units} for b in buckets]
         totals[method] = sum(b.value_sek for b in buckets)
     turnover.sort(key=lambda r: (r["period"], r["method"]))
+    table: dict[str, dict[str, Any]] = {}
+    for r in turnover:  # one row per period, a column per method
+        row = table.setdefault(r["period"], {"period": r["period"]})
+        row[r["method"]] = r["value_sek"]
+        row[r["method"] + "_units"] = r["units"]
     sites = {m.get("site") for m in members}
     return VendorPage(
         vendor=vendor, members=members, group=group,
         candidates=list({c.id: c for i in ids for c in view.candidates_of(i)}.values()),
-        listings=listings, timeline=timeline, period=period, turnover=turnover, turnover_totals=totals,
+        listings=listings, timeline=timeline, period=period, turnover=turnover,
+        turnover_table=[table[k] for k in sorted(table)], turnover_totals=totals,
         applied_rates={s: r for s, r in report.applied_rates.items() if s in sites},
         shipping=shipping_methods(listings), view=view,
         signals=[_signal(s) for s in vendor.get("swedish_signals") or []],
