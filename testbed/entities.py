@@ -17,6 +17,7 @@ class WorldConfig:
     start_date: str = "2026-09-01"
     new_swedish_vendor_day: int = 3
     prehistory_days: int = 30  # simulated history before day 0 (feedback, posts, counters)
+    hostile: bool = True  # plant the hostile strings of testbed/data/hostile.yaml (testbed.hostile)
 
 
 @dataclass

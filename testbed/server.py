@@ -5,7 +5,8 @@
     tb.start(); print(tb.urls, tb.session_cookies); tb.advance(); tb.write_truth("out"); tb.stop()
 
 Admin endpoints on every site's server (loopback clients only, no gate): ``GET /__admin/state``,
-``POST /__admin/advance?days=N``. World state (config + day) is saved to ``state_dir/state.json`` so
+``POST /__admin/advance?days=N``, ``GET /__admin/xss`` (the hits on ``/__xss_sentinel``, which every
+site answers with 204 and counts: planted payloads call it, see :mod:`testbed.hostile`). World state (config + day) is saved to ``state_dir/state.json`` so
 ``sokhund testbed advance`` in another process agrees with a running ``serve``.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from testbed import hostile
 from testbed import truth as truth_mod
 from testbed.entities import SITE_FORUM, SITE_NB, SITE_SHOP, SITE_SV, SITES, WorldConfig
 from testbed.gate import DEFAULT_RATE_LIMIT, Gate, captcha_code, is_loopback, parse_cookies, session_value
@@ -90,6 +92,7 @@ class Testbed:
         }
         self.servers: dict[str, ThreadingHTTPServer] = {}
         self.threads: list[threading.Thread] = []
+        self.xss_hits: list[dict[str, str]] = []  # requests to /__xss_sentinel (a planted payload ran)
 
     # ---- public API ----------------------------------------------------------------------------
     @property
@@ -194,6 +197,9 @@ class Testbed:
     def admin(self, method: str, path: str, query: str) -> Response:
         if path == "/__admin/state":
             return json_response(self.admin_state())
+        if path == "/__admin/xss":
+            with self.lock:
+                return json_response({"hits": list(self.xss_hits)})
         if path == "/__admin/advance" and method == "POST":
             self.advance(max(1, query_int(query, "days", 1)))
             return json_response(self.admin_state())
@@ -247,6 +253,10 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(min(length, 65536)) if length else b""
         tb.sync_from_disk()
+        if path == hostile.SENTINEL_PATH:  # a planted payload ran somewhere: count it, answer nothing
+            with tb.lock:
+                tb.xss_hits.append({"site": site, "query": query, "referer": self.headers.get("Referer") or ""})
+            return self._send(Response(204, b"", "text/plain", {"Access-Control-Allow-Origin": "*"}), tb)
         if path.startswith("/__admin/"):
             if not is_loopback(self.client_address[0]):
                 return self._send(Response(403, b"admin endpoints are loopback-only", "text/plain"), tb)

@@ -3,7 +3,9 @@
 Tables: ``sales`` (per listing per day: orders, unit price, currency, SEK), ``listings`` (canonical
 substance and class), ``vendors`` (identity, Swedish, first/left day), ``identities`` (PGP fingerprint
 → aliases across sites), ``active`` (listings and vendors active each day), ``feedback`` (visible
-feedback with its sale day), ``posts`` (forum posts, with the identity of vendor posts) and ``meta``.
+feedback with its sale day), ``posts`` (forum posts, with the identity of vendor posts), ``hostile`` (where
+each planted hostile string is: kind, site, id, field, payload ids, text; see :mod:`testbed.hostile`) and
+``meta`` (``meta.hostile``: the payloads, the ``window.__xss`` flag and the sentinel URL).
 SEK values use :mod:`testbed.rates` (the product's rate table when present; ``meta.rates_source``).
 """
 
@@ -14,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from testbed import catalog, rates
+from testbed import catalog, hostile, rates
 from testbed.world import World
 
 
@@ -79,9 +81,10 @@ def build(world: World) -> dict[str, Any]:
             "site": new[0], "vendor_id": new[1], "vendor": vendors[new].name, "identity_id": vendors[new].identity_id,
             "day": vendors[new].first_day, "date": d(vendors[new].first_day)},
         "substance_classes": list(catalog.classes()),
+        "hostile": hostile.truth_meta(),
     }
     return {"meta": meta, "sales": sales, "listings": listings, "vendors": vendor_rows, "identities": identities,
-            "active": active, "feedback": feedback, "posts": posts}
+            "active": active, "feedback": feedback, "posts": posts, "hostile": hostile.truth_rows(world)}
 
 
 def write(world: World, out_dir: str | Path) -> list[Path]:

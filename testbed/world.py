@@ -19,8 +19,9 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from testbed import catalog, rates
+from testbed import catalog, hostile, rates
 from testbed.entities import (
+    SITE_FORUM,
     SITE_NB,
     SITE_SHOP,
     SITE_SV,
@@ -83,10 +84,21 @@ class World:
         catalog.rng(self.seed, "keys").shuffle(self._keys)
         self._seq = {"sv": 10000, "nb": 1, "fb": 1, "post": 500000, "thread": 70000}
         self._cache: dict[Any, Any] = {}
+        self.planted: set[tuple[str, str]] = set()  # (site, id) of hostile vendors, listings, threads
+        self.planted_feedback_seq = 0
         self._build()
+        if self.config.hostile:
+            hostile.plant(self)
         for d in range(-self.config.prehistory_days, 1):
             self.day = d
             self._simulate(d)
+
+    # ---- the ordinary simulation never draws for planted (hostile) entities ----------------------
+    def organic_vendors(self) -> list[Vendor]:
+        return [v for k, v in self.vendors.items() if k not in self.planted]
+
+    def organic_listings(self) -> list[Listing]:
+        return [x for k, x in self.listings.items() if k not in self.planted]
 
     # ---- dates -------------------------------------------------------------------------------
     def date_of(self, day: int) -> str:
@@ -273,6 +285,8 @@ class World:
             self._drift(d, r)
         self._sell(d, r)
         self._forum_day(d, r)
+        if self.config.hostile:
+            hostile.simulate_day(self, d)
         self._log_active(d)
         self._cache.clear()
 
@@ -285,7 +299,7 @@ class World:
                 name = ident.handle if r.random() < 0.6 else r.choice(pool)
                 self._add_vendor(site, ident, name, r.choice(abroad), d, r, r.randint(3, 8))
             if r.random() < 0.12:
-                candidates = [v for v in self.vendors.values() if v.site == site and v.active(d)
+                candidates = [v for v in self.organic_vendors() if v.site == site and v.active(d)
                               and v.first_day < d and (site, v.vendor_id) != self.new_swedish_vendor]
                 if candidates:
                     gone = r.choice(candidates)
@@ -294,10 +308,10 @@ class World:
                         if lst.site == site and lst.vendor_id == gone.vendor_id and lst.last_day is None:
                             lst.last_day = d
         classes = list(catalog.classes())
-        for vendor in [v for v in self.vendors.values() if v.site in (SITE_SV, SITE_NB) and v.active(d)]:
+        for vendor in [v for v in self.organic_vendors() if v.site in (SITE_SV, SITE_NB) and v.active(d)]:
             if r.random() < 0.04:
                 self._add_listing(vendor, r.choice(classes), d, r)
-        for lst in self.listings.values():
+        for lst in self.organic_listings():
             if lst.site != SITE_SHOP and lst.active(d) and lst.first_day < d and r.random() < 0.005:
                 lst.last_day = d
 
@@ -315,14 +329,14 @@ class World:
         self._post(thread, vendor.name, d, 9 * 60 + 5, text, ident.identity_id)
 
     def _drift(self, d: int, r: random.Random) -> None:
-        for lst in self.listings.values():
+        for lst in self.organic_listings():
             if lst.active(d) and r.random() < 0.08:
                 lst.price = nice_price(lst.price * math.exp(r.gauss(0, 0.05)), lst.currency)
 
     def _sell(self, d: int, r: random.Random) -> None:
         txt = {"sv": catalog.text("sv"), "en": catalog.text("en")}
         buyers = catalog.names()["buyer_names"]
-        for lst in self.listings.values():
+        for lst in self.organic_listings():
             if not lst.active(d):
                 continue
             lst.price_by_day[d] = lst.price
@@ -354,8 +368,8 @@ class World:
     def _forum_day(self, d: int, r: random.Random) -> None:
         fs = catalog.forum_shop()
         users = catalog.names()["forum_users"]
-        sellers = [v for v in self.vendors.values() if v.site == SITE_SV and v.swedish and v.active(d)]
-        threads = list(self.threads.values())
+        sellers = [v for v in self.organic_vendors() if v.site == SITE_SV and v.swedish and v.active(d)]
+        threads = [t for t in self.threads.values() if (SITE_FORUM, str(t.thread_id)) not in self.planted]
         if d > -self.config.prehistory_days and r.random() < 0.25:
             section = r.choice(fs["forum_sections"])
             threads.append(self._new_thread(section["id"], r.choice(fs["forum_thread_titles"][str(section["id"])]),

@@ -151,3 +151,42 @@ def test_js_shop_products_indexed_with_screenshots(world: CrawledWorld, index: I
     for listing in shop:
         shot = captures[listing["capture_id"]]["screenshot"]
         assert shot and resolve_data_path(shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_planted_hostile_strings_are_indexed_as_text(world: CrawledWorld, index: IndexBackend) -> None:
+    """The testbed's hostile strings (testbed/data/hostile.yaml) go through crawl, extraction and index as
+    literal text: a vendor named with an <img onerror> is still a vendor with its listings and its key."""
+    rows = world.truth["hostile"]
+    vendors = {(v["site"], v["name"]): v for v in index.iter_docs("vendor")}
+    listings = {(x["site"], str(x["listing_id"])): x for x in index.iter_docs("listing")}
+    posts = {str(p["post_id"]): p for p in index.iter_docs("post")}
+    planted = {(v["site"], v["vendor_id"]): v for v in world.truth["vendors"]
+               if v["identity_id"].startswith("ident-planted-")}
+    for row in rows:
+        if row["kind"] == "vendor" and row["field"] == "name":
+            doc = vendors[(row["site"], row["text"])]
+            assert planted[(row["site"], row["id"])]["pgp_fingerprint"] in doc["pgp_fingerprints"]
+            assert any(x["vendor"] == row["text"] and x["vendor_id"] == doc["id"] for x in listings.values())
+        elif row["kind"] == "listing" and row["field"] in ("title", "description"):
+            assert _words(row["text"]) in _words(listings[(row["site"], row["id"])][row["field"]])
+        elif row["kind"] == "post" and row["field"] == "text":  # the forum shows a post's lines as one
+            assert _words(row["text"]) in _words(posts[row["id"]]["text"])
+    assert any(r["kind"] == "post" for r in rows) and any(r["kind"] == "listing" for r in rows)
+    for (site, _), v in planted.items():
+        assert all(x["vendor"] == v["vendor"] for x in listings.values()
+                   if x["site"] == site and x["listing_id"] in {r["id"] for r in rows if r["kind"] == "listing"})
+
+
+def test_planted_vendors_are_not_linked_to_anyone(world: CrawledWorld, index: IndexBackend) -> None:
+    from analytics.identity import link_vendors
+
+    result = link_vendors(index, write=False)
+    planted = {v["vendor"] for v in world.truth["vendors"] if v["identity_id"].startswith("ident-planted-")}
+    for ident in result.identities + result.candidates:
+        names = {n.split(":", 1)[1] for n in ident.names}
+        assert not names & planted, f"a planted vendor was linked: {ident.names}"
+    assert result.identities, "the real shared identities are still linked"

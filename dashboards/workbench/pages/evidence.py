@@ -3,7 +3,8 @@ WARC record, the screenshot, the archived page rendered inert, and an evidence-p
 
 The archived page is served by its own route with ``Content-Security-Policy: default-src 'none'`` (no
 script, style, frame, font or connection; images only from the archive route) plus the CSP ``sandbox``
-directive, so it stays inert even when opened outside the viewer's ``<iframe sandbox>``."""
+directive, so it stays inert even when opened outside the viewer's ``<iframe sandbox>``; links, meta
+refreshes and resource hints are renamed away first (``inert.py``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from flask import Blueprint, Response, abort, after_this_request, render_templat
 from crawler import paths
 from dashboards import evidence
 from dashboards.selection import select_captures
-from dashboards.workbench import audit, auth
+from dashboards.workbench import audit, auth, inert
 from dashboards.workbench.auth import require_role
 from dashboards.workbench.backend import get_backend
 
@@ -58,7 +59,7 @@ def _content_type(cap: dict[str, Any]) -> str:
     mime = declared.split(";")[0].strip().lower()
     if mime in ("image/png", "image/jpeg", "image/gif", "image/webp"):
         return mime
-    if mime in ("text/html", "application/xhtml+xml"):
+    if mime in ("text/html", "application/xhtml+xml") and inert.ascii_compatible(charset):
         return f"text/html; charset={charset}"
     return f"text/plain; charset={charset}"  # JSON, scripts, SVG …: shown as text, never interpreted
 
@@ -79,8 +80,10 @@ def page(capture_id: str) -> Response:
     cap = _capture(capture_id)
     if not cap.get("warc_file"):
         abort(404, "This capture has no archived body.")
-    body = evidence.page_bytes(cap)
-    response = Response(body, content_type=_content_type(cap))
+    body, content_type = evidence.page_bytes(cap), _content_type(cap)
+    if content_type.startswith("text/html"):
+        body = inert.inert_html(body)
+    response = Response(body, content_type=content_type)
     response.headers["Content-Security-Policy"] = archived_page_csp(request.host_url)
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Content-Disposition"] = "inline"
