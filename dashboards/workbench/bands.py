@@ -9,6 +9,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from dashboards.workbench.text import visible
+
 
 @dataclass
 class BandSeries:
@@ -19,7 +21,7 @@ class BandSeries:
 
 def band_chart(series: list[BandSeries], title: str, unit: str = "", width: int = 640, height: int = 240) -> Markup:
     dates = sorted({p[0] for s in series for p in s.points})
-    label = escape(title)
+    label = escape(visible(title))
     if not dates:
         return Markup(f'<p class="muted">{label}: no estimates.</p>')
     left, right, top, bottom = 64, 12, 24, 40
@@ -59,6 +61,6 @@ def band_chart(series: list[BandSeries], title: str, unit: str = "", width: int 
         parts.extend(f'<circle class="dot {css}" cx="{x(d):.1f}" cy="{y(e):.1f}" r="2.5"/>' for d, e, _lo, _hi in pts)
         lx = left + 8 + n * 150
         parts.append(f'<rect class="legend {css}" x="{lx}" y="{height - 10}" width="10" height="4"/>'
-                     f'<text class="axis" x="{lx + 14}" y="{height - 5}">{escape(s.name)}</text>')
+                     f'<text class="axis" x="{lx + 14}" y="{height - 5}">{escape(visible(s.name))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -22,8 +22,12 @@ CSS = ("s1", "s2", "s3", "s4")
 SHIPMENT_METHODS = ("letter", "registered_letter", "tracked_parcel", "unknown")
 
 
+def _label(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"  # a legend, not the record: tables hold it all
+
+
 def _series(rows: list[dict[str, Any]], key: str, value: str, keys: list[str]) -> list[Series]:
-    return [Series(k, [(str(r["period"]), r[value]) for r in rows if str(r[key]) == k], CSS[i % 4])
+    return [Series(_label(k), [(str(r["period"]), r[value]) for r in rows if str(r[key]) == k], CSS[i % 4])
             for i, k in enumerate(keys)]
 
 
