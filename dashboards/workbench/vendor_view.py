@@ -41,6 +41,7 @@ class VendorPage:
     turnover_totals: dict[str, float]
     applied_rates: dict[str, tuple[float, str]]
     shipping: list[dict[str, Any]]  # method, listings offering it, option texts
+    shipping_terms: list[dict[str, Any]]  # kind, value, listings whose text mentions it
     view: identity_view.IdentityView
     signals: list[dict[str, str]] = field(default_factory=list)
 
@@ -68,11 +69,13 @@ def _classifier() -> Any:
     return getattr(shipments, "classify_option", None)
 
 
-def shipping_methods(listings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per shipping method: how many of the vendor's listings offer it and the options' own words."""
+def shipping_methods(listings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(per offered method: listings offering it and the options' own words; per shipping term the NLP
+    found in the listings' text: kind, value, listings)."""
     classify = _classifier()
     offered: dict[str, set[str]] = defaultdict(set)
     texts: dict[str, Counter] = defaultdict(Counter)
+    mentioned: dict[tuple[str, str], set[str]] = defaultdict(set)
     for lst in listings:
         for option in lst.get("shipping") or []:
             text = str(option.get("text") or option.get("value") or option.get("name") or "") \
@@ -82,11 +85,12 @@ def shipping_methods(listings: list[dict[str, Any]]) -> list[dict[str, Any]]:
             texts[method][text] += 1
         for ent in (lst.get("entities") or {}).get("shipping") or []:
             if isinstance(ent, dict) and ent.get("kind") in ("method", "carrier", "stealth"):
-                key = f"text mentions {ent['kind']}: {ent.get('value')}"
-                offered[key].add(lst["id"])
+                mentioned[(str(ent["kind"]), str(ent.get("value")))].add(lst["id"])
     rows = [{"method": m, "listings": len(ids), "options": [t for t, _ in texts[m].most_common(6)]}
             for m, ids in offered.items()]
-    return sorted(rows, key=lambda r: (r["method"].startswith("text mentions"), -r["listings"], r["method"]))
+    terms = [{"kind": k, "value": v, "listings": len(ids)} for (k, v), ids in mentioned.items()]
+    return (sorted(rows, key=lambda r: (-r["listings"], r["method"])),
+            sorted(terms, key=lambda t: (-t["listings"], t["kind"], t["value"])))
 
 
 def build(backend: IndexBackend, store: Store, vendor_id: str) -> VendorPage | None:
@@ -150,12 +154,13 @@ def build(backend: IndexBackend, store: Store, vendor_id: str) -> VendorPage | N
         row[r["method"]] = r["value_sek"]
         row[r["method"] + "_units"] = r["units"]
     sites = {m.get("site") for m in members}
+    shipping = shipping_methods(listings)
     return VendorPage(
         vendor=vendor, members=members, group=group,
         candidates=list({c.id: c for i in ids for c in view.candidates_of(i)}.values()),
         listings=listings, timeline=timeline, period=period, turnover=turnover,
         turnover_table=[table[k] for k in sorted(table)], turnover_totals=totals,
         applied_rates={s: r for s, r in report.applied_rates.items() if s in sites},
-        shipping=shipping_methods(listings), view=view,
+        shipping=shipping[0], shipping_terms=shipping[1], view=view,
         signals=[_signal(s) for s in vendor.get("swedish_signals") or []],
     )
