@@ -21,7 +21,15 @@ import pytest
 
 from tests.dashboards.workbench import pages_world
 from tests.dashboards.workbench.conftest import PASSWORD
-from tests.dashboards.workbench.test_browser import FLAG, ROOT, SHOTS, _cli, _free_port, _own_csp_violations, browser
+from tests.dashboards.workbench.test_browser import (
+    FLAG,
+    ROOT,
+    SHOTS,
+    _cli,
+    _free_port,
+    _own_csp_violations,
+    browser,
+)
 from tests.dashboards.workbench.world import Sentinel
 
 __all__ = ["browser"]  # the module-scoped chromium of test_browser.py, shared here
