@@ -35,6 +35,11 @@ def register(sub: Any) -> None:
         "an estimated feedback rate), median price per gram per substance, new vendors and the share of "
         "Swedish vendors.",
     )
+    p.add_argument("view", nargs="?", choices=("shipments",),
+                   help="shipments: estimated domestic shipments per week by postal method (letter, registered "
+                   "letter, tracked parcel), with low/high bounds and the estimator's assumptions")
+    p.add_argument("--weeks", type=int, metavar="N", help="shipments: only the last N weeks")
+    p.add_argument("--country", default="SE", help="shipments: the home country (default SE)")
     p.add_argument("--by", choices=BY_CHOICES, help="group turnover by vendor, site, substance class or country")
     p.add_argument("--period", choices=("day", "week", "month"), default="week")
     p.add_argument("--since", help="turnover from this ISO date")
@@ -122,6 +127,9 @@ def cmd_trends(args: argparse.Namespace) -> int:
     from analytics.trends import compute_trends, plot_trends
     from indexer.base import open_backend
 
+    if args.view == "shipments":
+        return cmd_shipments(args)
+
     backend = open_backend(args.index)
     try:
         trends = compute_trends(backend, by=args.by, period=args.period, since=args.since, until=args.until)
@@ -161,4 +169,40 @@ def cmd_trends(args: argparse.Namespace) -> int:
         print(f"note: {printable(note)}", file=out)
     if args.plot:
         print(f"\nplot written to {data['plot']}", file=out)
+    return 0
+
+
+def cmd_shipments(args: argparse.Namespace) -> int:
+    from analytics.shipments import METHODS, estimate_weekly_shipments
+    from indexer.base import open_backend
+
+    if args.weeks is not None and args.weeks < 1:
+        print("sokhund trends shipments: --weeks must be at least 1", file=sys.stderr)
+        return 2
+    backend = open_backend(args.index)
+    try:
+        est = estimate_weekly_shipments(backend, since=args.since, until=args.until, country=args.country)
+    finally:
+        backend.close()
+    if args.weeks:
+        keep = sorted({r.week_start for r in est.rows})[-args.weeks:]
+        est.rows = [r for r in est.rows if r.week_start in keep]
+    data = est.to_dict()
+    data["totals"] = {m: dict(zip(("estimate", "low", "high"), v, strict=True)) for m, v in est.totals().items()}
+    if args.json:
+        print(json_line(data, default=str))
+        return 0
+    out = sys.stdout
+    print(f"Estimated domestic shipments per week by method ({est.country})", file=out)
+    print(f"method: {est.method}", file=out)
+    by_week: dict[str, dict[str, Any]] = defaultdict(dict)
+    for r in data["rows"]:
+        by_week[r["week_start"]][r["method"]] = f"{r['estimate']:.1f} [{r['low']:.1f}-{r['high']:.1f}]"
+    rows = [{"week": w, **{m: v.get(m, "-") for m in METHODS}} for w, v in sorted(by_week.items())]
+    _table(rows, ("week", *METHODS), out)
+    for m, (point, low, high) in est.totals().items():
+        print(f"  total {m}: {point:,.1f} [{low:,.1f}-{high:,.1f}]", file=out)
+    print("assumptions:", file=out)
+    for a in est.assumptions:
+        print(f"  - {a}", file=out)
     return 0

@@ -1,6 +1,8 @@
 """Ground truth of the world up to its current day, as tables (lists of dicts) and as JSONL + CSV files.
 
-Tables: ``sales`` (per listing per day: orders, unit price, currency, SEK), ``listings`` (canonical
+Tables: ``sales`` (per listing per day: orders, unit price, currency, SEK), ``shipments`` (per sale: the
+shipping option each order chose, its postal method, the buyer's country, ``domestic``; see
+:mod:`testbed.shipping`), ``listings`` (canonical
 substance and class), ``vendors`` (identity, Swedish, first/left day), ``identities`` (PGP fingerprint
 → aliases across sites), ``active`` (listings and vendors active each day), ``feedback`` (visible
 feedback with its sale day), ``posts`` (forum posts, with the identity of vendor posts), ``hostile`` (where
@@ -16,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from testbed import catalog, hostile, rates
+from testbed import catalog, hostile, rates, shipping
 from testbed.world import World
 
 
@@ -34,6 +36,16 @@ def build(world: World) -> dict[str, Any]:
             "orders": s.orders, "unit_price": s.unit_price, "currency": s.currency, "unit_price_sek": unit_sek,
             "value_sek": round(unit_sek * s.orders, 2), "substance": lst.canonical, "substance_class": lst.sclass,
         })
+    shipments = []
+    for s in world.sales:
+        lst = world.listings[(s.site, s.listing_id)]
+        for (label, buyer), orders in sorted(shipping.choices(world.seed, s, lst).items()):
+            shipments.append({
+                "site": s.site, "listing_id": s.listing_id, "vendor_id": s.vendor_id, "day": s.day, "date": d(s.day),
+                "ships_from": lst.ships_from, "buyer_country": buyer, "option": label,
+                "method": shipping.method_of(label), "orders": orders,
+                "domestic": lst.ships_from == "SE" and buyer == "SE",
+            })
     listings = [{
         "site": x.site, "listing_id": x.listing_id, "vendor_id": x.vendor_id, "vendor": vendors[(x.site, x.vendor_id)].name,
         "title": x.title, "substance": x.canonical, "substance_key": x.substance_key, "substance_class": x.sclass,
@@ -84,7 +96,8 @@ def build(world: World) -> dict[str, Any]:
         "hostile": hostile.truth_meta(),
     }
     return {"meta": meta, "sales": sales, "listings": listings, "vendors": vendor_rows, "identities": identities,
-            "active": active, "feedback": feedback, "posts": posts, "hostile": hostile.truth_rows(world)}
+            "active": active, "feedback": feedback, "posts": posts, "hostile": hostile.truth_rows(world),
+            "shipments": shipments}
 
 
 def write(world: World, out_dir: str | Path) -> list[Path]:
