@@ -59,12 +59,16 @@ def _alert_titles(alert_ids: list[str]) -> list[str]:
         backend.close()
 
 
+# Kept across demo resets: the marker, and the workbench's users and audit trail (`sokhund users add`).
+KEPT = ("DEMO", "workbench.sqlite", "workbench.sqlite-wal", "workbench.sqlite-shm")
+
+
 def _prepare_home() -> None:
     """The demo needs a data directory of its own: an empty one, or one that only an earlier demo used
     (which is then reset, so every demo starts from the same clean slate)."""
     home = paths.home()
     marker = home / "DEMO"
-    used = [p for p in home.iterdir() if p.name != "DEMO"]
+    used = [p for p in home.iterdir() if p.name not in KEPT]
     if used and not marker.exists():
         raise RuntimeError(
             f"{home} holds other crawls; the demo will not mix with them. "
@@ -210,7 +214,28 @@ def _run_days(console: Console, days: int, seed: int, use_tor: bool, out: str | 
         console.print(f"plot: {plot}")
     console.print("next: [bold]sokhund search kokain[/], [bold]sokhund vendors --swedish[/], [bold]sokhund alerts[/], "
                   "[bold]sokhund trends --by substance[/]")
+    _print_workbench_hint(console, os.environ.get("SOKHUND_INDEX_URL"))
     return 0
+
+
+def _print_workbench_hint(console: Console, index: str | None) -> None:
+    """How to open the demo data in the browser workbench (`sokhund serve`)."""
+    from crawler import paths
+
+    home = paths.home()
+    prefix = "" if home == (Path.cwd() / paths.DEFAULT_HOME).resolve() else f"SOKHUND_HOME={home} "
+    index_arg = f" --index {index}" if index and index not in ("sqlite",) else ""
+    has_users = False
+    if (home / "workbench.sqlite").exists():
+        from dashboards.workbench import users
+        from dashboards.workbench.store import Store
+
+        has_users = bool(users.list_users(Store(home / "workbench.sqlite")))
+    console.print("workbench (in the browser):", markup=False)
+    if not has_users:
+        console.print(f"  1. a first user:  {prefix}.venv/bin/sokhund users add admin --role admin", markup=False)
+    console.print(f"  {'2. ' if not has_users else ''}serve it:  {prefix}.venv/bin/sokhund serve{index_arg}   "
+                  "then open http://127.0.0.1:8800/ and log in", markup=False)
 
 
 def _summary(console: Console, rows: list[dict[str, Any]]) -> None:

@@ -97,15 +97,15 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from dashboards.workbench import server
+    from dashboards.workbench.backend import open_index
     from dashboards.workbench.config import WorkbenchConfig
-    from indexer.base import open_backend
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
     warning = server.check_bind(args.host, bool(args.tls_cert), args.insecure_bind)
     if warning:
         print(warning, file=sys.stderr)
-    open_backend(args.index).close()  # a wrong --index fails now, not on the first page
+    open_index(args.index).close()  # a wrong --index fails now, not on the first page
     config = WorkbenchConfig(index_url=args.index, tls=bool(args.tls_cert), idle_timeout_s=args.idle_minutes * 60,
                              absolute_timeout_s=args.session_hours * 3600)
     if not _store().query("SELECT 1 FROM users LIMIT 1"):

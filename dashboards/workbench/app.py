@@ -13,6 +13,7 @@ from dashboards.workbench import auth, backend, security, text
 from dashboards.workbench.config import WorkbenchConfig
 from dashboards.workbench.pages import register_all
 from dashboards.workbench.store import Store
+from indexer.base import IndexError_
 
 
 def endpoint_url(endpoint: str, fallback: str, **values: Any) -> str:
@@ -42,7 +43,7 @@ def create_app(config: WorkbenchConfig | None = None) -> Flask:
     )
     app.jinja_env.autoescape = True  # every template, whatever its extension
     app.jinja_env.finalize = text.finalize
-    app.jinja_env.filters.update(num=text.number, safe_href=text.safe_href, visible=text.visible)
+    app.jinja_env.filters.update(num=text.number, clip=text.clip, safe_href=text.safe_href, visible=text.visible)
     app.jinja_env.globals.update(csrf_field=csrf_field, vendor_url=vendor_url, endpoint_url=endpoint_url)
     app.extensions["sokhund_config"] = config
     app.extensions["sokhund_store"] = Store(config.resolved_store_path())
@@ -59,5 +60,10 @@ def create_app(config: WorkbenchConfig | None = None) -> Flask:
     @app.errorhandler(429)
     def error(exc: Any) -> tuple[str, int]:
         return render_template("error.html", code=exc.code, name=exc.name, description=exc.description), exc.code
+
+    @app.errorhandler(IndexError_)
+    def index_down(exc: IndexError_) -> tuple[str, int]:
+        # the backend's message names the index and what to do; never a traceback
+        return render_template("error.html", code=503, name="Index unavailable", description=str(exc)), 503
 
     return app

@@ -1,11 +1,12 @@
 """Search for the workbench: one page of hits, the total ("N of M") and facet counts, on any backend.
 
 The backends' ``search`` has a limit and no offset, so a page is the tail of the first
-``page * per_page`` hits. The total is exact without a query (``count``); with a query it is the number of
-hits up to ``TOTAL_CAP`` (a backend that offers ``search_count(kind, query, filters)`` is asked instead)."""
+``page * per_page`` hits. The total is exact without a query (``count``), and with one where the backend's
+``count`` takes the query; otherwise it is the number of hits up to ``TOTAL_CAP`` (shown as "N+")."""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,12 +49,18 @@ class SearchPage:
         return max(1, min(MAX_PAGE, -(-self.total // self.per_page)))
 
 
+def _counts_queries(backend: IndexBackend) -> bool:
+    try:
+        return "query" in inspect.signature(backend.count).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def total(backend: IndexBackend, kind: str, query: str | None, filters: SearchFilters) -> tuple[int, bool]:
     if not (query or "").strip():
         return backend.count(kind, filters), False
-    counter = getattr(backend, "search_count", None)
-    if callable(counter):
-        return int(counter(kind, query, filters)), False
+    if _counts_queries(backend):  # backends whose count takes the query: exact
+        return int(backend.count(kind, filters, query=query)), False  # type: ignore[call-arg]
     n = len(backend.search(kind, query, filters, limit=TOTAL_CAP))
     return n, n >= TOTAL_CAP
 

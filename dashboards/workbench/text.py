@@ -41,3 +41,9 @@ def number(value: Any, digits: int = 0) -> str:
         return f"{float(value):,.{digits}f}".replace(",", "\u202f")  # narrow no-break space as thousands separator
     except (TypeError, ValueError):
         return str(value)
+
+
+def clip(value: Any, length: int = 300) -> str:
+    """A long crawled text cut for a table cell, visibly ("… [+N chars]"); the full text is on its own page."""
+    text = "" if value is None else str(value)
+    return text if len(text) <= length else f"{text[:length]}… [+{len(text) - length} chars]"

@@ -22,6 +22,7 @@ def test_demo_two_days(tmp_path: Path) -> None:
     out = proc.stdout
     assert "what each simulated day's crawl saw" in out
     assert "2026-09-01" in out and "2026-09-02" in out
+    assert "sokhund users add admin --role admin" in out and "sokhund serve" in out  # how to open the workbench
     plots = sorted((home / "demo").glob("*.png"))
     assert len(plots) >= 4 and all(p.read_bytes()[:4] == b"\x89PNG" for p in plots)
     assert (home / "demo" / "truth").is_dir()
@@ -54,3 +55,34 @@ def test_demo_resets_its_own_home(sokhund_home: Path) -> None:
     (sokhund_home / "warc").mkdir()
     _prepare_home()
     assert sorted(p.name for p in sokhund_home.iterdir()) == ["DEMO"]
+
+
+def test_demo_reset_keeps_the_workbench_users(sokhund_home: Path) -> None:
+    from dashboards.workbench import users
+    from dashboards.workbench.store import Store
+
+    users.add(Store(sokhund_home / "workbench.sqlite"), "anna", "admin", "ett långt lösenord")
+    _prepare_home()  # a home with only workbench users is not "other crawls"
+    (sokhund_home / "index.sqlite").write_bytes(b"old demo")
+    _prepare_home()
+    assert not (sokhund_home / "index.sqlite").exists()
+    assert [u["name"] for u in users.list_users(Store(sokhund_home / "workbench.sqlite"))] == ["anna"]
+
+
+def test_demo_ends_with_how_to_open_the_workbench(sokhund_home: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from cli.demo import _print_workbench_hint
+    from dashboards.workbench import users
+    from dashboards.workbench.store import Store
+
+    buffer = io.StringIO()
+    _print_workbench_hint(Console(file=buffer, width=200), None)
+    assert "users add admin --role admin" in buffer.getvalue() and "sokhund serve " in buffer.getvalue()
+    assert f"SOKHUND_HOME={sokhund_home}" in buffer.getvalue()
+    users.add(Store(sokhund_home / "workbench.sqlite"), "anna", "admin", "ett långt lösenord")
+    buffer = io.StringIO()
+    _print_workbench_hint(Console(file=buffer, width=200), "http://127.0.0.1:9200")
+    assert "users add" not in buffer.getvalue() and "sokhund serve --index http://127.0.0.1:9200" in buffer.getvalue()

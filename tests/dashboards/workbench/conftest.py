@@ -56,6 +56,7 @@ class Workbench:
 
 @pytest.fixture()
 def workbench(sokhund_home: Path) -> Iterator[Workbench]:
+    open_backend().close()  # an (empty) index exists, as after a first crawl: reads never create one
     app = create_app(WorkbenchConfig(testing=True))
     store = app.extensions["sokhund_store"]
     users.add(store, "analyst", "analyst", PASSWORD)

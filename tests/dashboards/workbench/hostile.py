@@ -16,7 +16,7 @@ PAYLOADS = (SCRIPT, IMG, JS_LINK, SVG)
 
 def hostile(label: str) -> str:
     """One field's hostile value: every payload plus the label to find it by."""
-    return f"{label} {SCRIPT} {IMG} {SVG} {RLO} {LONG_WORD}"
+    return f"{label} {RLO} {SCRIPT} {IMG} {SVG} {LONG_WORD}"
 
 
 def assert_inert(page: str, own_scripts: tuple[str, ...] = ()) -> None:

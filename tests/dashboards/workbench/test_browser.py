@@ -30,7 +30,9 @@ pytestmark = [
 
 SHOTS = Path("/tmp/workbench-shots")
 ROOT = Path(__file__).resolve().parents[3]
-FLAG = "document.documentElement.dataset.pwned || (window.top && window.top.document.documentElement.dataset.pwned) || null"
+# Our payloads set data-pwned, the testbed's planted ones (testbed/data/hostile.yaml) set window.__xss.
+FLAG = ("document.documentElement.dataset.pwned || (window.top && window.top.document.documentElement.dataset.pwned)"
+        " || window.__xss || null")
 
 
 @dataclass
@@ -58,6 +60,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     sentinel = hostile_world.Sentinel()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOKHUND_HOME", str(home))
+        mp.setenv("SOKHUND_XSS_SENTINEL", sentinel.url)  # the testbed's planted payloads call our sentinel
         world = hostile_world.build(home, sentinel)
     assert sentinel.hits == [], f"the crawl itself reached the sentinel: {sentinel.hits}"
     env = {**os.environ, "SOKHUND_HOME": str(home), "PYTHONPATH": str(ROOT)}
@@ -241,3 +244,33 @@ def test_export_downloads_a_package_and_is_audited(page: Any, served: Served) ->
         assert "manifest.json" in archive.namelist() and "verify_package.py" in archive.namelist()
     page.goto(f"{served.url}/audit?action=export")
     assert capture in page.inner_text("table.audit")
+
+
+def test_the_testbeds_planted_payloads_stay_inert(page: Any, served: Served) -> None:
+    """The vendors, listings, feedback, PGP blocks and thread the testbed plants (its hostile.yaml) on
+    every page that shows them: search of each kind, the listing pages, the evidence of each listing."""
+    _login(page, served, "root")
+    visited = 0
+    for path in ("/search?q=Kvitter&kind=vendor", "/search?q=GNIK&kind=vendor", "/search?q=Kvitter&kind=post",
+                 "/search?kind=feedback&site=flugsvamp", "/search?q=hasch", "/search?q=ketamine",
+                 "/search?q=mdma+crystal", "/search?q=kokain"):
+        page.goto(served.url + path)
+        assert page.evaluate(FLAG) is None, path
+        visited += page.locator("table.hits tbody tr").count()
+    assert page.locator("table.hits td", has_text="<img src=x onerror").count() >= 1  # shown, as text
+    page.goto(f"{served.url}/search?q=Kvitter&kind=vendor")
+    assert page.locator("table.hits td", has_text="Kvitter").count() >= 1
+    assert len(served.world.planted_listings) >= 4  # 2 per planted vendor (testbed/data/hostile.yaml)
+    for listing in served.world.planted_listings:
+        page.goto(f"{served.url}/listing/{listing}")
+        assert page.evaluate(FLAG) is None, listing
+        page.click("table.facts a.evidence")
+        page.wait_for_selector("iframe.archived")
+        page.wait_for_timeout(800)
+        assert page.evaluate(FLAG) is None, listing
+        frame = next(f for f in page.frames if f.url.endswith("/page"))
+        assert frame.evaluate("window.__xss || null") is None, listing
+    page.goto(f"{served.url}/listing/{served.world.planted_listings[-1]}")
+    _shot(page, "listing-planted")
+    assert visited >= 5
+    assert served.world.sentinel.hits == [], served.world.sentinel.hits

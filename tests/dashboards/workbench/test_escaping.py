@@ -63,6 +63,7 @@ def test_hostile_strings_are_shown_as_text(workbench: Workbench, hostile_index: 
     assert "javascript:" in listing and 'href="javascript' not in listing  # the URL as text only
     assert "THREAD" in pages["/search?q=kokain&kind=post"] and "AUTHOR" in pages["/search?q=kokain&kind=post"]
     assert "BUYER" in pages["/search?q=kokain&kind=feedback"]
+    assert "… [+" in pages["/search?q=kokain"]  # a long title is cut visibly in the table, whole on its page
     assert "open.listing" in pages["/audit"] and "TITLE kokain" in pages["/audit"]  # the title, as text
 
 

@@ -141,6 +141,7 @@ class World:
     sentinel: Sentinel
     hostile_listing: str = ""
     hostile_captures: list[str] = field(default_factory=list)  # captures of pages with live markup
+    planted_listings: list[str] = field(default_factory=list)  # the testbed's own hostile listings
 
 
 @contextmanager
@@ -166,6 +167,9 @@ def build(home: Path, sentinel: Sentinel, testbed_seed: int = 5) -> World:
     try:
         listing = next(d for d in backend.iter_docs("listing") if d["site"] == "hostilemarket" and d["listing_id"] == "1")
         world.hostile_listing = listing["id"]
+        markers = ("<", "\u202e", "onmouseover", "W" * 100)
+        world.planted_listings = sorted(d["id"] for d in backend.iter_docs("listing") if d["site"] != "hostilemarket"
+                                        and any(m in (d.get("title") or "") for m in markers))
         world.hostile_captures = sorted(c["id"] for c in backend.iter_docs("capture")
                                         if c["site"] == "hostilemarket" and c["url"].endswith(("/item/1", "/item/2", "/vendor/v1")))
     finally:
