@@ -34,7 +34,7 @@ def band_chart(series: list[BandSeries], title: str, unit: str = "", width: int 
     def y(value: float) -> float:
         return top + plot_h - max(0.0, value) / high * plot_h
 
-    parts = [f'<svg class="chart band-chart" role="img" aria-label="{label}" viewBox="0 0 {width} {height}" '
+    parts = [f'<svg class="chart" role="img" aria-label="{label}" viewBox="0 0 {width} {height}" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{label}</title>',
              f'<text class="chart-title" x="{left}" y="14">{label}</text>']
     for i in range(5):
