@@ -24,7 +24,7 @@ def band_chart(series: list[BandSeries], title: str, unit: str = "", width: int 
     label = escape(visible(title))
     if not dates:
         return Markup(f'<p class="muted">{label}: no estimates.</p>')
-    left, right, top, bottom = 64, 12, 24, 40
+    left, right, top, bottom = 64, 36, 24, 40  # room for the last date label
     plot_w, plot_h = width - left - right, height - top - bottom
     high = max([p[3] for s in series for p in s.points] + [p[1] for s in series for p in s.points] + [1.0])
 

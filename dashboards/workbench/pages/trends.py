@@ -56,12 +56,18 @@ def index() -> Any:
         "swedish_share": line_chart([Series("Swedish share", [(r["period"], 100 * r["share"]) for r in t["swedish_share"]],
                                             "s3")], "Share of active vendors that are Swedish (score ≥ 0.5)", " %"),
     }
-    ship = t["shipments"]
+    ship, ship_methods, ship_weeks = t["shipments"], [], []
     if ship is not None:
+        ship_methods = [m for m in SHIPMENT_METHODS if any(r.method == m and r.high > 0 for r in ship.rows)]
         charts["shipments"] = band_chart(
             [BandSeries(m.replace("_", " "), [(r.week_start.isoformat(), r.estimate, r.low, r.high)
-                                              for r in ship.rows if r.method == m], CSS[i])
-             for i, m in enumerate(SHIPMENT_METHODS) if any(r.method == m for r in ship.rows)],
+                                              for r in ship.rows if r.method == m], CSS[SHIPMENT_METHODS.index(m)])
+             for m in ship_methods],
             "Estimated domestic shipments per week by method (line: estimate; band: low–high)")
+        weeks: dict[str, dict[str, Any]] = {}
+        for r in ship.rows:  # one row per week, a column per method
+            weeks.setdefault(r.week_start.isoformat(), {})[r.method] = r
+        ship_weeks = sorted(weeks.items())
     return render_template("trends.html", t=t, by=by, charts=charts, periods=PERIODS, bys=trends_view.BY,
-                           methods=METHOD_TEXT, ship=ship, selected_period=period)
+                           methods=METHOD_TEXT, ship=ship, ship_methods=ship_methods, ship_weeks=ship_weeks,
+                           selected_period=period)
