@@ -1,6 +1,7 @@
 """Analytics that take seconds on a real index (the turnover report reads every observation and
-feedback), computed once per index state and reused across requests. The state is a fingerprint of
-cheap counts; a new crawl changes it, so a page never shows a report older than the index."""
+feedback; the linker compares every alias), computed once per index state and reused across requests.
+The state is a fingerprint of cheap counts; a new crawl changes it, so a page never shows a report older
+than the index. A test or tool that rewrites documents without changing any count calls ``clear()``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from analytics.identity import IdentityResult, link_vendors
 from analytics.turnover import TurnoverReport, compute_turnover
 from indexer.base import IndexBackend
 
@@ -18,7 +20,7 @@ MAX_ENTRIES = 4
 
 
 def fingerprint(backend: IndexBackend) -> tuple:
-    where = getattr(backend, "path", None) or getattr(backend, "url", None) or id(backend)
+    where = getattr(backend, "path", None) or f'{getattr(backend, "url", "")} {getattr(backend, "prefix", "")}'
     return (str(where), *(backend.count(kind) for kind in _KINDS))
 
 
@@ -38,6 +40,11 @@ def memo(name: str, backend: IndexBackend, compute: Any) -> Any:
 
 def turnover_report(backend: IndexBackend) -> TurnoverReport:
     return memo("turnover", backend, lambda: compute_turnover(backend))
+
+
+def vendor_links(backend: IndexBackend) -> IdentityResult:
+    """The linker's groups and candidates, computed without writing (the pages only read)."""
+    return memo("links", backend, lambda: link_vendors(backend, write=False))
 
 
 def clear() -> None:

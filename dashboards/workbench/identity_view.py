@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.identity import IdentityResult, link_vendors
-from dashboards.workbench import reviews
+from analytics.identity import IdentityResult
+from dashboards.workbench import cached, reviews
 from dashboards.workbench.store import Store
 from indexer.base import IndexBackend
 from indexer.models import stable_id
@@ -70,7 +70,7 @@ def _find(parent: dict[str, str], x: str) -> str:
 
 def build(backend: IndexBackend, store: Store, result: IdentityResult | None = None) -> IdentityView:
     vendors = {v["id"]: v for v in backend.iter_docs("vendor")}
-    result = result or link_vendors(backend, write=False)
+    result = result or cached.vendor_links(backend)
     decisions = reviews.current(store)
     confirmed = [(r, r["pair"].split(" ")) for r in decisions.values() if r["decision"] == "confirm"]
     confirmed = [(r, pair) for r, pair in confirmed if all(v in vendors for v in pair)]
