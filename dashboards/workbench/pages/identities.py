@@ -37,7 +37,4 @@ def review() -> Any:
     reviews.decide(auth.store(), vendors, decision, auth.current_user() or "?", candidate_id=candidate_id,
                    note=request.form.get("note", ""))
     audit.record(f"identity.{decision}", candidate_id or reviews.pair_key(*vendors), vendors=vendors)
-    back = request.form.get("back", "")
-    if back.startswith("/vendor/") and "//" not in back:
-        return redirect(back, code=303)
     return redirect(url_for("identities.index") + "#decided", code=303)
