@@ -49,7 +49,7 @@ def top_keys(rows: list[dict[str, Any]], key: str, weight: str, n: int = TOP) ->
 
 def turnover(backend: IndexBackend, by: str, period: str) -> dict[str, Any]:
     report = cached.turnover_report(backend)
-    names = {v["id"]: f"{v.get('name')} ({v.get('site')})" for v in backend.iter_docs("vendor")} if by == "vendor" else {}
+    names = {v["id"]: f"{v.get('site')}: {v.get('name')}" for v in backend.iter_docs("vendor")} if by == "vendor" else {}
     grouped = [{"period": b.period, "key": names.get(str(b.key), str(b.key)), "units": b.units, "value_sek": b.value_sek,
                 "unvalued_units": b.unvalued_units}
                for b in aggregate(best_estimates(report), by=by, period=period)]
@@ -59,8 +59,14 @@ def turnover(backend: IndexBackend, by: str, period: str) -> dict[str, Any]:
                        for b in aggregate(report.estimates(method), period=period)]
     per_method += [{"period": b.period, "method": "best", "units": b.units, "value_sek": b.value_sek}
                    for b in aggregate(best_estimates(report), period=period)]
-    return {"grouped": grouped, "per_method": per_method, "applied_rates": report.applied_rates,
-            "notes": report.notes}
+    totals: dict[str, dict[str, Any]] = {}
+    for r in grouped:  # the table: one row per site, vendor or substance over the whole period
+        row = totals.setdefault(r["key"], {"key": r["key"], "units": 0.0, "value_sek": 0.0, "periods": 0})
+        row["units"] += r["units"]
+        row["value_sek"] += r["value_sek"]
+        row["periods"] += 1
+    return {"grouped": grouped, "totals": sorted(totals.values(), key=lambda r: (-r["value_sek"], r["key"])),
+            "per_method": per_method, "applied_rates": report.applied_rates, "notes": report.notes}
 
 
 def shipments(backend: IndexBackend) -> Any:

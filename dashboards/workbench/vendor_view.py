@@ -131,8 +131,8 @@ def build(backend: IndexBackend, store: Store, vendor_id: str) -> VendorPage | N
             for before, after in zip(history, history[1:], strict=False):
                 if before.get("price") != after.get("price"):
                     timeline.append({"date": after.get("observed_at"), "event": "price change", "site": lst.get("site"),
-                                     "what": f"{lst.get('title')}: {before.get('price')} → {after.get('price')} "
-                                             f"{after.get('currency') or ''}".strip(),
+                                     "what": f"{before.get('price')} → {after.get('price')} {after.get('currency') or ''}"
+                                             f": {lst.get('title')}",
                                      "listing": lst["id"], "capture_id": after.get("capture_id")})
     timeline.sort(key=lambda e: (str(e.get("date") or ""), e["event"]))
     listings.sort(key=lambda x: (str(x.get("site")), str(x.get("title")).casefold()))

@@ -191,10 +191,10 @@ def test_planted_hostile_vendor_names_stay_inert_on_these_pages(page: Any, serve
     hostile.first.click()
     page.wait_for_selector("#identity")
     assert "<script>" in page.locator("h1").inner_text() and "\\u202e" in page.locator("h1").inner_text()
+    _shot(page, "vendor-hostile")
     for path in ("/vendors", "/identities", "/alerts?state=all", "/trends?by=vendor", "/campaigns"):
         page.goto(served.url + path)
         page.wait_for_timeout(300)
         assert page.evaluate(XSS) is None, path
     assert page.evaluate(FLAG) is None
     assert served.world.sentinel.hits == [], served.world.sentinel.hits
-    _shot(page, "vendors")

@@ -50,6 +50,6 @@ def test_pages_on_elasticsearch(es_pages: tuple) -> None:
     assert writer.get("alert", ids.alert_new)["acknowledged"] is True  # mirrored on the cluster
     assert "1 of 2 alerts" in client.get("/alerts").get_data(as_text=True)
     trends = client.get("/trends").get_data(as_text=True)
-    assert trends.count('<svg class="chart"') >= 5 and "1\u202f800" in trends
+    assert trends.count('<svg class="chart"') >= 5 and "2\u202f750" in trends
     campaigns = client.get("/campaigns").get_data(as_text=True)
     assert "snackis: nothing fetched (connection refused)" in campaigns

@@ -31,10 +31,10 @@ def test_trends_page_draws_the_overview_questions(workbench: Workbench) -> None:
                   "New vendors per day", "Share of active vendors that are Swedish"):
         assert title in page, title
     assert "a lower bound" in page  # each method is named and explained
-    assert "1\u202f800" in page and "950" in page  # feedback sales on flugsvamp: 2 x 900 SEK, then 950 SEK
+    assert "2\u202f750" in page  # feedback sales on flugsvamp: 2 x 900 SEK, then 950 SEK
     by_vendor = client.get("/trends?by=vendor&period=week").get_data(as_text=True)
     assert "Turnover per week by vendor" in by_vendor and SCRIPT not in by_vendor and IMG not in by_vendor
-    assert "(flugsvamp)" in by_vendor  # vendors by name and site, not by id
+    assert "flugsvamp: Alfa" in by_vendor  # vendors by site and name, not by id
     assert_inert(by_vendor)
 
 
