@@ -50,7 +50,6 @@ def serve(config: WorkbenchConfig, host: str, port: int, tls_cert: str | None = 
                 "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
                 "workers": 1, "worker_class": "gthread", "threads": threads, "timeout": 120,
                 "accesslog": None, "errorlog": "-", "loglevel": "warning",
-                "forwarded_allow_ips": "127.0.0.1",  # client addresses (rate limit, audit) from a local proxy only
                 "control_socket_disable": True,  # no control socket in the working directory
             }
             if tls_cert:

@@ -4,6 +4,7 @@ users with known passwords, and logged-in test clients."""
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,15 @@ from dashboards.workbench.app import create_app
 from dashboards.workbench.config import WorkbenchConfig
 from indexer.base import IndexBackend, open_backend
 
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: cwd and PYTHONPATH of `sokhund serve` subprocesses
 PASSWORD = "rätt häst batteri"  # long enough for users.MIN_PASSWORD
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def csrf_of(html: str) -> str:

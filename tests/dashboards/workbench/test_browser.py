@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.dashboards.workbench import world as hostile_world
-from tests.dashboards.workbench.conftest import PASSWORD
+from tests.dashboards.workbench.conftest import PASSWORD, ROOT, free_port
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,7 +28,6 @@ pytestmark = [
 ]
 
 SHOTS = Path("/tmp/workbench-shots")
-ROOT = Path(__file__).resolve().parents[3]
 # Our payloads set data-pwned, the testbed's planted ones (testbed/data/hostile.yaml) set window.__xss.
 FLAG = ("document.documentElement.dataset.pwned || (window.top && window.top.document.documentElement.dataset.pwned)"
         " || window.__xss || null")
@@ -40,12 +38,6 @@ class Served:
     url: str
     world: hostile_world.World
     process: subprocess.Popen
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -67,7 +59,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     for name, role in (("anna", "analyst"), ("root", "admin")):
         done = _cli(env, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
         assert done.returncode == 0, done.stderr
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env, cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
