@@ -20,16 +20,8 @@ from typing import Any
 import pytest
 
 from tests.dashboards.workbench import pages_world
-from tests.dashboards.workbench.conftest import PASSWORD
-from tests.dashboards.workbench.test_browser import (
-    FLAG,
-    ROOT,
-    SHOTS,
-    _cli,
-    _free_port,
-    _own_csp_violations,
-    browser,
-)
+from tests.dashboards.workbench.conftest import PASSWORD, ROOT, free_port
+from tests.dashboards.workbench.test_browser import FLAG, SHOTS, _cli, _own_csp_violations, browser
 from tests.dashboards.workbench.world import Sentinel
 
 __all__ = ["browser"]  # the module-scoped chromium of test_browser.py, shared here
@@ -61,7 +53,7 @@ def served_pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     for name, role in (("anna", "analyst"), ("root", "admin")):
         done = _cli(env, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
         assert done.returncode == 0, done.stderr
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], env=env, cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
