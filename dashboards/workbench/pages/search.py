@@ -16,6 +16,7 @@ bp = Blueprint("search", __name__)
 NAV = (("search.index", "Search", "analyst"),)
 
 FILTER_PARAMS = ("site", "substance", "class", "ships_from", "vendor", "price_min", "price_max", "since", "until")
+SEARCH_PARAMS = frozenset(("q", "kind", "page", *FILTER_PARAMS))
 
 
 def _float(value: str | None) -> float | None:
@@ -44,8 +45,10 @@ def filters_from(args: Any) -> SearchFilters:
 
 
 def search_url(**changes: Any) -> str:
-    """This search with some parameters changed (None removes one); any change but the page resets it."""
-    params = {k: v for k, v in request.args.items() if v not in ("", None)}
+    """This search with some parameters changed (None removes one); any change but the page resets it.
+    Only the search's own parameters are kept: a visitor's ``_method``, ``_external``, ``_anchor`` … would
+    be url_for's reserved arguments (a 500, an absolute link from the Host header, a fragment)."""
+    params = {k: v for k, v in request.args.items() if k in SEARCH_PARAMS and v not in ("", None)}
     if "page" not in changes:
         params.pop("page", None)
     for key, value in changes.items():
