@@ -101,3 +101,21 @@ def test_login_success_is_audited_before_the_session_exists(sokhund_home: Path) 
 
 def test_login_helper_still_works(workbench: Workbench) -> None:
     assert login(workbench.app.test_client(), "admin").get("/audit").status_code == 200
+
+
+def test_the_stores_wal_and_shm_files_are_owner_only_too(tmp_path: Path) -> None:
+    # the store chmodded only workbench.sqlite: its -wal (password hashes, CSRF tokens) stayed 0644
+    from dashboards.workbench import users
+    from dashboards.workbench.store import Store
+
+    path = tmp_path / "workbench.sqlite"
+    store = Store(path)
+    users.add(store, "anna", "analyst", PASSWORD)
+    files = sorted(tmp_path.iterdir())
+    assert {f.name for f in files} >= {"workbench.sqlite", "workbench.sqlite-wal", "workbench.sqlite-shm"}
+    assert {f.name: oct(f.stat().st_mode & 0o777) for f in files} == {f.name: "0o600" for f in files}
+    store.close()  # the last connection removes -wal and -shm
+    path.chmod(0o644)  # a store left by an older version
+    reopened = Store(path)
+    assert {f.name: oct(f.stat().st_mode & 0o777) for f in tmp_path.iterdir()} == {f.name: "0o600" for f in files}
+    reopened.close()
