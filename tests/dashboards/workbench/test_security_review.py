@@ -119,3 +119,15 @@ def test_the_stores_wal_and_shm_files_are_owner_only_too(tmp_path: Path) -> None
     reopened = Store(path)
     assert {f.name: oct(f.stat().st_mode & 0o777) for f in tmp_path.iterdir()} == {f.name: "0o600" for f in files}
     reopened.close()
+
+
+def test_a_huge_query_string_is_not_repeated_in_every_link(workbench: Workbench) -> None:
+    # the query was cut to 500 characters for the search, but every facet and pager link carried it whole
+    client = workbench.client("analyst")
+    huge = "kokain " * 3000
+    response = client.get("/search", query_string={"q": huge, "site": "alfa" * 1000, "vendor": "v" * 5000})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert len(page) < 20_000, len(page)
+    rows = workbench.app.extensions["sokhund_store"].query("SELECT details FROM audit WHERE action = 'search'")
+    assert len(rows[-1]["details"]) < 1000
