@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +79,16 @@ def selection_tables(sel: Selection) -> list[Table]:
     ]
 
 
+# C0 controls but tab/newline/CR (CSV quotes those), DEL and C1: ESC would drive the terminal that shows
+# `--format csv` output, and the xlsx sheets show them as \xNN too.
+_CSV_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _csv_safe(value: Any) -> Any:
-    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+    if not isinstance(value, str):
+        return value
+    value = _CSV_CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def write_csv(tables: list[Table], out: Path) -> list[Path]:
@@ -163,17 +172,21 @@ def _table(name: str, docs: list[dict[str, Any]]) -> Table:
 
 def write_tsv(tables: list[Table], out: Path | None, stdout: Any) -> list[Path]:
     """Tab-separated, one line per row, every value in full; tabs, newlines and other control characters
-    inside a value are written visibly (``\x09``, ``\n``) so every row stays one line of the same columns
-    (``cut -f``, ``sort``, ``awk -F'\t'``). Several tables: each after a ``# name`` line."""
+    inside a value are written visibly (``\x09``, ``\x0a``) so every row stays one line of the same columns
+    (``cut -f``, ``sort``, ``awk -F'\t'``); a backslash is doubled (``\\``), so a value that holds the text
+    ``\x09`` stays apart from one that holds a tab. Several tables: each after a ``# name`` line."""
     from indexer.terminal import printable
+
+    def field(value: Any) -> str:
+        return printable(value.replace("\\", "\\\\") if isinstance(value, str) else value)
 
     def lines() -> Iterator[str]:
         for table in tables:
             if len(tables) > 1:
                 yield f"# {table.name}"
-            yield "\t".join(printable(c) for c in table.columns)
+            yield "\t".join(field(c) for c in table.columns)
             for row in table.rows:
-                yield "\t".join("" if v is None else printable(v) for v in row)
+                yield "\t".join("" if v is None else field(v) for v in row)
 
     if out is None:
         for line in lines():
