@@ -103,6 +103,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     from crawler.adapter_suggest import suggest
     from crawler.adapters import AdapterError, load_adapter_file
     from crawler.saved_pages import SavedPageError
+    from indexer.outfiles import write_whole
 
     try:
         pages = [_read(p)[0] for p in args.pages]
@@ -117,9 +118,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     draft = suggest(pages, name=args.name, base_url=args.base_url)
     target = out or Path(_tmp_yaml())
     try:
-        target.write_text(draft, encoding="utf-8")
-    except OSError as exc:
-        print(f"sokhund adapter suggest: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        write_whole(target, draft)
+    except OSError as exc:  # OutputError: names the file, leaves nothing behind
+        print(f"sokhund adapter suggest: {exc.strerror or exc}", file=sys.stderr)
         return 2
     try:
         load_adapter_file(target)  # the draft must load: a broken draft is a bug here, not the author's

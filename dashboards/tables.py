@@ -8,6 +8,7 @@ character gets a leading apostrophe, as OWASP recommends against CSV injection.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -97,15 +98,17 @@ def write_csv(tables: list[Table], out: Path) -> list[Path]:
         folder, stem = out.parent, out.stem + "-"
     else:
         folder, stem = out, ""
+    from indexer.outfiles import write_whole
+
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for table in tables:
-        path = folder / f"{stem}{table.name}.csv"
-        with path.open("w", newline="", encoding="utf-8-sig") as fh:  # the BOM lets Excel read UTF-8
-            writer = csv.writer(fh)
-            writer.writerow(table.columns)
-            writer.writerows([_csv_safe(v) for v in row] for row in table.rows)
-        written.append(path)
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        writer.writerow(table.columns)
+        writer.writerows([_csv_safe(v) for v in row] for row in table.rows)
+        # the BOM lets Excel read UTF-8; whole or not at all (a full disk leaves no short file)
+        written.append(write_whole(folder / f"{stem}{table.name}.csv", "\ufeff" + buffer.getvalue()))
     return written
 
 
@@ -131,19 +134,21 @@ def write_xlsx(tables: list[Table], out: Path) -> Path:
                 if isinstance(value, str):
                     target.data_type = "s"  # never a formula, whatever the text starts with
         sheet.freeze_panes = "A2"
+    from indexer.outfiles import write_whole
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    book.save(out)
-    return out
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return write_whole(out, buffer.getvalue())
 
 
 def write_json(tables: list[Table], out: Path) -> Path:
     """JSON lines: one object per row with its table name under ``table``."""
-    with out.open("w", encoding="utf-8") as fh:
-        for table in tables:
-            for row in table.rows:
-                fh.write(json.dumps({"table": table.name, **dict(zip(table.columns, row, strict=True))},
-                                    ensure_ascii=False) + "\n")
-    return out
+    from indexer.outfiles import write_whole
+
+    return write_whole(out, "".join(
+        json.dumps({"table": table.name, **dict(zip(table.columns, row, strict=True))}, ensure_ascii=False) + "\n"
+        for table in tables for row in table.rows))
 
 
 def tables_from_json(text: str, name: str) -> list[Table]:
@@ -192,8 +197,9 @@ def write_tsv(tables: list[Table], out: Path | None, stdout: Any) -> list[Path]:
         for line in lines():
             stdout.write(line + "\n")
         return []
-    out.write_text("".join(line + "\n" for line in lines()), encoding="utf-8")
-    return [out]
+    from indexer.outfiles import write_whole
+
+    return [write_whole(out, "".join(line + "\n" for line in lines()))]
 
 
 def write_tables(tables: list[Table], fmt: str, out: Path | None, stdout: Any) -> list[Path]:
