@@ -236,9 +236,13 @@ def cmd_shipments(args: argparse.Namespace) -> int:
     for r in data["rows"]:
         by_week[r["week_start"]][r["method"]] = f"{r['estimate']:.1f} [{r['low']:.1f}-{r['high']:.1f}]"
     rows = [{"week": w, **{m: v.get(m, "-") for m in METHODS}} for w, v in sorted(by_week.items())]
-    _table(rows, ("week", *METHODS), out)
-    for m, (point, low, high) in est.totals().items():
-        print(f"  total {m}: {point:,.1f} [{low:,.1f}-{high:,.1f}]", file=out)
+    empty = est.why_empty()
+    if empty:  # not a table of zeros that reads like a measured "no letters"
+        print(f"  no estimate: {empty}", file=out)
+    else:
+        _table(rows, ("week", *METHODS), out)
+        for m, (point, low, high) in est.totals().items():
+            print(f"  total {m}: {point:,.1f} [{low:,.1f}-{high:,.1f}]", file=out)
     print("assumptions:", file=out)
     for a in est.assumptions:
         print(f"  - {a}", file=out)

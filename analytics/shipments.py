@@ -68,9 +68,24 @@ class ShipmentEstimate:
     rows: list[ShipmentRow] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     country: str = "SE"
+    # what the estimate stands on: listings in the index, those shipping from the country, sales estimated
+    basis: dict[str, int] = field(default_factory=dict)
+
+    def why_empty(self) -> str | None:
+        """Why there are no rows, in words (None when there are some)."""
+        if self.rows:
+            return None
+        b = self.basis
+        if not b.get("listings"):
+            return "the index holds no listings"
+        if not b.get("domestic_listings"):
+            return f"none of the {b['listings']} listings ships from {self.country}"
+        return (f"none of the {b['domestic_listings']} listings shipping from {self.country} has estimated "
+                "sales (no sold counter that moved, no dated feedback) in the period")
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "country": self.country, "assumptions": list(self.assumptions),
+                "basis": dict(self.basis),
                 "rows": [{"week_start": r.week_start.isoformat(), "method": r.method, "estimate": r.estimate,
                           "low": r.low, "high": r.high} for r in self.rows]}
 
@@ -221,4 +236,6 @@ def estimate_weekly_shipments(backend: IndexBackend, *, since: date | str | None
     ]
     if skipped:
         assumptions.append(f"{skipped} estimated sales of listings no longer in the index were left out")
-    return ShipmentEstimate(METHOD_TEXT.format(country=country), rows, assumptions, country)
+    basis = {"listings": len(listings), "domestic_listings": sum(
+        1 for d in listings.values() if str(d.get("ships_from") or "").upper() == country)}
+    return ShipmentEstimate(METHOD_TEXT.format(country=country), rows, assumptions, country, basis)

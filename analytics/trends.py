@@ -279,9 +279,22 @@ def plot_trends(trends: Trends, path: Path | str) -> Path:
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
+
+
+def _save(plt: Any, fig: Any, path: Path) -> None:
+    """The PNG whole or not at all (a full disk leaves no broken image that looks like a plot)."""
+    import io
+
+    from indexer.outfiles import write_whole
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, dpi=80, format="png")
+    finally:
+        plt.close(fig)
+    write_whole(path, buffer.getvalue())
 
 
 def _single(path: Path, draw: Any, trends: Trends) -> Path:
@@ -291,8 +304,7 @@ def _single(path: Path, draw: Any, trends: Trends) -> Path:
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
 
 

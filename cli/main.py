@@ -87,7 +87,9 @@ def _run_formatted(args: argparse.Namespace) -> int:
         if out is None:
             sys.stdout.write(buffer.getvalue())
         else:
-            out.write_text(buffer.getvalue(), encoding="utf-8")
+            from indexer.outfiles import write_whole
+
+            write_whole(out, buffer.getvalue())
         return code
     written = write_tables(tables_from_json(buffer.getvalue(), args.command), args.output_format, out,
                            sys.stdout)

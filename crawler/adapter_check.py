@@ -96,8 +96,15 @@ def check_page(adapter: SiteAdapter, path: str, html: str, *, url: str | None = 
                page_type: str | None = None) -> PageReport:
     from crawler.detectors import PageStructure, classify
 
+    body, limit = html.encode("utf-8", errors="replace"), adapter.politeness.max_body_bytes
+    cut = len(body) > limit  # what the crawl's spider does: the evidence keeps it all, parsing reads the start
+    if cut:
+        html = body[:limit].decode("utf-8", errors="ignore")
     chosen, how = choose_page_type(adapter, html, url, page_type)
     report = PageReport(path, chosen, how)
+    if cut:
+        report.warnings.append(f"{len(body):,} bytes: a crawl parses only the first {limit:,} "
+                               "(politeness.max_body_bytes); so does this report")
     overruled: list[str] = []
     structure = PageStructure.of(adapter, chosen) if chosen else None
     verdict = classify(200, {}, html, adapter.detectors, generic=None if adapter.generic_detectors else (),
@@ -105,15 +112,15 @@ def check_page(adapter: SiteAdapter, path: str, html: str, *, url: str | None = 
     report.overruled = overruled
     if verdict is not None:
         report.detector = verdict.describe()
+    _, parse_problem = load_html(html)
+    if parse_problem:  # also when no page type matched: the lost content may be why
+        report.warnings.append(parse_problem)
     if chosen is None:
         report.warnings.append(how)
         return report
     spec = adapter.pages[chosen]
     report.item = spec.item
     problems: list[str] = []
-    _, parse_problem = load_html(html)
-    if parse_problem:
-        report.warnings.append(parse_problem)
     items = parse_page(spec, html, url or adapter.url() + "/", problems)
     report.warnings += problems
     if spec.item != "none" and spec.fields and not items:

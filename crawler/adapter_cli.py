@@ -34,12 +34,17 @@ def register(sub: Any) -> None:
     s.add_argument("pages", nargs="+", metavar="PAGE", help="saved HTML pages (listings, category/search, vendors)")
     s.add_argument("--name", default="draft", help="adapter name (letters, digits, _)")
     s.add_argument("--base-url", default="http://change-me.invalid", help="the market's base URL")
-    s.add_argument("--out", metavar="FILE.yaml", help="write the draft here (default: print it)")
+    s.add_argument("--out", metavar="FILE.yaml", help="write the draft here (default: print it); an existing "
+                   "file is kept unless --force")
+    s.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     s.set_defaults(func=cmd_suggest)
 
 
-def _read(path: str) -> str:
-    return Path(path).read_text(encoding="utf-8", errors="replace")
+def _read(path: str) -> tuple[str, list[str]]:
+    """A saved page (gzip or not, in its own encoding); SavedPageError when it holds no HTML."""
+    from crawler.saved_pages import read_saved_page
+
+    return read_saved_page(path)
 
 
 def _shown(value: Any) -> str:
@@ -60,15 +65,18 @@ def cmd_test(args: argparse.Namespace) -> int:
     except AdapterError as exc:
         print(f"sokhund adapter test: {exc}", file=sys.stderr)
         return 2
+    from crawler.saved_pages import SavedPageError
+
     worst = 0
     for path in args.pages:
         try:
-            html = _read(path)
-        except OSError as exc:
-            print(f"sokhund adapter test: {path}: {exc.strerror}", file=sys.stderr)
+            html, notes = _read(path)
+        except SavedPageError as exc:
+            print(f"sokhund adapter test: {printable(str(exc))}", file=sys.stderr)
             worst = 2
             continue
         report = check_page(adapter, path, html, url=args.url, page_type=args.page_type)
+        report.warnings[:0] = [f"saved page: {note}" for note in notes if note.startswith("gzip")]
         if report.page_type is None:
             worst = max(worst, 1)
         if args.json:
@@ -94,16 +102,26 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_suggest(args: argparse.Namespace) -> int:
     from crawler.adapter_suggest import suggest
     from crawler.adapters import AdapterError, load_adapter_file
+    from crawler.saved_pages import SavedPageError
+    from indexer.outfiles import write_whole
 
     try:
-        pages = [_read(p) for p in args.pages]
-    except OSError as exc:
-        print(f"sokhund adapter suggest: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        pages = [_read(p)[0] for p in args.pages]
+    except SavedPageError as exc:
+        print(f"sokhund adapter suggest: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and (out.is_dir() or not args.force):
+        why = "is a directory" if out.is_dir() else "exists (--force overwrites it)"
+        print(f"sokhund adapter suggest: {out} {why}; nothing written", file=sys.stderr)
         return 2
     draft = suggest(pages, name=args.name, base_url=args.base_url)
-    out = Path(args.out) if args.out else None
     target = out or Path(_tmp_yaml())
-    target.write_text(draft, encoding="utf-8")
+    try:
+        write_whole(target, draft)
+    except OSError as exc:  # OutputError: names the file, leaves nothing behind
+        print(f"sokhund adapter suggest: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     try:
         load_adapter_file(target)  # the draft must load: a broken draft is a bug here, not the author's
     except AdapterError as exc:

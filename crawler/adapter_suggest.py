@@ -328,6 +328,14 @@ def suggest(pages: list[str], *, name: str = "draft", base_url: str = "http://ch
             spec["follow"] = [{"css": f"a[href*={_lit(_link_prefix(listing_shape))}]::attr(href)",
                                "page_type": "listing", "priority": 1}]
         page_specs[kind] = spec
+    # a follow rule's target type that no saved page showed gets a stub (its links' URL shape, no fields):
+    # a rule naming a missing page type does not load
+    shapes = {"listing": listing_shape, "vendor": vendor_shape, "category": None}
+    for target in [r["page_type"] for spec in list(page_specs.values()) for r in spec.get("follow", [])]:
+        if target not in page_specs:
+            shape = shapes.get(target)
+            page_specs[target] = {"url_pattern": _pattern_of(shape) if shape else f"^/CHANGE-ME-{target}",
+                                  "item": target if target in ("listing", "vendor") else "none", "fields": {}}
     if not page_specs:
         page_specs["page"] = {"url_pattern": "^/", "item": "none"}
     currencies = Counter(f["currency"] for f in found if f["currency"])
@@ -341,5 +349,6 @@ def suggest(pages: list[str], *, name: str = "draft", base_url: str = "http://ch
     head = (f"# Drafted by `sokhund adapter suggest` from {len(pages)} saved page(s): "
             + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ".\n"
             "# Review every selector; set base_url (an .onion needs network: tor) and the CHANGE-ME url_patterns,\n"
-            "# then check it with `sokhund adapter test FILE PAGE...`.\n")
+            "# then check it with `sokhund adapter test FILE PAGE...`. A page type with `fields: {}` was only\n"
+            "# linked to: save one of its pages and draft again with it.\n")
     return head + yaml.safe_dump(adapter, sort_keys=False, allow_unicode=True, width=120)

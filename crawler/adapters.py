@@ -65,6 +65,17 @@ def check_regex(value: str | None, flags: int = 0) -> str | None:
     return value
 
 
+def check_date_format(value: str) -> None:
+    """A strptime format with an unknown directive (``%Q``) or a stray ``%`` fails on every page: refuse it."""
+    from datetime import datetime
+
+    try:
+        datetime.strptime("", value)
+    except ValueError as exc:
+        if "directive" in str(exc) or "stray" in str(exc):
+            raise ValueError(f"bad date_format {value!r}: {exc}") from None
+
+
 def query_of(css: str | None, xpath: str | None) -> Query | None:
     """The compiled query of a css/xpath pair (at most one is given; validated before)."""
     return css_query(css) if css else xpath_query(xpath) if xpath else None
@@ -129,6 +140,13 @@ class FieldSpec(_Strict):
     _xpath_ok = field_validator("xpath")(classmethod(lambda cls, v: check_xpath(v)))
     _regex_ok = field_validator("regex")(classmethod(lambda cls, v: check_regex(v, re.I | re.S)))
     _split_ok = field_validator("split")(classmethod(lambda cls, v: check_regex(v)))
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format_ok(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_date_format(value)
+        return value
 
     def model_post_init(self, context: Any) -> None:
         self._query = query_of(self.css, self.xpath)
@@ -286,6 +304,22 @@ class PageSpec(_Strict):
     def _recognisable(self) -> PageSpec:
         if self.url_pattern is None and self.match is None:
             raise ValueError("needs a url_pattern or a match (or both)")
+        return self
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> PageSpec:
+        """``from_url`` names a group of this page's url_pattern, ``from_item`` a field of its own item:
+        a typo would give an empty field on every page, silently."""
+        groups = set(re.compile(self.url_pattern).groupindex) if self.url_pattern else set()
+        specs = [(f"fields.{n}", f) for n, f in self.fields.items()]
+        specs += [(f"items.{i}.fields.{n}", f) for i, it in enumerate(self.items) for n, f in it.fields.items()]
+        for where, f in specs:
+            if f.from_url and f.from_url not in groups:
+                known = ", ".join(sorted(groups)) or "none: no url_pattern with (?P<name>...)"
+                raise ValueError(f"{where}.from_url: no group {f.from_url!r} in url_pattern (groups: {known})")
+            if f.from_item and (not where.startswith("items.") or f.from_item not in self.fields):
+                raise ValueError(f"{where}.from_item: {f.from_item!r} is not a field of this page's item "
+                                 f"(fields: {', '.join(self.fields) or 'none'})")
         return self
 
     def model_post_init(self, context: Any) -> None:
@@ -467,6 +501,15 @@ class SiteAdapter(_Strict):
             raw["detectors"] = spec.get("rules") or []
             raw["generic_disable"] = spec.get("disable") or []
         return raw
+
+    @model_validator(mode="after")
+    def _follow_targets_exist(self) -> SiteAdapter:
+        for name, spec in self.pages.items():
+            for n, rule in enumerate(spec.follow):
+                if rule.page_type is not None and rule.page_type not in self.pages:
+                    raise ValueError(f"pages.{name}.follow.{n}.page_type: no page type {rule.page_type!r} "
+                                     f"(page types: {', '.join(self.pages)})")
+        return self
 
     @model_validator(mode="after")
     def _disable_names_exist(self) -> SiteAdapter:

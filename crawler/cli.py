@@ -73,6 +73,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             if stats.get("depth_limited"):
                 console.print(f"[yellow]note[/] {markup_escape(site)}: {stats['depth_limited']} links lay beyond "
                               "max_depth and were not followed (pagination does not count towards depth)")
+            if stats.get("disk_full") or reasons.get(site) == "disk_full":
+                why = stats.get("disk_full") or "the data directory is full; free space and crawl again"
+                console.print(f"[red]DISK FULL[/] {markup_escape(site)}: {markup_escape(why)}")
             if stats.get("site_stopped"):
                 console.print(f"[red]ALERT[/] {markup_escape(site)} stopped: {markup_escape(stats['site_stopped'])}")
     return 0 if result.ok else 3

@@ -102,6 +102,13 @@ def _year_for(month: int, day: int, now: datetime) -> int:
     return year
 
 
+def _full_year(two_digits: int, now: datetime) -> int:
+    """'05.01.19' is 2019, '05.01.98' 1998: this century unless that is more than ten years after the
+    capture (an expiry date may lie a little ahead; a feedback date never far)."""
+    year = 2000 + two_digits
+    return year if year <= now.year + 10 else year - 100
+
+
 def _shift_months(moment: datetime, months: int) -> datetime:
     total = moment.year * 12 + moment.month - 1 - months
     year, month = divmod(total, 12)
@@ -148,7 +155,7 @@ def parse_date(text: str | None, now: datetime | str | None = None, date_format:
             return _with_time(date(int(m.group("y")), int(m.group("m")), int(m.group("d"))), m)
         if m := p["dmy"].search(text):
             a, b, y = int(m.group("a")), int(m.group("b")), int(m.group("y"))
-            year = y + 2000 if y < 100 else y
+            year = _full_year(y, moment) if y < 100 else y
             day, month = (a, b) if a > 12 or b <= 12 else (b, a)  # day first unless it cannot be
             return _with_time(date(year, month, day), m)
         for name in ("name_first", "day_first"):
@@ -159,11 +166,14 @@ def parse_date(text: str | None, now: datetime | str | None = None, date_format:
                 return _with_time(date(year, month, day), m)
     except ValueError:  # 31.02.2019, month 13: not a date
         return None
-    if m := p["days"].search(text):
-        day = (moment - timedelta(days=_words()["days"][m.group("w").lower()])).date()
-        return _with_time(day, m)
-    for m in p["relative"].finditer(text):
-        # "3 days ago", "3 dagar sedan", "för 2 veckor sedan"; a bare "1d 22h" (feedback ages) counts too
-        if m.group("ago") or re.fullmatch(r"[\d\s\w]*", m.group(0)) and m.group(0).strip() == text.strip():
-            return _relative(m, moment)
+    try:
+        if m := p["days"].search(text):
+            day = (moment - timedelta(days=_words()["days"][m.group("w").lower()])).date()
+            return _with_time(day, m)
+        for m in p["relative"].finditer(text):
+            # "3 days ago", "3 dagar sedan", "för 2 veckor sedan"; a bare "1d 22h" (feedback ages) counts too
+            if m.group("ago") or re.fullmatch(r"[\d\s\w]*", m.group(0)) and m.group(0).strip() == text.strip():
+                return _relative(m, moment)
+    except (ValueError, OverflowError):  # "today 25:61", "999999 days ago": before year 1, not a date
+        return None
     return None

@@ -5,6 +5,7 @@ Used by the spiders and by ``sokhund extract --page``; works on broken HTML (lxm
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,9 @@ def load_html(html: str) -> tuple[Selector, str | None]:
     return Selector(root=root, type="html"), problem
 
 
+_INT64 = 2**63
+
+
 def parse_number(text: str | None) -> float | None:
     """The first number: '1 200,50' -> 1200.5; '$1,200.50' -> 1200.5; '0,5' -> 0.5; '17 112g' -> 17 (two
     numbers, not 17112); '1\u202f200' -> 1200. None when there is no number."""
@@ -66,6 +70,8 @@ def parse_number(text: str | None) -> float | None:
     try:
         value = float(raw)
     except ValueError:
+        return None
+    if not math.isfinite(value):  # a 400-digit "price" is inf, which neither JSON nor the index can hold
         return None
     return -value if match.group("neg") else value
 
@@ -157,7 +163,10 @@ def _convert(value: str, plan: FieldPlan, now: datetime | str | None = None) -> 
     number = parse_number(value)
     if number is None:
         return None
-    return int(number) if kind == "int" else number
+    if kind == "int":
+        whole = int(number)
+        return whole if -_INT64 <= whole < _INT64 else None  # SQLite and Elasticsearch hold 64-bit integers
+    return number
 
 
 def url_groups(spec: PageSpec, url: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ def summarise(stats: dict[str, Any]) -> dict[str, Any]:
         "page_problems": stats.get("sokhund/page_problems", 0),
         "depth_limited": stats.get("sokhund/depth_limited", 0),  # links not followed: beyond max_depth
         "site_stopped": stats.get("sokhund/site_stopped"),
+        "disk_full": stats.get("sokhund/disk_full"),  # the spool path and the space it needed
         "finish_reason": stats.get("finish_reason"),
         "elapsed": _elapsed(stats),
         "memusage_max": stats.get("memusage/max"),

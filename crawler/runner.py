@@ -5,6 +5,7 @@ unfinished run when given the same ``run_id`` (Scrapy JOBDIR per site and run)."
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -302,5 +303,21 @@ def _record_and_new_vendors(result: CrawlResult, index_url: str | None) -> list[
     except IndexError_ as exc:
         logging.getLogger(__name__).warning("new vendors of this run not counted: %s", exc)
         return []
+    except Exception as exc:
+        if not _disk_full(exc):
+            raise
+        # the crawl is over and its documents are in the index or its spool: say so, not a bare sqlite error
+        message = (f"disk full: the run record of {result.run_id} and its new vendors could not be written to "
+                   f"the index ({exc}); free space in {paths.home()} before the next crawl")
+        logging.getLogger(__name__).error("%s", message)
+        for site in result.sites:
+            result.stats.setdefault(site, {})["disk_full"] = message
+        result.ok = False
+        return []
     finally:
         backend.close()
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC, or SQLite's SQLITE_FULL ("database or disk is full")."""
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in str(exc)

@@ -67,6 +67,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.progress.ProgressReporter": 500,
+    "crawler.diskguard.DiskGuard": 510,  # stops the crawl while the data directory still has room
 }
 
 DUPEFILTER_CLASS = "scrapy.dupefilters.RFPDupeFilter"

@@ -8,7 +8,9 @@ character gets a leading apostrophe, as OWASP recommends against CSV injection.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +80,16 @@ def selection_tables(sel: Selection) -> list[Table]:
     ]
 
 
+# C0 controls but tab/newline/CR (CSV quotes those), DEL and C1: ESC would drive the terminal that shows
+# `--format csv` output, and the xlsx sheets show them as \xNN too.
+_CSV_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _csv_safe(value: Any) -> Any:
-    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+    if not isinstance(value, str):
+        return value
+    value = _CSV_CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def write_csv(tables: list[Table], out: Path) -> list[Path]:
@@ -88,15 +98,17 @@ def write_csv(tables: list[Table], out: Path) -> list[Path]:
         folder, stem = out.parent, out.stem + "-"
     else:
         folder, stem = out, ""
+    from indexer.outfiles import write_whole
+
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for table in tables:
-        path = folder / f"{stem}{table.name}.csv"
-        with path.open("w", newline="", encoding="utf-8-sig") as fh:  # the BOM lets Excel read UTF-8
-            writer = csv.writer(fh)
-            writer.writerow(table.columns)
-            writer.writerows([_csv_safe(v) for v in row] for row in table.rows)
-        written.append(path)
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        writer.writerow(table.columns)
+        writer.writerows([_csv_safe(v) for v in row] for row in table.rows)
+        # the BOM lets Excel read UTF-8; whole or not at all (a full disk leaves no short file)
+        written.append(write_whole(folder / f"{stem}{table.name}.csv", "\ufeff" + buffer.getvalue()))
     return written
 
 
@@ -122,19 +134,21 @@ def write_xlsx(tables: list[Table], out: Path) -> Path:
                 if isinstance(value, str):
                     target.data_type = "s"  # never a formula, whatever the text starts with
         sheet.freeze_panes = "A2"
+    from indexer.outfiles import write_whole
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    book.save(out)
-    return out
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return write_whole(out, buffer.getvalue())
 
 
 def write_json(tables: list[Table], out: Path) -> Path:
     """JSON lines: one object per row with its table name under ``table``."""
-    with out.open("w", encoding="utf-8") as fh:
-        for table in tables:
-            for row in table.rows:
-                fh.write(json.dumps({"table": table.name, **dict(zip(table.columns, row, strict=True))},
-                                    ensure_ascii=False) + "\n")
-    return out
+    from indexer.outfiles import write_whole
+
+    return write_whole(out, "".join(
+        json.dumps({"table": table.name, **dict(zip(table.columns, row, strict=True))}, ensure_ascii=False) + "\n"
+        for table in tables for row in table.rows))
 
 
 def tables_from_json(text: str, name: str) -> list[Table]:
@@ -163,24 +177,29 @@ def _table(name: str, docs: list[dict[str, Any]]) -> Table:
 
 def write_tsv(tables: list[Table], out: Path | None, stdout: Any) -> list[Path]:
     """Tab-separated, one line per row, every value in full; tabs, newlines and other control characters
-    inside a value are written visibly (``\x09``, ``\n``) so every row stays one line of the same columns
-    (``cut -f``, ``sort``, ``awk -F'\t'``). Several tables: each after a ``# name`` line."""
+    inside a value are written visibly (``\x09``, ``\x0a``) so every row stays one line of the same columns
+    (``cut -f``, ``sort``, ``awk -F'\t'``); a backslash is doubled (``\\``), so a value that holds the text
+    ``\x09`` stays apart from one that holds a tab. Several tables: each after a ``# name`` line."""
     from indexer.terminal import printable
+
+    def field(value: Any) -> str:
+        return printable(value.replace("\\", "\\\\") if isinstance(value, str) else value)
 
     def lines() -> Iterator[str]:
         for table in tables:
             if len(tables) > 1:
                 yield f"# {table.name}"
-            yield "\t".join(printable(c) for c in table.columns)
+            yield "\t".join(field(c) for c in table.columns)
             for row in table.rows:
-                yield "\t".join("" if v is None else printable(v) for v in row)
+                yield "\t".join("" if v is None else field(v) for v in row)
 
     if out is None:
         for line in lines():
             stdout.write(line + "\n")
         return []
-    out.write_text("".join(line + "\n" for line in lines()), encoding="utf-8")
-    return [out]
+    from indexer.outfiles import write_whole
+
+    return [write_whole(out, "".join(line + "\n" for line in lines()))]
 
 
 def write_tables(tables: list[Table], fmt: str, out: Path | None, stdout: Any) -> list[Path]:

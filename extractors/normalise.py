@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -70,9 +71,10 @@ def parse_amount(raw: str, currency: str | None = None) -> float | None:
             thousands = len(tail) == 3 and head not in ("", "0") and not crypto
             s = head + tail if thousands else head + "." + tail
     try:
-        return float(s)
+        value = float(s)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None  # 400 digits are inf: no JSON, no index holds that
 
 
 # ---------------------------------------------------------------- prices

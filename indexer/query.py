@@ -27,6 +27,9 @@ from indexer.synonyms import MAX_ALIAS_WORDS, fold, synonyms, words_of
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PART = re.compile(r'"([^"]*)"|(\S+)')
+# Invisible format characters (soft hyphen, zero-width space/joiners, BOM, word joiner, bidi marks) come
+# along when a title is copied from a page; inside a word they would split it.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def parse_query(query: str | None) -> list[Term]:
     if not query:
         return []
     terms: list[Term] = []
-    for match in _PART.finditer(query):
+    for match in _PART.finditer(_INVISIBLE.sub("", query)):
         quoted, bare = match.group(1), match.group(2)
         if quoted is not None:
             words = tuple(w.lower() for w in _WORD.findall(quoted.replace("_", " ")))
@@ -121,7 +124,8 @@ def _substance_clauses(terms: list[Term], fields: Collection[str]) -> list[Claus
     i = 0
     while i < len(terms):
         found = None
-        for j in range(len(terms), i, -1):
+        # a run of more than MAX_ALIAS_WORDS terms has more words than any alias (a 10 kB query stays linear)
+        for j in range(min(len(terms), i + MAX_ALIAS_WORDS), i, -1):
             run = terms[i:j]
             if any(t.quoted or t.prefix for t in run):
                 continue

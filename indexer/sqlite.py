@@ -294,8 +294,10 @@ class SQLiteBackend:
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 30_000, rank_window: int | None = None,
                  must_exist: bool = False) -> None:
         self.path = Path(path)
-        if must_exist and not self.path.is_file():
-            raise IndexError_(f"no index at {self.path}" + (" (a folder)" if self.path.is_dir() else "")
+        # a 0-byte file (a failed copy, `> index.sqlite`) is no index either: SQLite would make it a new one
+        if must_exist and (not self.path.is_file() or self.path.stat().st_size == 0):
+            why = " (a folder)" if self.path.is_dir() else " (an empty file)" if self.path.is_file() else ""
+            raise IndexError_(f"no index at {self.path}{why}"
                               + ": give --index the path of an existing index.sqlite, set SOKHUND_HOME to the data "
                               "directory of an earlier crawl or demo (default: ./.sokhund of the directory you "
                               "run in), or crawl first (sokhund crawl SITE)")

@@ -271,6 +271,25 @@ class BackendBehaviour:
         assert isinstance(hits, list)
         assert all(h.doc["site"] == "svmarket" for h in hits)
 
+    @pytest.mark.timeout(120)  # a hang guard, not a speed check: the expansion was cubic in the words
+    def test_long_and_wide_queries(self, loaded: IndexBackend) -> None:
+        # an analyst pasting a page: 10 kB of words, one 10k-letter word, 300 substance names at once
+        assert sorted(ids(loaded.search("listing", "kokain " * 1500))) == ["1", "3"]
+        assert loaded.count("listing", None, "kokain " * 1500) == 2
+        assert ids(loaded.search("listing", "k" * 10000)) == []
+        many = " ".join(["koks", "speed", "mdma", "heroin", "lsd", "weed", "hasch", "meth", "ketamine"] * 30)
+        assert ids(loaded.search("listing", many)) == []
+        assert loaded.count("listing", None, many) == 0
+
+    def test_synonym_with_a_phrase(self, loaded: IndexBackend) -> None:
+        assert ids(loaded.search("listing", 'koks "högsta kvalité"')) == ["1"]
+        assert ids(loaded.search("listing", 'cocaine "worldwide shipping"')) == ["3"]
+
+    def test_invisible_characters_in_a_pasted_query(self, loaded: IndexBackend) -> None:
+        # soft hyphens and zero-width spaces come along when a title is copied from a page
+        for q in ("ko\u00adkain", "ko\u200bkain", "\ufeffkokain", "koka\u2060in"):
+            assert sorted(ids(loaded.search("listing", q))) == ["1", "3"], repr(q)
+
     def test_punctuation_is_plain_text(self, loaded: IndexBackend) -> None:
         assert ids(loaded.search("listing", "title:kokain")) == []  # no field syntax: "title" AND "kokain"
         assert ids(loaded.search("listing", "(kokain")) == ids(loaded.search("listing", "kokain"))

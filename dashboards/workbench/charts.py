@@ -8,6 +8,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from dashboards.workbench.text import visible
+
 
 @dataclass
 class Series:
@@ -27,7 +29,7 @@ def line_chart(series: list[Series], title: str, unit: str = "", width: int = 64
     """A line chart over dates (one x position per distinct date, in order)."""
     dates = sorted({d for s in series for d, v in s.points if v is not None})
     values = [v for s in series for _d, v in s.points if v is not None]
-    label = escape(title)
+    label = escape(visible(title))
     if not dates:
         return Markup(f'<p class="muted">{label}: no observations.</p>')
     left, right, top, bottom = 64, 12, 24, 36
@@ -47,7 +49,8 @@ def line_chart(series: list[Series], title: str, unit: str = "", width: int = 64
     for tick in _ticks(low, high):
         ty = y(tick)
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>')
-        parts.append(f'<text class="axis" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick:,.0f}{escape(unit)}</text>')
+        digits = 0 if high - low >= 8 else 1 if high - low >= 0.8 else 2  # small ranges: 0.5, 1.5 … not 0, 1, 1
+        parts.append(f'<text class="axis" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick:,.{digits}f}{escape(unit)}</text>')
     every = max(1, len(dates) // 8)
     for i, date in enumerate(dates):
         if i % every == 0 or i == len(dates) - 1:
@@ -62,6 +65,6 @@ def line_chart(series: list[Series], title: str, unit: str = "", width: int = 64
         parts.extend(f'<circle class="dot {escape(s.css)}" cx="{px:.1f}" cy="{py:.1f}" r="2.5"/>' for px, py in pts)
         lx = left + 8 + legend_i * 150
         parts.append(f'<rect class="legend {escape(s.css)}" x="{lx}" y="{height - 10}" width="10" height="4"/>'
-                     f'<text class="axis" x="{lx + 14}" y="{height - 5}">{escape(s.name)}</text>')
+                     f'<text class="axis" x="{lx + 14}" y="{height - 5}">{escape(visible(s.name))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -18,9 +18,30 @@ _ASCII_COMPATIBLE = re.compile(r"(utf-?8|us-ascii|ascii|iso-?8859-\d+|latin-?1|w
                                re.IGNORECASE)
 
 
+_CHARSET = re.compile(r"charset=([A-Za-z0-9._-]{1,40})", re.I)
+_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+# A byte-order mark outranks the Content-Type charset in the browser; these two switch it to UTF-16, where
+# the byte-level rename above sees no tag (a UTF-8 BOM is harmless: ASCII stays ASCII).
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def ascii_compatible(charset: str) -> bool:
     return bool(_ASCII_COMPATIBLE.fullmatch(charset.strip()))
 
 
 def inert_html(body: bytes) -> bytes:
     return _ACTIVE.sub(lambda m: b"<" + m.group(1) + b"sokhund-" + m.group(2).lower(), body)
+
+
+def served_type(declared: str, body: bytes) -> str:
+    """The Content-Type to serve an archived body with, from the one it was served with: images as they are,
+    HTML only where ``inert_html`` can read it (ASCII-compatible charset, no UTF-16 BOM), all else as text
+    (JSON, scripts, SVG, XML …: shown, never interpreted)."""
+    found = _CHARSET.search(declared)
+    charset = found.group(1) if found else "utf-8"
+    mime = declared.split(";")[0].strip().lower()
+    if mime in _IMAGES:
+        return mime
+    if mime in ("text/html", "application/xhtml+xml") and ascii_compatible(charset) and not body.startswith(_UTF16_BOMS):
+        return f"text/html; charset={charset}"
+    return f"text/plain; charset={charset}"

@@ -4,7 +4,7 @@ framing by others. A route that needs a stricter policy (the archived page) sets
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 CSP = "; ".join((
     "default-src 'none'",
@@ -35,8 +35,12 @@ def init_app(app: Flask, tls: bool = False) -> None:
         response.headers.setdefault("Content-Security-Policy", CSP)
         for name, value in headers.items():
             response.headers.setdefault(name, value)
-        # Police data: never kept by the browser's or a proxy's cache.
-        response.headers.setdefault("Cache-Control", "no-store")
+        # Police data: never kept by the browser's or a proxy's cache. Overwritten, not defaulted: send_file
+        # (screenshots, exports) sets "no-cache" plus validators, which still stores the file on disk.
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+            for validator in ("ETag", "Last-Modified", "Expires"):
+                response.headers.pop(validator, None)
         return response
 
     app.after_request(add_headers)

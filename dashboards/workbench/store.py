@@ -3,6 +3,7 @@ trail. The audit table is append-only: triggers abort any UPDATE or DELETE on it
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -55,8 +56,14 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        # Password hashes, session hashes and CSRF tokens: owner-only from the first byte. SQLite gives the
+        # -wal and -shm files the database file's mode, so the file is created 0600 before SQLite opens it
+        # (a chmod afterwards left a 0644 -wal holding the same rows).
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._db().executescript(SCHEMA)  # idempotent (IF NOT EXISTS); executescript commits by itself
-        self.path.chmod(0o600)  # password hashes and session hashes
+        for file in (self.path, self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")):
+            if file.exists():
+                file.chmod(0o600)  # also for a store made by an older version
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

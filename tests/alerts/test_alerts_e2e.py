@@ -27,8 +27,9 @@ def test_campaign_with_real_crawl_alerts_on_the_new_swedish_vendor(sokhund_home:
     (sokhund_home / "campaigns").mkdir(exist_ok=True)
     (sokhund_home / "campaigns" / "sv.yaml").write_text(
         "name: sv\nsites: [flugsvamp]\nschedule: {interval_seconds: 86400}\n")
+    # a week of prehistory instead of 30 days: a third of the feedback pages to crawl, the same vendors
     testbed = Testbed(seed=7, state_dir=sokhund_home / "testbed", new_swedish_vendor_day=1, ddos=False,
-                      rate_limit=None)
+                      rate_limit=None, prehistory_days=7)
     testbed.start()
     saved = dict(os.environ)
     try:

@@ -149,7 +149,7 @@ def test_one_ctrl_c_is_a_graceful_stop_that_resumes(sokhund_home: Path) -> None:
     from cli.demo import _site_env
     from testbed.server import Testbed
 
-    tb = Testbed(seed=5, state_dir=sokhund_home / "testbed")
+    tb = Testbed(seed=5, state_dir=sokhund_home / "testbed", prehistory_days=7)  # fewer feedback pages
     tb.start()
     try:
         env = _site_env(tb.urls, tb.session_cookies)

@@ -50,7 +50,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 def test_two_workers_share_one_frontier(sokhund_home: Path, redis_url: str) -> None:
-    with Testbed(seed=3, state_dir=sokhund_home / "testbed", ddos=False) as testbed:
+    with Testbed(seed=3, state_dir=sokhund_home / "testbed", ddos=False, prehistory_days=7) as testbed:
         os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
         results: list[CrawlResult] = []
         settings = {"SOKHUND_REDIS_URL": redis_url, "CONCURRENT_REQUESTS": 4}

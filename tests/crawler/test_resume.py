@@ -45,7 +45,7 @@ def _crawl_and_kill(sig: int, after_pages: int) -> None:
 
 @pytest.fixture()
 def testbed(sokhund_home: Path) -> Testbed:
-    tb = Testbed(seed=5, state_dir=sokhund_home / "testbed")
+    tb = Testbed(seed=5, state_dir=sokhund_home / "testbed", prehistory_days=7)  # fewer feedback pages
     tb.start()
     os.environ.update(_site_env(tb.urls, tb.session_cookies))
     yield tb

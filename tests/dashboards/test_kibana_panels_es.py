@@ -1,28 +1,24 @@
 """Every Lens panel of dashboards/kibana/sokhund.ndjson against the real cluster: each field it uses resolves
 through ``_field_caps`` (exists, aggregatable, the type the column needs), and the aggregation Kibana would
-run, on two demo days crawled into the cluster, has non-empty buckets. The panels also agree with the CLI
+run, on three demo days crawled into the cluster, has non-empty buckets. The panels also agree with the CLI
 (``sokhund trends`` / ``sokhund turnover``) on what they count."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from campaigns.config import Campaign, Schedule
-from campaigns.runs import run_campaign
-from cli.demo import _site_env
-from crawler.runner import run_crawl
 from dashboards.build import NDJSON
 from indexer.localcluster import LocalCluster
-from testbed.server import Testbed
-from tests.es_world import backend, es_index_env, new_prefix, refresh
+from tests.e2e_world import CampaignWorld
+from tests.es_world import backend, refresh
 
-pytestmark = [pytest.mark.es, pytest.mark.slow]
+# the shared world's 3-day crawl runs in the first test's setup (unless parity crawled it already)
+pytestmark = [pytest.mark.es, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 NUMERIC = {"long", "integer", "short", "double", "float", "half_float", "scaled_float"}
 EXPECTED_TYPES: dict[str, set[str]] = {
@@ -147,25 +143,15 @@ def metric_value(bucket: dict[str, Any], cid: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def demo_world(es_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Two simulated demo days of flugsvamp (crawl, roll-up, alerts: a campaign run each) in the cluster; a
-    new Swedish vendor opens on the second day."""
-    home = tmp_path_factory.mktemp("panels") / "home"
-    prefix = new_prefix("panels")
-    with es_index_env(es_cluster.url, prefix, home):
-        with Testbed(seed=5, state_dir=home / "testbed", ddos=False, new_swedish_vendor_day=1,
-                     prehistory_days=7) as testbed:
-            os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
-            campaign = Campaign(name="panels", sites=["flugsvamp"], schedule=Schedule(interval_seconds=86400))
-            for day in range(2):
-                run = run_campaign(campaign, crawl=run_crawl, as_of=f"{testbed.today}T12:00:00+00:00")
-                assert run.status == "ok", run.error
-                if day == 0:
-                    testbed.advance()
-        b = backend(es_cluster.url, prefix, home / "spool")
-        refresh(b)
-        yield {"backend": b, "prefix": prefix, "home": home}
-        b.close()
+def demo_world(es_cluster: LocalCluster, campaign_world_es: CampaignWorld) -> Iterator[dict[str, Any]]:
+    """Three simulated demo days of every testbed site (crawl, roll-up, alerts: a campaign run each) in the
+    cluster, the session's shared ``campaign_world_es`` (tests/fixtures_worlds.py); a new Swedish vendor opens
+    on the second day."""
+    prefix, home = campaign_world_es.env["SOKHUND_ES_PREFIX"], campaign_world_es.home
+    b = backend(es_cluster.url, prefix, home / "spool")
+    refresh(b)
+    yield {"backend": b, "prefix": prefix, "home": home}
+    b.close()
 
 
 def index_of(dv_id: str, prefix: str) -> str:

@@ -1,5 +1,6 @@
-"""Parity, measured: the same 3-day testbed world crawled (campaign per day: crawl, roll-up, identities,
-alerts) into SQLite and into the real session Elasticsearch cluster; what an analyst sees must be equal.
+"""Parity, measured: the same 3-day testbed world (every site, the rendered shop too) crawled (campaign per
+day: crawl, roll-up, identities, alerts) into SQLite and into the real session Elasticsearch cluster; what
+an analyst sees must be equal.
 
 Documented differences (README, "Elasticsearch"): ranking order of hits (BM25 per shard vs FTS5 bm25) is
 not compared, only hit *sets*; on a cluster with analysis-common the Swedish stemmer makes Elasticsearch
@@ -9,27 +10,17 @@ SQLite hits must be a subset; Swedish stopwords are not searchable on Elasticsea
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from campaigns.config import Campaign, Schedule
-from campaigns.runs import run_campaign
-from cli.demo import _site_env
-from indexer.base import IndexBackend, SearchFilters, open_backend
-from testbed.server import Testbed
-from tests.e2e_world import as_of, site_names
+from indexer.base import IndexBackend, SearchFilters
+from tests.e2e_world import CampaignWorld
 
-# two 3-day crawls (one per backend) in the module fixture: longer than the default per-test timeout
+# up to two 3-day crawls (one per backend, session fixtures) in the first test's setup: longer than the
+# default per-test timeout
 pytestmark = [pytest.mark.slow, pytest.mark.es, pytest.mark.timeout(2400)]
-
-DAYS = 3
-SEED = 11
 
 # (query, filters): Swedish and English words, diacritics either way, phrases, prefixes, filters.
 QUERIES: list[tuple[str | None, SearchFilters | None]] = [
@@ -59,74 +50,17 @@ COUNTED = ("listing", "vendor", "listing_observation", "vendor_observation", "fe
            "vendor_identity")
 
 
-@dataclass
-class World:
-    name: str
-    home: Path
-    env: dict[str, str]
-
-    def backend(self) -> IndexBackend:
-        with pytest.MonkeyPatch.context() as mp:
-            for key, value in self.env.items():
-                mp.setenv(key, value)
-            return open_backend()
-
-
-# Alerts to compare: the built-in rules (the world has one new Swedish vendor on day 1) plus watch-list
-# keywords, whose matching runs through the backend's search.
-RULES = """rules:
-  - name: watchlist
-    entries:
-      - {kind: keyword, value: tjack}
-      - {kind: keyword, value: fentanyl}
-      - {kind: substance, value: ketamine}
-"""
-
-
-def crawl_world(home: Path, env: dict[str, str]) -> None:
-    """One campaign run per simulated day, as ``sokhund demo`` does."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOKHUND_HOME", str(home))
-        (home / "rules.yaml").write_text(RULES, "utf-8")
-        mp.setenv("SOKHUND_ALERT_RULES", str(home / "rules.yaml"))
-        mp.delenv("SOKHUND_INDEX_URL", raising=False)
-        for key, value in env.items():
-            mp.setenv(key, value)
-        # A week of prehistory instead of 30 days: a third of the feedback pages, the same questions.
-        testbed = Testbed(seed=SEED, state_dir=home / "testbed", new_swedish_vendor_day=1, prehistory_days=7)
-        testbed.start()
-        try:
-            for key, value in _site_env(testbed.urls, testbed.session_cookies).items():
-                mp.setenv(key, value)
-            campaign = Campaign(name="parity", sites=site_names(testbed, browser=False),
-                                schedule=Schedule(interval_seconds=86400))
-            for day in range(DAYS):
-                run = run_campaign(campaign, as_of=as_of(testbed))
-                assert run.status == "ok", (run.error, run.stats)
-                if day < DAYS - 1:
-                    testbed.advance()
-        finally:
-            testbed.stop()
+@pytest.fixture(scope="module")
+def worlds(campaign_world: CampaignWorld, campaign_world_es: CampaignWorld,
+           tmp_path_factory: pytest.TempPathFactory) -> tuple[CampaignWorld, CampaignWorld]:
+    """The session's campaign world (tests/fixtures_worlds.py) crawled into SQLite (a private copy here) and
+    into Elasticsearch. Their alerts: the built-in rules (the world has one new Swedish vendor on day 1) plus
+    watch-list keywords, whose matching runs through the backend's search."""
+    return campaign_world.copy(tmp_path_factory.mktemp("parity") / "home"), campaign_world_es
 
 
 @pytest.fixture(scope="module")
-def worlds(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, World]]:
-    sqlite = World("sqlite", tmp_path_factory.mktemp("parity-sqlite"), {})
-    es = World("es", tmp_path_factory.mktemp("parity-es"),
-               {"SOKHUND_INDEX_URL": es_url, "SOKHUND_ES_PREFIX": f"parity-{uuid.uuid4().hex[:8]}"})
-    saved = os.environ.get("SOKHUND_HOME")
-    try:
-        for world in (sqlite, es):
-            crawl_world(world.home, world.env)
-            world.env["SOKHUND_HOME"] = str(world.home)
-        yield sqlite, es
-    finally:
-        if saved is not None:
-            os.environ["SOKHUND_HOME"] = saved
-
-
-@pytest.fixture(scope="module")
-def backends(worlds: tuple[World, World]) -> Iterator[tuple[IndexBackend, IndexBackend]]:
+def backends(worlds: tuple[CampaignWorld, CampaignWorld]) -> Iterator[tuple[IndexBackend, IndexBackend]]:
     a, b = worlds[0].backend(), worlds[1].backend()
     yield a, b
     a.close()

@@ -76,8 +76,9 @@ def test_sigkill_mid_crawl_spools_then_replays_exactly_the_truth(es_cluster: Loc
                 pass
             time.sleep(0.3)
 
-    with es_index_env(es_cluster.url, prefix, home), Testbed(seed=11, state_dir=home / "testbed",
-                                                              ddos=False) as testbed:
+    # a week of prehistory (a third of the feedback pages): the kill still lands mid-crawl, at 20 listings
+    with es_index_env(es_cluster.url, prefix, home), Testbed(seed=11, state_dir=home / "testbed", ddos=False,
+                                                              prehistory_days=7) as testbed:
         os.environ.update(_site_env(testbed.urls, testbed.session_cookies))
         killer = threading.Thread(target=kill_when_indexing)
         killer.start()

@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.tor, pytest.mark.slow]
 def test_swedish_market_over_onion(tor_testnet: PrivateTorNetwork, sokhund_home: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     state = tor_testnet.state
-    with Testbed(seed=13, state_dir=sokhund_home / "testbed", rate_limit=None) as testbed:
+    # a week of prehistory (a third of the feedback pages): fewer pages through the slow private network
+    with Testbed(seed=13, state_dir=sokhund_home / "testbed", rate_limit=None, prehistory_days=7) as testbed:
         port = int(testbed.urls["flugsvamp"].rsplit(":", 1)[1])
         onion = tor_testnet.publish("flugsvamp_e2e", "127.0.0.1", port)
         request_cleanup = tor_testnet.unpublish

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -10,11 +11,15 @@ from dashboards.workbench import audit, auth, users
 
 bp = Blueprint("auth", __name__)
 NAV: tuple = ()
+# Browsers drop tabs and newlines inside a URL and read a backslash as "/", so "/<TAB>/evil" and "/\\evil"
+# both mean "//evil"; a newline would also end the Location header. A target with any control character or
+# backslash is refused outright.
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a local path: never an open redirect to another host (``//evil``, ``https:…``)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """Only a local path: never an open redirect to another host (``//evil``, ``https:…``, ``/<TAB>/evil``)."""
+    if target and target.startswith("/") and not target.startswith("//") and not _UNSAFE_IN_PATH.search(target):
         return target
     return url_for("home.index")
 
@@ -37,8 +42,8 @@ def login() -> Any:
         audit.record("login.failure", name, user=name)
         return render_template("login.html", next=request.form.get("next", ""),
                                error="Wrong user name or password."), 401
+    audit.record("login.success", name, user=name)  # before the session exists: no login goes unrecorded
     auth.log_in(name, role)
-    audit.record("login.success", name, user=name)
     return redirect(_safe_next(request.form.get("next")))
 
 

@@ -8,7 +8,6 @@ refreshes and resource hints are renamed away first (``inert.py``)."""
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from dashboards.workbench.backend import get_backend
 bp = Blueprint("evidence", __name__)
 NAV: tuple = ()
 ASSET_PREFIX = "/evidence/asset/"  # the only place an archived page may load images from
-_CHARSET = re.compile(r"charset=([A-Za-z0-9._-]{1,40})", re.I)
 
 
 def archived_page_csp(host_url: str) -> str:
@@ -48,20 +46,12 @@ def _verification(cap: dict[str, Any]) -> dict[str, Any]:
     return {"ok": report.ok, "problems": report.problems}
 
 
-def _content_type(cap: dict[str, Any]) -> str:
-    """The archived response's own Content-Type, narrowed to what is safe to hand the sandboxed frame."""
+def _declared_type(cap: dict[str, Any]) -> str:
+    """The archived response's own Content-Type header (text/html when it had none)."""
     record = evidence.response_record(cap)
     head = record.block.partition(b"\r\n\r\n")[0].decode("latin-1")
-    declared = next((line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:]
-                     if line.lower().startswith("content-type:")), "text/html")
-    found = _CHARSET.search(declared)
-    charset = found.group(1) if found else "utf-8"
-    mime = declared.split(";")[0].strip().lower()
-    if mime in ("image/png", "image/jpeg", "image/gif", "image/webp"):
-        return mime
-    if mime in ("text/html", "application/xhtml+xml") and inert.ascii_compatible(charset):
-        return f"text/html; charset={charset}"
-    return f"text/plain; charset={charset}"  # JSON, scripts, SVG …: shown as text, never interpreted
+    return next((line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:]
+                 if line.lower().startswith("content-type:")), "text/html")
 
 
 @bp.route("/evidence/<capture_id>")
@@ -80,7 +70,8 @@ def page(capture_id: str) -> Response:
     cap = _capture(capture_id)
     if not cap.get("warc_file"):
         abort(404, "This capture has no archived body.")
-    body, content_type = evidence.page_bytes(cap), _content_type(cap)
+    body = evidence.page_bytes(cap)
+    content_type = inert.served_type(_declared_type(cap), body)
     if content_type.startswith("text/html"):
         body = inert.inert_html(body)
     response = Response(body, content_type=content_type)
