@@ -23,29 +23,10 @@ def sokhund_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-# Under pytest-xdist (`-n 2 --dist loadgroup`, as `make test` runs) a worker gets whole groups: the tests that
-# share an expensive session fixture (a cluster, the private Tor network, a crawled world) form one group, so
-# it is set up once per session, not once per worker; any other test is grouped with its module (module
-# fixtures are set up once too). The biggest group, Elasticsearch, is scheduled first: it is the longest.
-XDIST_GROUPS: dict[str, set[str]] = {
-    "es": {"es_cluster", "es_url", "es_secure_cluster", "three_nodes", "campaign_world", "campaign_world_es"},
-    "tor": {"tor_testnet", "onion_http_server", "tor_sentinel"},
-}
-
-
-def xdist_group(item: pytest.Item) -> str:
-    used = set(getattr(item, "fixturenames", ()))
-    named = (g for g, names in XDIST_GROUPS.items() if used & names or item.get_closest_marker(g))
-    return next(named, item.nodeid.split("::", 1)[0])
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if getattr(config.option, "dist", "no") != "loadgroup":
-        return
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
-    items.sort(key=lambda item: xdist_group(item) != "es")  # stable: otherwise collection order
+# Under pytest-xdist (`-n 2 --dist loadfile`, as `make test` runs) a test file runs whole on one worker, so a
+# module fixture is set up once; a session fixture (the Elasticsearch cluster, a crawled world, the private
+# Tor network) is set up at most once per worker. (Grouping them onto one worker with `--dist loadgroup`
+# does not work with pytest 9: xdist 3.8 tags the group onto `item._nodeid`, which pytest 9 no longer reads.)
 
 
 def shared_data(*parts: str) -> Path:
@@ -57,3 +38,4 @@ def shared_data(*parts: str) -> Path:
 
 
 os.environ.setdefault("SOKHUND_TEST", "1")
+
