@@ -276,11 +276,6 @@ def _first_present(query: str, kind: str, doc: Any) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
-
-
-@lru_cache(maxsize=1024)
 def _css(selector: str) -> CSSSelector:
     return CSSSelector(selector, translator="html")
 

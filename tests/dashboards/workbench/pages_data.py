@@ -5,6 +5,7 @@ observations and feedback, alerts in the index and the outbox, and campaign runs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from alerts.outbox import Outbox
 from indexer.base import IndexBackend
@@ -33,6 +34,15 @@ def _capture(site: str, url: str) -> Capture:
                   status=200, sha256="ab" * 32, page_type="vendor")
     cap.id = Capture.make_id(site, url, cap.sha256, cap.fetched_at)
     return cap
+
+
+def seeded(workbench: Any) -> Ids:
+    """:func:`seed` into a test workbench's index (the ``workbench`` fixture of conftest.py)."""
+    backend = workbench.backend()
+    try:
+        return seed(backend)
+    finally:
+        backend.close()
 
 
 def seed(backend: IndexBackend) -> Ids:

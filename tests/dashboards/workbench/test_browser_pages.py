@@ -21,7 +21,7 @@ import pytest
 
 from tests.dashboards.workbench import pages_world
 from tests.dashboards.workbench.conftest import PASSWORD, ROOT, free_port
-from tests.dashboards.workbench.test_browser import FLAG, SHOTS, _cli, _own_csp_violations, browser
+from tests.dashboards.workbench.test_browser import FLAG, SHOTS, _cli, _login, _own_csp_violations, browser
 from tests.dashboards.workbench.world import Sentinel
 
 __all__ = ["browser"]  # the module-scoped chromium of test_browser.py, shared here
@@ -86,14 +86,6 @@ def page(browser: Any, served_pages: Served) -> Iterator[Any]:
     page.on("console", lambda msg: page.console_messages.append(msg.text))
     yield page
     context.close()
-
-
-def _login(page: Any, served: Served, user: str = "anna") -> None:
-    page.goto(f"{served.url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{served.url}/search")
 
 
 def _shot(page: Any, name: str) -> None:

@@ -13,15 +13,7 @@ from alerts.rules import add_watch
 from dashboards.workbench import audit
 from tests.dashboards.workbench.conftest import Workbench, page_csrf
 from tests.dashboards.workbench.hostile import IMG, SCRIPT, assert_inert
-from tests.dashboards.workbench.pages_data import FP, seed
-
-
-def _seeded(workbench: Workbench):
-    backend = workbench.backend()
-    try:
-        return seed(backend)
-    finally:
-        backend.close()
+from tests.dashboards.workbench.pages_data import FP, seeded
 
 
 def _row(page: str, alert_id: str) -> str:
@@ -30,7 +22,7 @@ def _row(page: str, alert_id: str) -> str:
 
 
 def test_inbox_lists_new_alerts_with_their_rules_and_watch_list(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     add_watch("pgp", FP, note="från <i>tips</i>")
     page = workbench.client("analyst").get("/alerts").get_data(as_text=True)
     assert "2 of 2 alerts" in page and "state-new" in _row(page, ids.alert_new)
@@ -41,7 +33,7 @@ def test_inbox_lists_new_alerts_with_their_rules_and_watch_list(workbench: Workb
 
 
 def test_bulk_acknowledge_records_who_and_mirrors_the_index(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("analyst")
     form = {"ids": [ids.alert_new, ids.alert_watch], "action": "ack"}
     assert client.post("/alerts/bulk", data=form).status_code == 400  # no CSRF token
@@ -61,7 +53,7 @@ def test_bulk_acknowledge_records_who_and_mirrors_the_index(workbench: Workbench
 
 
 def test_dismiss_reopen_note_and_tag_one_alert(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("admin")
     token = page_csrf(client)
     base = f"/alerts/{ids.alert_watch}"
@@ -81,14 +73,14 @@ def test_dismiss_reopen_note_and_tag_one_alert(workbench: Workbench) -> None:
 
 
 def test_filter_by_rule(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("analyst")
     watch = client.get("/alerts?rule=watchlist").get_data(as_text=True)
     assert "1 of 2 alerts" in watch and ids.alert_watch in watch and ids.alert_new not in watch
 
 
 def test_an_alert_opens_with_its_evidence_and_vendor(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     page = workbench.client("analyst").get(f"/alerts/{ids.alert_new}").get_data(as_text=True)
     assert f'href="/evidence/{ids.cap_a}"' in page and f'href="/vendor/{ids.a}"' in page
     assert "file: pending" in page  # its delivery state from the outbox
@@ -97,7 +89,7 @@ def test_an_alert_opens_with_its_evidence_and_vendor(workbench: Workbench) -> No
 
 
 def test_triage_history_is_append_only(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("analyst")
     client.post(f"/alerts/{ids.alert_new}/ack", data={"csrf_token": page_csrf(client)})
     db = sqlite3.connect(workbench.app.extensions["sokhund_store"].path)

@@ -11,15 +11,7 @@ import pytest
 from dashboards.workbench import audit
 from tests.dashboards.workbench.conftest import Workbench, page_csrf
 from tests.dashboards.workbench.hostile import assert_inert
-from tests.dashboards.workbench.pages_data import FP, seed
-
-
-def _seeded(workbench: Workbench):
-    backend = workbench.backend()
-    try:
-        return seed(backend)
-    finally:
-        backend.close()
+from tests.dashboards.workbench.pages_data import FP, seeded
 
 
 def _section(page: str, name: str) -> str:
@@ -28,7 +20,7 @@ def _section(page: str, name: str) -> str:
 
 
 def test_overview_lists_linked_identities_and_open_candidates(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     page = workbench.client("analyst").get("/identities").get_data(as_text=True)
     groups, candidates = _section(page, "groups"), _section(page, "candidates")
     assert f"/vendor/{ids.a}" in groups and f"/vendor/{ids.b}" in groups and FP in groups and "strong" in groups
@@ -39,7 +31,7 @@ def test_overview_lists_linked_identities_and_open_candidates(workbench: Workben
 
 
 def test_confirming_a_candidate_needs_csrf_and_records_who_and_when(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("analyst")
     form = {"vendors": f"{ids.c} {ids.d}", "decision": "confirm", "note": "samma <b>skrivstil</b>"}
     assert client.post("/identities/review", data=form).status_code == 400  # no token
@@ -58,7 +50,7 @@ def test_confirming_a_candidate_needs_csrf_and_records_who_and_when(workbench: W
 
 
 def test_a_rejected_candidate_stays_apart_and_can_be_reopened(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("admin")
     token = page_csrf(client)
     client.post("/identities/review", data={"vendors": f"{ids.d} {ids.c}", "decision": "reject", "csrf_token": token})
@@ -70,7 +62,7 @@ def test_a_rejected_candidate_stays_apart_and_can_be_reopened(workbench: Workben
 
 
 def test_reviews_of_unknown_vendors_are_refused_and_history_is_append_only(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("analyst")
     token = page_csrf(client)
     assert client.post("/identities/review", data={"vendors": f"{ids.c} ven-nope", "decision": "confirm",

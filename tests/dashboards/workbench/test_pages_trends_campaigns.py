@@ -11,19 +11,11 @@ import pytest
 from dashboards.workbench.bands import BandSeries, band_chart
 from tests.dashboards.workbench.conftest import Workbench
 from tests.dashboards.workbench.hostile import IMG, SCRIPT, assert_inert
-from tests.dashboards.workbench.pages_data import seed
-
-
-def _seeded(workbench: Workbench):
-    backend = workbench.backend()
-    try:
-        return seed(backend)
-    finally:
-        backend.close()
+from tests.dashboards.workbench.pages_data import seeded
 
 
 def test_trends_page_draws_the_overview_questions(workbench: Workbench) -> None:
-    _seeded(workbench)
+    seeded(workbench)
     client = workbench.client("analyst")
     page = client.get("/trends").get_data(as_text=True)
     assert page.count('<svg class="chart"') >= 5
@@ -40,7 +32,7 @@ def test_trends_page_draws_the_overview_questions(workbench: Workbench) -> None:
 
 def test_trends_page_states_the_shipment_estimate_and_its_band(workbench: Workbench) -> None:
     pytest.importorskip("analytics.shipments", reason="the shipment estimator comes with the shipments branch")
-    _seeded(workbench)
+    seeded(workbench)
     page = workbench.client("analyst").get("/trends").get_data(as_text=True)
     section = page[page.index('<section id="shipments"'):page.index("</section>", page.index('<section id="shipments"'))]
     assert "Method" in section and "Assumptions" in section and "low–high" in section
@@ -56,7 +48,7 @@ def test_band_chart_draws_estimates_with_their_range() -> None:
 
 
 def test_campaigns_page_shows_schedule_runs_sites_and_failures(workbench: Workbench) -> None:
-    _seeded(workbench)
+    seeded(workbench)
     (workbench.home / "campaigns").mkdir(exist_ok=True)
     (workbench.home / "campaigns" / "mine.yaml").write_text(
         "name: mine\nsites: [nordbazaar]\nschedule: {interval_seconds: 3600}\n", encoding="utf-8")
@@ -72,7 +64,7 @@ def test_campaigns_page_shows_schedule_runs_sites_and_failures(workbench: Workbe
 
 
 def test_campaigns_page_reads_next_runs_from_the_scheduler_job_store(workbench: Workbench) -> None:
-    _seeded(workbench)
+    seeded(workbench)
     (workbench.home / "campaigns").mkdir(exist_ok=True)
     db = sqlite3.connect(workbench.home / "campaigns" / "jobs.sqlite")  # APScheduler's SQLAlchemyJobStore table
     db.execute("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY, next_run_time FLOAT, job_state BLOB)")
@@ -84,7 +76,7 @@ def test_campaigns_page_reads_next_runs_from_the_scheduler_job_store(workbench: 
 
 
 def test_a_campaign_run_page_and_unknown_runs(workbench: Workbench) -> None:
-    _seeded(workbench)
+    seeded(workbench)
     client = workbench.client("analyst")
     page = client.get("/campaigns/run/pages-2").get_data(as_text=True)
     assert "partial" in page and "snackis" in page and "connection refused" in page

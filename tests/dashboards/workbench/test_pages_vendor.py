@@ -9,19 +9,11 @@ from markupsafe import escape
 from dashboards.workbench import audit
 from tests.dashboards.workbench.conftest import Workbench
 from tests.dashboards.workbench.hostile import IMG, SCRIPT, assert_inert
-from tests.dashboards.workbench.pages_data import FP, seed
-
-
-def _seeded(workbench: Workbench):
-    backend = workbench.backend()
-    try:
-        return seed(backend)
-    finally:
-        backend.close()
+from tests.dashboards.workbench.pages_data import FP, seeded
 
 
 def test_vendor_page_shows_the_identity_across_sites_with_evidence(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("analyst")
     page = client.get(f"/vendor/{ids.a}").get_data(as_text=True)
     assert "AlfaIntl" in page and f"/vendor/{ids.b}" in page  # the other site's alias, linked
@@ -32,7 +24,7 @@ def test_vendor_page_shows_the_identity_across_sites_with_evidence(workbench: Wo
 
 
 def test_vendor_page_keeps_hostile_names_as_text(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     page = workbench.client("analyst").get(f"/vendor/{ids.a}").get_data(as_text=True)
     assert SCRIPT not in page and IMG not in page
     assert str(escape(SCRIPT)) in page
@@ -41,7 +33,7 @@ def test_vendor_page_keeps_hostile_names_as_text(workbench: Workbench) -> None:
 
 
 def test_vendor_page_names_the_turnover_method(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     page = workbench.client("analyst").get(f"/vendor/{ids.a}").get_data(as_text=True)
     assert '<svg class="chart"' in page and "by method" in page
     assert "a lower bound" in page  # the feedback method says what it is
@@ -50,7 +42,7 @@ def test_vendor_page_names_the_turnover_method(workbench: Workbench) -> None:
 
 
 def test_vendor_page_lists_signals_shipping_listings_and_timeline(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     page = workbench.client("analyst").get(f"/vendor/{ids.a}").get_data(as_text=True)
     assert "ships from se" in page and "ships_from field: SE" in page and "letter post" in page
     assert "(negated, not counted)" in page
@@ -60,7 +52,7 @@ def test_vendor_page_lists_signals_shipping_listings_and_timeline(workbench: Wor
 
 
 def test_opening_a_vendor_is_audited_and_unknown_ones_are_404(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("analyst")
     assert client.get(f"/vendor/{ids.b}").status_code == 200
     assert client.get("/vendor/ven-nope").status_code == 404
@@ -70,7 +62,7 @@ def test_opening_a_vendor_is_audited_and_unknown_ones_are_404(workbench: Workben
 
 
 def test_vendor_list_filters_swedish_vendors(workbench: Workbench) -> None:
-    ids = _seeded(workbench)
+    ids = seeded(workbench)
     client = workbench.client("analyst")
     every = client.get("/vendors").get_data(as_text=True)
     swedish = client.get("/vendors?swedish=1").get_data(as_text=True)
