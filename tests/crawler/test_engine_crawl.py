@@ -4,12 +4,12 @@ that must not stop the site, relative feedback dates against the crawl's time, a
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.page_server import serve_pages
 
 PROFILE_TEXT = "Vi skickar med PostNord varje vardag, alltid diskret och luktsäkert förpackat. " * 30
 PAGES = {
@@ -61,25 +61,10 @@ pages:
 """
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        body = PAGES.get(self.path, "").encode()
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture()
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_pages(PAGES) as url:
+        yield url
 
 
 def test_crawl_by_content_with_several_item_kinds(site: str, sokhund_home: Path, tmp_path: Path) -> None:

@@ -6,31 +6,17 @@ crawler/pipelines/documents.py: fields a page does not declare keep their stored
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import shared_data
+from tests.page_server import serve_pages
 
 LISTING_PATH = "/product/104019/69/530054"  # saved_empire_listing_3: tier prices, shipping options, categories
 SEARCH_PATH = "/home/searchProducts?searchText=x"
 PAGES: dict[str, str] = {}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        body = PAGES.get(self.path, "").encode()
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture()
@@ -42,10 +28,8 @@ def site() -> Iterator[str]:
     first = re.search(r"/product/(\d+)/(\d+)/(\d+)", search)
     assert first
     PAGES.update({LISTING_PATH: listing, SEARCH_PATH: search.replace(first.group(0), LISTING_PATH)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_pages(PAGES) as url:
+        yield url
     PAGES.clear()
 
 
