@@ -56,12 +56,13 @@ import functools
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,13 @@ from indexer.schema import KindSchema, check_field, schema_for
 
 TOKENIZER = "unicode61 remove_diacritics 2"
 SCHEMA_VERSION = 3
-INDEXED_COLUMNS = ("vendor",)  # low-cardinality filters, terms and counts are served by the roll-ups
+# B-tree indexes on main-table columns, for kinds without a filter token for the column: a kind with
+# one finds its documents through the token's FTS doclist instead (see _Layout.looked_up), which costs
+# the bulk upsert nothing extra; a B-tree keyed by vendor is touched at a random place by every insert,
+# and so dirties most of its pages in every batch. Low-cardinality filters, terms and counts are served
+# by the roll-ups.
+INDEXED_COLUMNS = ("vendor",)
+TOKEN_LOOKUPS = frozenset({"vendor"})  # high-cardinality token fields: equality filters go through FTS
 RANK_WINDOW = 2_000
 _SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "INTEGER"}
 _CHUNK = 900  # ids per IN (...) lookup, well under SQLite's variable limit
@@ -127,6 +134,16 @@ def _getter(names: list[str]) -> Any:
         one = attrgetter(names[0])
         return lambda doc: (one(doc),)
     return attrgetter(*names)
+
+
+def _getter_at(positions: list[int]) -> Any:
+    """A C-level reader of tuple items that always returns a tuple (itemgetter returns one bare item)."""
+    if not positions:
+        return lambda values: ()
+    if len(positions) == 1:
+        one = positions[0]
+        return lambda values: (values[one],)
+    return itemgetter(*positions)
 
 
 def _bindable(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -216,6 +233,71 @@ class _Rollup:
         if sign < 0:
             db.execute(f"DELETE FROM {self.table} WHERE {_q(self.N)} = 0")
 
+    def key_names(self) -> list[str]:
+        """Main-table columns a document's contribution depends on (its keys, its day and its sums)."""
+        return [*self.fields, *([self.date] if self.date else []), *self.sums]
+
+    def bind(self, columns: list[str], kinds: dict[str, str]) -> None:
+        """Prepare :meth:`contribute` for documents given as tuples of ``columns``' values."""
+        at = {n: i for i, n in enumerate(columns)}
+        self._key = _getter_at([at[n] for n in self.fields])
+        self._day = at[self.date] if self.date else None
+        self._sums = [(at[n], kinds[n]) for n in self.sums]
+        self._kinds = [kinds[n] for n in self.fields]
+
+    def contribute(self, delta: dict[tuple[Any, ...], list[float]], values: tuple[Any, ...],
+                   elements: Iterable[Any] | None, sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1) one document's contribution to ``delta``: what :meth:`add`
+        computes in SQL. ``values`` are the document's columns (see :meth:`bind`), as given or as stored:
+        keys are brought to their stored form once per key in :meth:`apply`, not per document."""
+        key: tuple[Any, ...] = self._key(values)
+        if self._day is not None:
+            day = values[self._day]
+            key += (day[:10] if type(day) is str else None if day is None else _affine("str", day)[:10],)
+        if self.list_field is not None:
+            keys = [(v, *key) for v in (elements or ())]
+        else:
+            keys = [key]
+        for k in keys:
+            row = delta.get(k)
+            if row is None:
+                row = delta[k] = [0, *(0.0 for _ in self.sums)]
+            row[0] += sign
+            for j, (i, kind) in enumerate(self._sums, 1):
+                x = values[i]
+                if x is not None:
+                    row[j] += sign * (x if type(x) is float else _total_term(_affine(kind, x)))
+
+    def apply(self, db: sqlite3.Connection, delta: dict[tuple[Any, ...], list[float]]) -> None:
+        """Write a batch's summed contributions: one row per key, a few hundred per batch (the keys are
+        low-cardinality), and drop the keys no document has any more. The key is built by SQLite's
+        ``json_array`` from the bound values, as :meth:`add` builds it."""
+        stored: dict[tuple[Any, ...], list[float]] = {}
+        offset = 1 if self.list_field is not None else 0
+        for key, row in delta.items():
+            if any(type(v) is not str for v in key[offset:offset + len(self._kinds)]):
+                key = (*key[:offset], *(_affine(kind, v) for kind, v in zip(self._kinds, key[offset:], strict=False)),
+                       *key[offset + len(self._kinds):])
+            have = stored.get(key)
+            if have is None:
+                stored[key] = row
+            else:
+                for i, x in enumerate(row):
+                    have[i] += x
+        rows = [(*k, *k, *v) for k, v in stored.items() if any(v)]
+        if not rows:
+            return
+        n_keys = len(self.key_columns)
+        cols = ", ".join([_q(self.K), *(_q(n) for n in self.key_columns), _q(self.N),
+                          *(self.sum_column(n) for n in self.sums)])
+        marks = ", ".join(["json_array(" + ", ".join("?" for _ in range(n_keys)) + ")",
+                           *("?" for _ in range(n_keys + 1 + len(self.sums)))])
+        sets = ", ".join(f"{c} = {c} + excluded.{c}" for c in (_q(self.N), *(self.sum_column(n) for n in self.sums)))
+        db.executemany(f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) "
+                       f"ON CONFLICT({_q(self.K)}) DO UPDATE SET {sets}", rows)
+        if any(v[0] < 0 for v in stored.values()):
+            db.execute(f"DELETE FROM {self.table} WHERE {_q(self.N)} = 0")
+
     def rebuild(self, db: sqlite3.Connection, layout: _Layout) -> None:
         """Fill the roll-up from the documents (a new index layout, or a roll-up added later)."""
         db.execute(f"DELETE FROM {self.table}")
@@ -223,6 +305,20 @@ class _Rollup:
 
 
 _BATCH = "SELECT rid FROM temp.sokhund_batch"
+
+
+def _total_term(value: Any) -> float:
+    """What SQLite's ``TOTAL`` adds for a stored value: a number as itself, NULL and non-numeric text as
+    0, numeric text as its number (the model's numbers are numbers; this is for hand-written data)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    found = _NUMERIC_PREFIX.match(value) if isinstance(value, str) else None
+    return float(found.group(0)) if found else 0.0
+
+
+_NUMERIC_PREFIX = re.compile(r"[ \t\n\r]*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def _sql_literal(text: str) -> str:
@@ -250,6 +346,13 @@ class _Layout:
         self._main = _getter([c.name for c in self.main])
         self._text = _getter(self.text)
         self.rollups = [_Rollup(schema, keys) for keys in schema.rollups]
+        kinds = {c.name: c.kind for c in self.main}
+        position = {c.name: i for i, c in enumerate(self.main)}
+        self.rolled_columns = sorted({n for r in self.rollups for n in r.key_names()})
+        self.rolled = _getter_at([position[n] for n in self.rolled_columns])  # main values -> roll-up columns
+        for rollup in self.rollups:
+            rollup.bind(self.rolled_columns, kinds)
+        self.rolled_lists = sorted({r.list_field for r in self.rollups if r.list_field})
         # equality filters that searches turn into FTS terms: the text fields of the roll-ups' keys
         keyed = {n for r in self.rollups for n in (*r.fields, *([r.list_field] if r.list_field else []))}
         self.token_scalars = [n for n in sorted(keyed) if schema.fields[n].kind == "str"] if self.text else []
@@ -257,6 +360,7 @@ class _Layout:
         self._token_values = _getter(self.token_scalars)
         tokens = bool(self.token_scalars or self.token_lists)
         self.fts_cols = [*self.text, *([FILTER_COLUMN] if tokens else [])]  # doc-table columns the FTS indexes
+        self.looked_up = frozenset(TOKEN_LOOKUPS & set(self.token_scalars))
         self.weights += ", 0" if tokens else ""
 
     def tokens(self, doc: Document, lists: dict[str, set[Any]]) -> str:
@@ -383,6 +487,11 @@ class SQLiteBackend:
         docs = self._columns(f"{layout.kind}_doc")
         if not docs or any(n not in docs for n in layout.fts_cols):
             return False
+        if layout.looked_up and self._db.execute(  # an index an earlier version made (dropped in _create)
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name IN ("
+                + ", ".join("?" for _ in layout.looked_up) + ")",
+                [f"{layout.kind}_{n}" for n in sorted(layout.looked_up)]).fetchone():
+            return False
         return self._meta(f"{layout.kind}_layout") == layout.signature()
 
     def _create(self, layout: _Layout) -> None:
@@ -438,7 +547,9 @@ class SQLiteBackend:
         # (ships_from, substance_class) are cheap to scan in the narrow table.
         schema = schema_for(kind)
         for name in INDEXED_COLUMNS:
-            if any(c.name == name for c in layout.main):
+            if name in layout.looked_up:
+                db.execute(f"DROP INDEX IF EXISTS {_q(f'{kind}_{name}')}")
+            elif any(c.name == name for c in layout.main):
                 db.execute(f"CREATE INDEX IF NOT EXISTS {_q(f'{kind}_{name}')} ON {layout.t}({_q(name)})")
         signature = layout.signature()
         rebuild = self._meta(f"{kind}_layout") != signature
@@ -562,10 +673,12 @@ class SQLiteBackend:
                 marks = ", ".join("?" for _ in chunk)
                 for row in db.execute(f"SELECT rid, {cols} FROM {layout.d} WHERE rid IN ({marks})", chunk):
                     old_text[row[0]] = tuple(row[1:])
-        if layout.rollups and existing:  # take the stored versions out of the roll-ups
-            self._batch_rids(db, existing)
-            for rollup in layout.rollups:
-                rollup.add(db, layout, _BATCH, -1)
+        # Roll-ups: each document's contribution is summed here per key (the stored versions taken
+        # out, the new ones put in) and written as one row per key: a batch of thousands of documents
+        # touches a few hundred roll-up rows, and nothing is read back from the tables just written.
+        deltas: list[dict[tuple[Any, ...], list[float]]] = [{} for _ in layout.rollups]
+        if layout.rollups and existing:
+            self._take_out(db, layout, existing, deltas)
         main_rows, doc_rows, fts_delete, fts_insert, list_rows = [], [], [], [], []
         for doc_id, doc in items.items():
             rid = rids[doc_id]
@@ -581,6 +694,10 @@ class SQLiteBackend:
                     unique.discard(None)
                     list_rows.extend([(name, v, rid) for v in unique])
                     elements[name] = unique
+            if deltas:
+                rolled = layout.rolled(main)
+                for rollup, delta in zip(layout.rollups, deltas, strict=True):
+                    rollup.contribute(delta, rolled, elements.get(rollup.list_field, ()), 1)
             if len(layout.fts_cols) > len(layout.text):
                 texts = (*texts, layout.tokens(doc, elements))
             doc_rows.append((rid, body, *texts))
@@ -591,20 +708,22 @@ class SQLiteBackend:
                 elif before != texts:
                     fts_delete.append((rid, *before))
                     fts_insert.append((rid, *texts))
+        # New documents (the bulk of a first crawl) are plain appends: rids are handed out in order.
+        stored_rids = set(existing)
         names = ["rid", "id", *(c.name for c in layout.main)]
-        _executemany(
-            db,
-            f"INSERT INTO {layout.t} ({', '.join(_q(n) for n in names)}) VALUES ({', '.join('?' for _ in names)}) "
-            f"ON CONFLICT(rid) DO UPDATE SET " + ", ".join(f"{_q(n)} = excluded.{_q(n)}" for n in names[1:]),
-            main_rows,
-        )
+        insert = f"INSERT INTO {layout.t} ({', '.join(_q(n) for n in names)}) VALUES ({', '.join('?' for _ in names)})"
         dnames = ["rid", "doc", *layout.fts_cols]
-        _executemany(
-            db,
-            f"INSERT OR REPLACE INTO {layout.d} ({', '.join(_q(n) for n in dnames)}) "
-            f"VALUES ({', '.join('?' for _ in dnames)})",
-            doc_rows,
-        )
+        dinsert = f"INTO {layout.d} ({', '.join(_q(n) for n in dnames)}) VALUES ({', '.join('?' for _ in dnames)})"
+        if stored_rids:
+            _executemany(db, insert + " ON CONFLICT(rid) DO UPDATE SET "
+                         + ", ".join(f"{_q(n)} = excluded.{_q(n)}" for n in names[1:]),
+                         [r for r in main_rows if r[0] in stored_rids])
+            _executemany(db, "INSERT OR REPLACE " + dinsert, [r for r in doc_rows if r[0] in stored_rids])
+            main_rows = [r for r in main_rows if r[0] not in stored_rids]
+            doc_rows = [r for r in doc_rows if r[0] not in stored_rids]
+        if main_rows:
+            _executemany(db, insert, main_rows)
+            _executemany(db, "INSERT " + dinsert, doc_rows)
         if layout.text:
             cols = ", ".join(_q(n) for n in layout.fts_cols)
             marks = ", ".join("?" for _ in layout.fts_cols)
@@ -620,10 +739,29 @@ class SQLiteBackend:
                 db.execute(f"DELETE FROM {layout.lst} WHERE rid IN ({', '.join('?' for _ in chunk)})", chunk)
             if list_rows:
                 _executemany(db, f"INSERT OR IGNORE INTO {layout.lst} (field, value, rid) VALUES (?, ?, ?)", list_rows)
-        if layout.rollups:  # and the new versions in
-            self._batch_rids(db, list(rids.values()))
-            for rollup in layout.rollups:
-                rollup.add(db, layout, _BATCH, 1)
+        for rollup, delta in zip(layout.rollups, deltas, strict=True):
+            rollup.apply(db, delta)
+
+    @staticmethod
+    def _take_out(db: sqlite3.Connection, layout: _Layout, rids: list[int],
+                  deltas: list[dict[tuple[Any, ...], list[float]]]) -> None:
+        """Subtract what the stored versions of documents about to be replaced contribute to the
+        roll-ups (read before anything of this batch is written)."""
+        elements: dict[int, dict[str, set[Any]]] = defaultdict(lambda: defaultdict(set))
+        names = layout.rolled_columns
+        cols = "".join(f", {_q(n)}" for n in names)
+        for chunk in _chunks(rids):
+            marks = ", ".join("?" for _ in chunk)
+            if layout.rolled_lists:
+                fields = ", ".join("?" for _ in layout.rolled_lists)
+                for rid, field, value in db.execute(
+                        f"SELECT rid, field, value FROM {layout.lst} WHERE rid IN ({marks}) AND field IN ({fields})",
+                        [*chunk, *layout.rolled_lists]):
+                    elements[rid][field].add(value)
+            for row in db.execute(f"SELECT rid{cols} FROM {layout.t} WHERE rid IN ({marks})", chunk):
+                mine = elements.get(row[0], {})
+                for rollup, delta in zip(layout.rollups, deltas, strict=True):
+                    rollup.contribute(delta, row[1:], mine.get(rollup.list_field, ()) if rollup.list_field else None, -1)
 
     @staticmethod
     def _batch_rids(db: sqlite3.Connection, rids: list[int]) -> None:
@@ -690,6 +828,11 @@ class SQLiteBackend:
                 check_field(name)
                 clauses.append(f"t.rid IN (SELECT rid FROM {layout.lst} WHERE field = ? AND value IN ({marks}))")
                 params.append(name)
+            elif name in layout.looked_up and values and all(isinstance(v, str) for v in values):
+                # the documents through the filter token's doclist; the column check keeps it exact
+                clauses.append(f"t.rid IN (SELECT rowid FROM {layout.fts} WHERE {layout.fts} MATCH ?) "
+                               f"AND t.{_q(name)} IN ({marks})")
+                params.append(" OR ".join(filter_token(name, v) for v in values))
             else:
                 clauses.append(f"{self._field_expr(schema, name, uses)} IN ({marks})")
             params.extend(values)
