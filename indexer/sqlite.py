@@ -18,13 +18,17 @@ Tables, one set per document kind (``listing``, ``vendor`` …):
   sorts them all (2-3 s), while a roll-up holds a few thousand rows. ``terms``, ``date_histogram`` and
   ``count`` whose fields and equality filters a roll-up holds (dates: whole days on the default date
   field) read it; anything else (a price range, another date field, a field no roll-up keys) scans the
-  documents as before. The upsert keeps them exact inside its transaction with two set-based
-  statements per roll-up over the batch's rids (take the stored versions out, put the new ones in),
-  using the same ``substr``/``TOTAL`` expressions as the scans.
+  documents as before. The upsert keeps them exact inside its transaction: it sums each batch's
+  contributions per key in Python from the values it is writing (and, for replaced documents, the
+  stored values it reads first), then writes one row per key. A rebuild computes the same in SQL
+  (``substr``/``TOTAL``, as the scans do); a test holds the two to equal rows.
 * Filter tokens: the FTS index has one more column, ``#filters``, holding one hashed word per value of
   the text fields the roll-ups key by (``site``, ``vendor``, ``ships_from``, ``ships_to`` …). A text
   search's equality filters on them become AND terms of the MATCH, which FTS5 intersects in its doclists,
-  instead of a main-table lookup per text match.
+  instead of a main-table lookup per text match. Without a text query, an equality filter on a
+  high-cardinality token field (``vendor``) finds its documents through the token's doclist too, so
+  no B-tree on ``vendor`` is kept for kinds with the token: every insert would touch such a B-tree at
+  a random place and dirty most of its pages in every batch.
 
 Ranking: bm25 (title weighs more than description …) costs ~1.3 µs per match (more for phrases), and a
 query that matches most of a million-listing index (``bitcoin``) would take a second. So a search ranks
