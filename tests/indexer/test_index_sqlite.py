@@ -28,6 +28,7 @@ def test_wal_mode_and_tokenizer(tmp_path: Path) -> None:
     b.upsert(corpus())
     db = sqlite3.connect(tmp_path / "i.sqlite")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 16384  # a new index: documents fill its pages
     sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'listing_fts'").fetchone()[0]
     assert TOKENIZER in sql and "remove_diacritics 2" in sql
     b.close()
