@@ -889,15 +889,14 @@ class SQLiteBackend:
         plan = self._plan(schema, query)
         limit = max(0, int(limit))
         if not plan:
-            rows = self._listed(layout, clauses, params, uses, limit)
+            rows = self._listed_filtered(layout, schema, filters, limit)
         elif not layout.text:
             return []
         else:
             best: dict[str, tuple[Any, ...]] = {}
             for expression, alt in self._alternatives(schema, filters, plan):
                 if expression is None:
-                    c, p, u = (clauses, params, uses) if alt is filters else self._where(schema, alt)
-                    found = self._listed(layout, c, p, u, limit)
+                    found = self._listed_filtered(layout, schema, alt, limit)
                 else:
                     found = self._ranked(layout, schema, expression, alt, limit)
                 for row in found:
@@ -905,6 +904,38 @@ class SQLiteBackend:
                         best[row[0]] = row
             rows = sorted(best.values(), key=lambda r: (-r[2], r[0]))[:limit]
         return [SearchHit(id=r[0], kind=kind, score=float(r[2]), doc=json.loads(r[1])) for r in rows]
+
+    def _listed_filtered(self, layout: _Layout, schema: KindSchema, filters: SearchFilters | None, limit: int
+                         ) -> list[tuple[Any, ...]]:
+        """The first ``limit`` documents by id that pass ``filters``. Walking the id index stops after
+        ``limit`` matches, but visits ~``limit * N / matches`` rows: a rare (or absent: a substance
+        alternative no document has) value means a walk over the whole table. When a roll-up counts
+        the matches, none means no read at all, and few are read through their filter tokens (one FTS
+        doclist) and sorted by id instead."""
+        clauses, params, uses = self._where(schema, filters)
+        routed = self._rollup_for(schema, filters) if filters is not None else None
+        if routed is None:
+            return self._listed(layout, clauses, params, uses, limit)
+        rollup, rclauses, rparams = routed
+        where = f" WHERE {' AND '.join(rclauses)}" if rclauses else ""
+        matches = int(self._read(f"SELECT TOTAL({_q(_Rollup.N)}) FROM {rollup.table} r{where}", rparams)[0][0])
+        if not matches or not limit:
+            return []
+        tokens, rest = _token_filters(layout, filters) if layout.text else ([], filters)
+        rows = int(self._read(f"SELECT COALESCE(MAX(rid), 0) FROM {layout.t}", [])[0][0])
+        # cost of the id walk ~ rows visited; of the token read ~ every match (a doclist step, a sort)
+        if not tokens or matches * matches > 3 * rows * limit:
+            return self._listed(layout, clauses, params, uses, limit)
+        clauses, params, uses = self._where(schema, rest)
+        fts = layout.fts
+        source = f"{fts} CROSS JOIN {layout.t} t ON t.rid = {fts}.rowid" + (
+            f" JOIN {layout.d} d ON d.rid = t.rid" if "d" in uses else "")
+        return self._read(
+            f"SELECT x.id, d.doc, 0.0 FROM (SELECT t.rid, t.id FROM {source} WHERE "
+            f"{' AND '.join([f'{fts} MATCH ?', *clauses])} ORDER BY t.id LIMIT ?) x "
+            f"JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.id",
+            [" AND ".join(tokens), *params, limit],
+        )
 
     def _listed(self, layout: _Layout, clauses: list[str], params: list[Any], uses: set[str], limit: int
                 ) -> list[tuple[Any, ...]]:
@@ -948,12 +979,12 @@ class SQLiteBackend:
         routed = self._rollup_for(schema, filters, target=field)
         if routed is not None:
             rollup, clauses, params = routed
-            counts: Counter[Any] = Counter()
-            for v, n in self._iterate(f"SELECT r.{_q(field)}, r.{_q(_Rollup.N)} FROM {rollup.table} r "
-                                      f"WHERE {' AND '.join([f'r.{_q(field)} IS NOT NULL', *clauses])}", params):
-                counts[v] += n
-            rows = sorted(((v, n) for v, n in counts.items() if n > 0),
-                          key=lambda vn: (-vn[1], _sql_order(vn[0])))[: max(0, int(size))]
+            # grouped by SQLite: a roll-up holds thousands of rows (vendors x sites), not a million, and
+            # its ORDER BY sorts mixed values as _sql_order does
+            rows = self._read(
+                f"SELECT r.{_q(field)} AS v, SUM(r.{_q(_Rollup.N)}) AS n FROM {rollup.table} r "
+                f"WHERE {' AND '.join([f'r.{_q(field)} IS NOT NULL', *clauses])} GROUP BY v HAVING n > 0 "
+                f"ORDER BY n DESC, v LIMIT ?", [*params, max(0, int(size))])
         elif info is not None and info.kind == "list":
             source = self._source(layout, uses, f"{layout.lst} l", "l.rid") if clauses else f"{layout.lst} l"
             rows = self._read(

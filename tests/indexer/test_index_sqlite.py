@@ -395,3 +395,37 @@ def test_filter_tokens_follow_changes_and_equal_sql_filters(tmp_path: Path) -> N
         sq._token_filters = real
     assert any(tokened)
     b.close()
+
+
+def _statements(b: SQLiteBackend) -> list[str]:
+    """The SQL statements ``b`` runs from now on."""
+    seen: list[str] = []
+    b._db.set_trace_callback(seen.append)
+    return seen
+
+
+def test_rare_and_absent_filter_values_are_listed_through_their_tokens(tmp_path: Path) -> None:
+    """A filter-only search (or a query's substance alternative) whose value few documents hold reads
+    them through their filter tokens instead of walking the id index; one no document holds reads
+    nothing. Either way the documents are those (and in the order) the id walk lists."""
+    path = tmp_path / "i.sqlite"
+    b = SQLiteBackend(path)
+    b.upsert([listing(str(i), title=f"t{i}", vendor="rare" if i % 97 == 5 else f"v{i % 3}",
+                      substance="cocaine" if i % 2 else "cannabis", ships_from=["SE", None, "NL"][i % 3])
+              for i in range(600)])
+    walk = _scanned(SQLiteBackend(path))
+    questions = [SearchFilters(vendor="rare"), SearchFilters(vendor="rare", ships_from="SE"),
+                 SearchFilters(vendor="rare", extra={"ships_from": None}), SearchFilters(vendor="v1"),
+                 SearchFilters(substance="opioids"), SearchFilters(vendor=["rare", "v2"], site="svmarket")]
+    for f in questions:
+        for limit in (3, 50):
+            assert [h.id for h in b.search("listing", None, f, limit=limit)] == [
+                h.id for h in walk.search("listing", None, f, limit=limit)], (f, limit)
+    sql = _statements(b)
+    assert len(b.search("listing", None, SearchFilters(vendor="rare"), limit=5)) == 5
+    assert any("MATCH" in s for s in sql)
+    sql.clear()
+    assert b.search("listing", None, SearchFilters(substance="opioids")) == []
+    assert not any("listing_doc" in s for s in sql)  # counted in a roll-up: nothing to read
+    walk.close()
+    b.close()
