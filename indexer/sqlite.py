@@ -67,6 +67,7 @@ from typing import Any
 
 import orjson
 
+from indexer import fts_rank
 from indexer.base import IndexError_, SearchFilters, SearchHit
 from indexer.models import ALL_KINDS, Document
 from indexer.query import (
@@ -86,6 +87,8 @@ TOKENIZER = "unicode61 remove_diacritics 2"
 SCHEMA_VERSION = 3
 INDEXED_COLUMNS = ("vendor",)  # low-cardinality filters, terms and counts are served by the roll-ups
 RANK_WINDOW = 2_000
+DF_SAMPLE = 20_000  # newest documents that estimate a phrase's document frequency (see the module doc)
+PREFIX_DF = 0.01  # the document frequency given to a prefix term in a large index (see the module doc)
 _SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "INTEGER"}
 _CHUNK = 900  # ids per IN (...) lookup, well under SQLite's variable limit
 FILTER_COLUMN = "#filters"  # FTS column of filter tokens (see filter_token)
@@ -302,6 +305,7 @@ class SQLiteBackend:
                               "directory of an earlier crawl or demo (default: ./.sokhund of the directory you "
                               "run in), or crawl first (sokhund crawl SITE)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._given_dfs = fts_rank.available()  # before connecting: connections opened later have it
         try:
             self._db = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -835,7 +839,7 @@ class SQLiteBackend:
         if not layout.text:
             return 0
         parts, args = [], []
-        for expression, alt in self._alternatives(schema, filters, plan):
+        for expression, alt, _ in self._alternatives(schema, filters, plan):
             c, p, u = (clauses, params, uses) if alt is filters else self._where(schema, alt)
             if expression is None:
                 where = f" WHERE {' AND '.join(c)}" if c else ""
@@ -865,15 +869,16 @@ class SQLiteBackend:
 
     def _alternatives(
         self, schema: KindSchema, filters: SearchFilters | None, plan: list[Clause]
-    ) -> Iterator[tuple[str | None, SearchFilters | None]]:
-        """(FTS expression or None for "no text condition", filters) whose results, together, are the
-        documents matching ``plan``: every clause as text, then each way of matching some clauses through
-        a field (a canonical substance, a vendor name) and the rest as text."""
-        yield fts5_expression(plan), filters
+    ) -> Iterator[tuple[str | None, SearchFilters | None, list[Clause]]]:
+        """(FTS expression or None for "no text condition", filters, the clauses of the expression)
+        whose results, together, are the documents matching ``plan``: every clause as text, then each
+        way of matching some clauses through a field (a canonical substance, a vendor name) and the rest
+        as text."""
+        yield fts5_expression(plan), filters, plan
         for values, rest in field_alternatives(plan):
             alt = with_field_values(filters, values)
             if alt is not None:
-                yield (fts5_expression(rest) if rest else None), alt
+                yield (fts5_expression(rest) if rest else None), alt, rest
 
     def search(
         self, kind: str, query: str | None, filters: SearchFilters | None = None, limit: int = 20
@@ -894,11 +899,11 @@ class SQLiteBackend:
             return []
         else:
             best: dict[str, tuple[Any, ...]] = {}
-            for expression, alt in self._alternatives(schema, filters, plan):
+            for expression, alt, text in self._alternatives(schema, filters, plan):
                 if expression is None:
                     found = self._listed_filtered(layout, schema, alt, limit)
                 else:
-                    found = self._ranked(layout, schema, expression, alt, limit)
+                    found = self._ranked(layout, schema, expression, alt, limit, text)
                 for row in found:
                     if row[0] not in best or row[2] > best[row[0]][2]:
                         best[row[0]] = row
@@ -913,7 +918,9 @@ class SQLiteBackend:
         the matches, none means no read at all, and few are read through their filter tokens (one FTS
         doclist) and sorted by id instead."""
         clauses, params, uses = self._where(schema, filters)
-        routed = self._rollup_for(schema, filters) if filters is not None else None
+        # the equality filters alone: their count bounds the matches (a price range only removes some)
+        equal = dataclasses.replace(filters, price_min=None, price_max=None) if filters is not None else None
+        routed = self._rollup_for(schema, equal) if equal is not None else None
         if routed is None:
             return self._listed(layout, clauses, params, uses, limit)
         rollup, rclauses, rparams = routed
@@ -923,7 +930,8 @@ class SQLiteBackend:
             return []
         tokens, rest = _token_filters(layout, filters) if layout.text else ([], filters)
         rows = int(self._read(f"SELECT COALESCE(MAX(rid), 0) FROM {layout.t}", [])[0][0])
-        # cost of the id walk ~ rows visited; of the token read ~ every match (a doclist step, a sort)
+        # cost of the id walk ~ rows visited; of the token read ~ every match (a doclist step, a sort);
+        # with a price range both read more rows, by the same factor
         if not tokens or matches * matches > 3 * rows * limit:
             return self._listed(layout, clauses, params, uses, limit)
         clauses, params, uses = self._where(schema, rest)
@@ -947,7 +955,7 @@ class SQLiteBackend:
         )
 
     def _ranked(self, layout: _Layout, schema: KindSchema, expression: str, filters: SearchFilters | None,
-                limit: int) -> list[tuple[Any, ...]]:
+                limit: int, text: list[Clause]) -> list[tuple[Any, ...]]:
         tokens: list[str] = []
         if filters is not None:
             tokens, filters = _token_filters(layout, filters)  # equality filters as FTS filter tokens
@@ -957,15 +965,43 @@ class SQLiteBackend:
         fts = layout.fts
         source = self._source(layout, uses, fts, f"{fts}.rowid")
         where = " AND ".join([f"{fts} MATCH ?", *clauses])
+        rank, args = f"bm25({fts}, {layout.weights})", []
+        if self._given_dfs:  # the same bm25, its document frequencies estimated here (see the module doc)
+            dfs = self._document_frequencies(layout, text) + ["z"] * sum(t.count(" OR ") + 1 for t in tokens)
+            rank, args = f"{fts_rank.FUNCTION}({fts}, ?, {layout.weights})", [",".join(dfs)]
         # One pass: the newest ``rank_window`` matches (FTS5 walks its doclists by descending rowid and
         # stops there), bm25 computed for those only, the best ``limit`` of them kept.
         return self._read(
             f"SELECT x.id, d.doc, x.score FROM (SELECT rid, id, score FROM (SELECT t.rid, t.id, "
-            f"-bm25({fts}, {layout.weights}) AS score FROM {source} WHERE {where} "
+            f"-{rank} AS score FROM {source} WHERE {where} "
             f"ORDER BY {fts}.rowid DESC LIMIT ?) ORDER BY score DESC, id LIMIT ?) x "
             f"JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.score DESC, x.id",
-            [expression, *params, self.rank_window, limit],
+            [*args, expression, *params, self.rank_window, limit],
         )
+
+    def _document_frequencies(self, layout: _Layout, text: list[Clause]) -> list[str]:
+        """One ``sokhund_bm25`` entry per phrase of ``fts5_expression(text)``, in its order: each
+        clause's texts, then the texts it excludes ("z": a NOT term adds nothing to bm25). An index of
+        at most DF_SAMPLE documents counts them exactly (""); a larger one gives the fraction of its
+        newest DF_SAMPLE documents that hold the phrase (at least half a document's worth)."""
+        top = int(self._read(f"SELECT COALESCE(MAX(rid), 0) FROM {layout.t}", [])[0][0])
+        start = top - DF_SAMPLE
+        exact = start <= 0
+        sampled = 0 if exact else int(self._read(f"SELECT COUNT(*) FROM {layout.t} WHERE rid > ?", [start])[0][0])
+        out: list[str] = []
+        for clause in text:
+            for term in clause.texts:
+                if exact or sampled <= 0:
+                    out.append("")
+                    continue
+                if term.prefix:  # its doclist is merged over the whole index (~40 ms at 1M): not counted
+                    out.append(repr(PREFIX_DF))
+                    continue
+                hits = int(self._read(f"SELECT COUNT(*) FROM {layout.fts} WHERE {layout.fts} MATCH ? "
+                                      f"AND rowid > ?", [fts5_expression([term]), start])[0][0])
+                out.append(repr(max(hits, 0.5) / sampled))
+            out += ["z"] * len(clause.excluded)
+        return out
 
     def terms(
         self, kind: str, field: str, filters: SearchFilters | None = None, size: int = 20
