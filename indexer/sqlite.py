@@ -61,7 +61,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,9 @@ from indexer.schema import KindSchema, check_field, schema_for
 TOKENIZER = "unicode61 remove_diacritics 2"
 SCHEMA_VERSION = 3
 INDEXED_COLUMNS = ("vendor",)  # low-cardinality filters, terms and counts are served by the roll-ups
+# (equality field, date field, value): histograms filtered on the first field and a price range, which no
+# roll-up can answer, read only the matching rows, in date order (~10% of bulk-insert speed each)
+DATE_INDEXES: dict[str, tuple[tuple[str, str, str], ...]] = {"listing": (("substance", "last_seen", "price_sek"),)}
 RANK_WINDOW = 2_000
 DF_SAMPLE = 20_000  # newest documents that estimate a phrase's document frequency (see the module doc)
 PREFIX_DF = 0.01  # the document frequency given to a prefix term in a large index (see the module doc)
@@ -387,7 +390,10 @@ class SQLiteBackend:
         docs = self._columns(f"{layout.kind}_doc")
         if not docs or any(n not in docs for n in layout.fts_cols):
             return False
-        return self._meta(f"{layout.kind}_layout") == layout.signature()
+        if self._meta(f"{layout.kind}_layout") != layout.signature():
+            return False
+        indexes = {r[1] for r in self._db.execute(f"PRAGMA index_list({layout.t})")}
+        return all(_date_index_name(layout.kind, cols) in indexes for cols in DATE_INDEXES.get(layout.kind, ()))
 
     def _create(self, layout: _Layout) -> None:
         db, kind = self._db, layout.kind
@@ -444,6 +450,10 @@ class SQLiteBackend:
         for name in INDEXED_COLUMNS:
             if any(c.name == name for c in layout.main):
                 db.execute(f"CREATE INDEX IF NOT EXISTS {_q(f'{kind}_{name}')} ON {layout.t}({_q(name)})")
+        for cols in DATE_INDEXES.get(kind, ()):
+            if all(c in main for c in cols):
+                db.execute(f"CREATE INDEX IF NOT EXISTS {_q(_date_index_name(kind, cols))} ON {layout.t}("
+                           + ", ".join(_q(c) for c in cols) + ")")
         signature = layout.signature()
         rebuild = self._meta(f"{kind}_layout") != signature
         if layout.lists:
@@ -774,6 +784,18 @@ class SQLiteBackend:
             return rollup, clauses, params
         return None
 
+    def _date_ordered(self, schema: KindSchema, filters: SearchFilters | None, date_field: str) -> bool:
+        """Whether a DATE_INDEXES index serves a histogram of ``date_field``: its first field filtered by
+        equality (text values), so the rows it reads are the few that match, in date order."""
+        if filters is None:
+            return False
+        for first, date_col, _ in DATE_INDEXES.get(schema.kind, ()):
+            value = getattr(filters, first, None) if first in _NAMED_FILTERS else (filters.extra or {}).get(first)
+            values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+            if date_col == date_field and value is not None and all(isinstance(v, str) for v in values):
+                return True
+        return False
+
     def _source(self, layout: _Layout, uses: set[str], first: str = "", on: str = "") -> str:
         """The FROM clause: ``first`` (joined to ``t`` by ``on``) if given, the main table, and the doc
         table when a filter or value needs it."""
@@ -1065,13 +1087,24 @@ class SQLiteBackend:
                 f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} GROUP BY k",
                 params,
             )
+        elif self._date_ordered(schema, filters, date_field):  # few rows, read in date order: SQLite groups them
+            clauses, params, uses = self._where(schema, filters)
+            day = f"substr({self._field_expr(schema, date_field, uses)}, 1, 10)"
+            value = f"CAST({self._field_expr(schema, sum_field, uses)} AS REAL)" if sum_field else "NULL"
+            rows = self._read(f"SELECT {day}, COUNT(*), TOTAL({value}) FROM {self._source(layout, uses)} "
+                              f"WHERE {' AND '.join(clauses)} GROUP BY 1", params)
         else:  # grouped here, not by a GROUP BY that sorts every row (see terms)
             clauses, params, uses = self._where(schema, filters)
             day = f"substr({self._field_expr(schema, date_field, uses)}, 1, 10)"
             # CAST AS REAL is what TOTAL() adds for a value (text read as a number, NULL skipped)
             value = f"CAST({self._field_expr(schema, sum_field, uses)} AS REAL)" if sum_field else "NULL"
             by_day: dict[Any, list[Any]] = {}
-            for key, x in self._iterate(f"SELECT {day}, {value} FROM {self._source(layout, uses)} "
+            if not sum_field:  # counted in C (Counter over the cursor): ~3x faster than the loop below
+                where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+                days = Counter(map(itemgetter(0), self._iterate(
+                    f"SELECT {day} FROM {self._source(layout, uses)} {where}", params)))
+                by_day = {k: [k, n, 0.0] for k, n in days.items()}
+            for key, x in [] if not sum_field else self._iterate(f"SELECT {day}, {value} FROM {self._source(layout, uses)} "
                                         f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''}", params):
                 bucket = by_day.get(key)
                 if bucket is None:
@@ -1115,6 +1148,13 @@ class SQLiteBackend:
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({str(self.path)!r})"
+
+
+_NAMED_FILTERS = ("site", "vendor", "substance", "substance_class", "ships_from")
+
+
+def _date_index_name(kind: str, cols: tuple[str, ...]) -> str:
+    return f"{kind}_" + "_".join(cols)
 
 
 def _sql_order(value: Any) -> tuple[int, Any]:

@@ -429,3 +429,38 @@ def test_rare_and_absent_filter_values_are_listed_through_their_tokens(tmp_path:
     assert not any("listing_doc" in s for s in sql)  # counted in a roll-up: nothing to read
     walk.close()
     b.close()
+
+
+def test_a_price_filtered_histogram_read_through_the_date_index_equals_the_scan(tmp_path: Path) -> None:
+    """A histogram filtered on a substance and a price range (no roll-up holds prices) reads the matching
+    rows through the (substance, last_seen, price_sek) index, grouped by SQLite: the buckets, counts and
+    sums equal those of the scan of every document."""
+    import random
+
+    import indexer.sqlite as sq
+
+    path = tmp_path / "i.sqlite"
+    b = SQLiteBackend(path)
+    rng = random.Random(5)
+    b.upsert([listing(str(i), title=f"t{i}", substance=rng.choice(["cocaine", "cannabis", None]),
+                      price_sek=rng.choice([None, 90.0, 450.25, 5000.0, 7200.0]),
+                      last_seen=rng.choice([f"2024-0{rng.randrange(1, 4)}-{rng.randrange(1, 28):02d}T10:00:00Z",
+                                            None, "not a date"])) for i in range(400)])
+    questions = [SearchFilters(substance="cocaine", price_max=5000.0), SearchFilters(substance=["cocaine", "cannabis"],
+                 price_min=100.0), SearchFilters(extra={"substance": "cocaine"}, price_min=90.0, price_max=450.25)]
+    scan = _scanned(SQLiteBackend(path))
+    scan._date_ordered = lambda *a: False  # type: ignore[method-assign]
+    sql = _statements(b)
+    for f in questions:
+        for interval in ("day", "month"):
+            for total in (None, "price_sek"):
+                got = b.date_histogram("listing", "last_seen", interval, f, sum_field=total)
+                want = scan.date_histogram("listing", "last_seen", interval, f, sum_field=total)
+                assert [(k, n, round(s or 0, 6)) for k, n, s in got] == [
+                    (k, n, round(s or 0, 6)) for k, n, s in want], (f, interval, total)
+                assert got
+    assert any("GROUP BY" in s for s in sql)
+    names = {r[1] for r in sqlite3.connect(path).execute("PRAGMA index_list(listing)")}
+    assert sq._date_index_name("listing", sq.DATE_INDEXES["listing"][0]) in names
+    scan.close()
+    b.close()
