@@ -32,6 +32,23 @@ the most recently indexed ``rank_window`` matches (default 2,000, ``$SOKHUND_SQL
 pass its filters: FTS5 walks its doclists by descending rowid and stops there, in one statement. A query
 with fewer matches is ranked over all of them, as before; ``count`` is always exact.
 
+bm25's document frequencies: FTS5's bm25() counts, for every phrase of the query, its documents in the
+WHOLE index on the first row (30-120 ms at a million listings for a common word or a phrase, however small
+the window), the filter tokens included although their column weighs 0. So searches rank with
+``sokhund_bm25`` (:mod:`indexer.fts_rank`, a small C function: the same formula and weights, document
+frequencies given): an index of at most ``DF_SAMPLE`` (20,000) documents counts them exactly (scores equal
+bm25's); a larger one estimates a phrase's frequency from its share of the newest 20,000 documents (at
+least half a document), and gives a prefix term a fixed 1 in 100 (its doclist is merged over the whole
+index, ~40 ms, like Elasticsearch's constant-score prefixes). Filter tokens and NOT terms are not counted
+(bm25 adds 0 for them anyway). Only the relative weight of the phrases of a several-phrase query can move,
+never which documents match; where the function cannot be built (no C compiler) bm25() ranks as before.
+
+Filter-only listing (no text, or a query's substance alternative): the first documents in id order; when
+a roll-up counts the equality filters' matches, none means no read, and few are read through their filter
+tokens and sorted, instead of walking the id index past a million rows to find 20 (or none).
+``DATE_INDEXES`` (``listing``: substance, last_seen, price_sek) serve histograms filtered on a substance
+and a price range, which the roll-ups cannot answer.
+
 Tokenizer: ``unicode61 remove_diacritics 2``: case folding plus diacritic folding, so ``högsta``,
 ``Högsta`` and ``hogsta`` all match each other, as do ``kvalité``/``kvalite``. Sellers and forum posters
 often type Swedish without å/ä/ö (foreign keyboards, phones, transliteration) and analysts need both

@@ -464,3 +464,40 @@ def test_a_price_filtered_histogram_read_through_the_date_index_equals_the_scan(
     assert sq._date_index_name("listing", sq.DATE_INDEXES["listing"][0]) in names
     scan.close()
     b.close()
+
+
+def _ranking(b: SQLiteBackend, query: str, f: SearchFilters | None = None) -> list[tuple[str, float]]:
+    return [(h.doc["listing_id"], round(h.score, 9)) for h in b.search("listing", query, f, limit=400)]
+
+
+def test_given_document_frequencies_rank_as_bm25(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sokhund_bm25 (document frequencies given by the caller) scores exactly as FTS5's bm25() on an index
+    small enough to count them; on a larger one (sampled frequencies) it finds the same documents, and a
+    single-word query keeps bm25's order."""
+    import random
+
+    import indexer.sqlite as sq
+    from indexer import fts_rank
+
+    assert fts_rank.available()  # cc and the SQLite headers are installed here (tools/setup.sh)
+    path = tmp_path / "i.sqlite"
+    rng = random.Random(9)
+    words = "kokain snabb leverans bitcoin brev ren stark rabatt".split()
+    SQLiteBackend(path).upsert([
+        listing(str(i), title=" ".join(rng.choices(words, k=rng.randrange(1, 4))),
+                description=" ".join(rng.choices(words, k=rng.randrange(3, 30))),
+                ships_from=rng.choice(["SE", "NL"]), substance=rng.choice(["cocaine", None]))
+        for i in range(300)])
+    fast = SQLiteBackend(path)
+    plain = SQLiteBackend(path)
+    plain._given_dfs = False  # FTS5's own bm25()
+    questions = [("kokain", None), ("snabb leverans", SearchFilters(ships_from="SE")), ('"snabb leverans"', None),
+                 ("brev rabatt*", SearchFilters(site="svmarket", price_max=100.0)), ("kokain bitcoin", None)]
+    for q, f in questions:
+        assert _ranking(fast, q, f) == _ranking(plain, q, f), q
+    monkeypatch.setattr(sq, "DF_SAMPLE", 100)  # the newest 100 documents estimate the frequencies
+    for q, f in questions:
+        assert {d for d, _ in _ranking(fast, q, f)} == {d for d, _ in _ranking(plain, q, f)}, q
+    assert [d for d, _ in _ranking(fast, '"bitcoin"')] == [d for d, _ in _ranking(plain, '"bitcoin"')]
+    fast.close()
+    plain.close()
