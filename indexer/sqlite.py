@@ -813,6 +813,13 @@ class SQLiteBackend:
                 return True
         return False
 
+    def _by_id(self, layout: _Layout, uses: set[str]) -> str:
+        """The FROM clause of a read in id order: walking the id index, which stops after the first page,
+        never a filter's index (a DATE_INDEXES one on a common substance) whose rows would all be sorted."""
+        source = self._source(layout, uses)
+        unique = [r[1] for r in self._read(f"PRAGMA index_list({layout.t})", []) if r[3] == "u"]
+        return source.replace(f"{layout.t} t", f"{layout.t} t INDEXED BY {_q(unique[0])}", 1) if unique else source
+
     def _source(self, layout: _Layout, uses: set[str], first: str = "", on: str = "") -> str:
         """The FROM clause: ``first`` (joined to ``t`` by ``on``) if given, the main table, and the doc
         table when a filter or value needs it."""
@@ -847,7 +854,7 @@ class SQLiteBackend:
         schema = self._ensure(kind)
         layout = self._layout(kind)
         clauses, params, uses = self._where(schema, filters)
-        source = self._source(layout, uses | {"d"})
+        source = self._by_id(layout, uses | {"d"})
         last = ""
         while True:
             where = " AND ".join(["t.id > ?", *clauses])
@@ -988,7 +995,7 @@ class SQLiteBackend:
                 ) -> list[tuple[Any, ...]]:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         return self._read(
-            f"SELECT x.id, d.doc, 0.0 FROM (SELECT t.rid, t.id FROM {self._source(layout, uses)}{where} "
+            f"SELECT x.id, d.doc, 0.0 FROM (SELECT t.rid, t.id FROM {self._by_id(layout, uses)}{where} "
             f"ORDER BY t.id LIMIT ?) x JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.id",
             [*params, limit],
         )
