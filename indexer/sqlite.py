@@ -36,6 +36,23 @@ the most recently indexed ``rank_window`` matches (default 2,000, ``$SOKHUND_SQL
 pass its filters: FTS5 walks its doclists by descending rowid and stops there, in one statement. A query
 with fewer matches is ranked over all of them, as before; ``count`` is always exact.
 
+bm25's document frequencies: FTS5's bm25() counts, for every phrase of the query, its documents in the
+WHOLE index on the first row (30-120 ms at a million listings for a common word or a phrase, however small
+the window), the filter tokens included although their column weighs 0. So searches rank with
+``sokhund_bm25`` (:mod:`indexer.fts_rank`, a small C function: the same formula and weights, document
+frequencies given): an index of at most ``DF_SAMPLE`` (20,000) documents counts them exactly (scores equal
+bm25's); a larger one estimates a phrase's frequency from its share of the newest 20,000 documents (at
+least half a document), and gives a prefix term a fixed 1 in 100 (its doclist is merged over the whole
+index, ~40 ms, like Elasticsearch's constant-score prefixes). Filter tokens and NOT terms are not counted
+(bm25 adds 0 for them anyway). Only the relative weight of the phrases of a several-phrase query can move,
+never which documents match; where the function cannot be built (no C compiler) bm25() ranks as before.
+
+Filter-only listing (no text, or a query's substance alternative): the first documents in id order; when
+a roll-up counts the equality filters' matches, none means no read, and few are read through their filter
+tokens and sorted, instead of walking the id index past a million rows to find 20 (or none).
+``DATE_INDEXES`` (``listing``: substance, last_seen, price_sek) serve histograms filtered on a substance
+and a price range, which the roll-ups cannot answer.
+
 Tokenizer: ``unicode61 remove_diacritics 2``: case folding plus diacritic folding, so ``högsta``,
 ``Högsta`` and ``hogsta`` all match each other, as do ``kvalité``/``kvalite``. Sellers and forum posters
 often type Swedish without å/ä/ö (foreign keyboards, phones, transliteration) and analysts need both
@@ -72,6 +89,7 @@ from typing import Any
 
 import orjson
 
+from indexer import fts_rank
 from indexer.base import IndexError_, SearchFilters, SearchHit
 from indexer.models import ALL_KINDS, Document
 from indexer.query import (
@@ -96,8 +114,13 @@ SCHEMA_VERSION = 3
 # by the roll-ups.
 INDEXED_COLUMNS = ("vendor",)
 TOKEN_LOOKUPS = frozenset({"vendor"})  # high-cardinality token fields: equality filters go through FTS
+# (equality field, date field, value): histograms filtered on the first field and a price range, which no
+# roll-up can answer, read only the matching rows, in date order (~10% of bulk-insert speed each)
+DATE_INDEXES: dict[str, tuple[tuple[str, str, str], ...]] = {"listing": (("substance", "last_seen", "price_sek"),)}
 RANK_WINDOW = 2_000
 PAGE_SIZE = 16_384
+DF_SAMPLE = 20_000  # newest documents that estimate a phrase's document frequency (see the module doc)
+PREFIX_DF = 0.01  # the document frequency given to a prefix term in a large index (see the module doc)
 _SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "INTEGER"}
 _CHUNK = 900  # ids per IN (...) lookup, well under SQLite's variable limit
 FILTER_COLUMN = "#filters"  # FTS column of filter tokens (see filter_token)
@@ -411,6 +434,7 @@ class SQLiteBackend:
                               "directory of an earlier crawl or demo (default: ./.sokhund of the directory you "
                               "run in), or crawl first (sokhund crawl SITE)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._given_dfs = fts_rank.available()  # before connecting: connections opened later have it
         try:
             self._db = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -500,7 +524,10 @@ class SQLiteBackend:
                 + ", ".join("?" for _ in layout.looked_up) + ")",
                 [f"{layout.kind}_{n}" for n in sorted(layout.looked_up)]).fetchone():
             return False
-        return self._meta(f"{layout.kind}_layout") == layout.signature()
+        if self._meta(f"{layout.kind}_layout") != layout.signature():
+            return False
+        indexes = {r[1] for r in self._db.execute(f"PRAGMA index_list({layout.t})")}
+        return all(_date_index_name(layout.kind, cols) in indexes for cols in DATE_INDEXES.get(layout.kind, ()))
 
     def _create(self, layout: _Layout) -> None:
         db, kind = self._db, layout.kind
@@ -559,6 +586,10 @@ class SQLiteBackend:
                 db.execute(f"DROP INDEX IF EXISTS {_q(f'{kind}_{name}')}")
             elif any(c.name == name for c in layout.main):
                 db.execute(f"CREATE INDEX IF NOT EXISTS {_q(f'{kind}_{name}')} ON {layout.t}({_q(name)})")
+        for cols in DATE_INDEXES.get(kind, ()):
+            if all(c in main for c in cols):
+                db.execute(f"CREATE INDEX IF NOT EXISTS {_q(_date_index_name(kind, cols))} ON {layout.t}("
+                           + ", ".join(_q(c) for c in cols) + ")")
         signature = layout.signature()
         rebuild = self._meta(f"{kind}_layout") != signature
         if layout.lists:
@@ -921,6 +952,25 @@ class SQLiteBackend:
             return rollup, clauses, params
         return None
 
+    def _date_ordered(self, schema: KindSchema, filters: SearchFilters | None, date_field: str) -> bool:
+        """Whether a DATE_INDEXES index serves a histogram of ``date_field``: its first field filtered by
+        equality (text values), so the rows it reads are the few that match, in date order."""
+        if filters is None:
+            return False
+        for first, date_col, _ in DATE_INDEXES.get(schema.kind, ()):
+            value = getattr(filters, first, None) if first in _NAMED_FILTERS else (filters.extra or {}).get(first)
+            values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+            if date_col == date_field and value is not None and all(isinstance(v, str) for v in values):
+                return True
+        return False
+
+    def _by_id(self, layout: _Layout, uses: set[str]) -> str:
+        """The FROM clause of a read in id order: walking the id index, which stops after the first page,
+        never a filter's index (a DATE_INDEXES one on a common substance) whose rows would all be sorted."""
+        source = self._source(layout, uses)
+        unique = [r[1] for r in self._read(f"PRAGMA index_list({layout.t})", []) if r[3] == "u"]
+        return source.replace(f"{layout.t} t", f"{layout.t} t INDEXED BY {_q(unique[0])}", 1) if unique else source
+
     def _source(self, layout: _Layout, uses: set[str], first: str = "", on: str = "") -> str:
         """The FROM clause: ``first`` (joined to ``t`` by ``on``) if given, the main table, and the doc
         table when a filter or value needs it."""
@@ -955,7 +1005,7 @@ class SQLiteBackend:
         schema = self._ensure(kind)
         layout = self._layout(kind)
         clauses, params, uses = self._where(schema, filters)
-        source = self._source(layout, uses | {"d"})
+        source = self._by_id(layout, uses | {"d"})
         last = ""
         while True:
             where = " AND ".join(["t.id > ?", *clauses])
@@ -986,7 +1036,7 @@ class SQLiteBackend:
         if not layout.text:
             return 0
         parts, args = [], []
-        for expression, alt in self._alternatives(schema, filters, plan):
+        for expression, alt, _ in self._alternatives(schema, filters, plan):
             c, p, u = (clauses, params, uses) if alt is filters else self._where(schema, alt)
             if expression is None:
                 where = f" WHERE {' AND '.join(c)}" if c else ""
@@ -1016,15 +1066,16 @@ class SQLiteBackend:
 
     def _alternatives(
         self, schema: KindSchema, filters: SearchFilters | None, plan: list[Clause]
-    ) -> Iterator[tuple[str | None, SearchFilters | None]]:
-        """(FTS expression or None for "no text condition", filters) whose results, together, are the
-        documents matching ``plan``: every clause as text, then each way of matching some clauses through
-        a field (a canonical substance, a vendor name) and the rest as text."""
-        yield fts5_expression(plan), filters
+    ) -> Iterator[tuple[str | None, SearchFilters | None, list[Clause]]]:
+        """(FTS expression or None for "no text condition", filters, the clauses of the expression)
+        whose results, together, are the documents matching ``plan``: every clause as text, then each
+        way of matching some clauses through a field (a canonical substance, a vendor name) and the rest
+        as text."""
+        yield fts5_expression(plan), filters, plan
         for values, rest in field_alternatives(plan):
             alt = with_field_values(filters, values)
             if alt is not None:
-                yield (fts5_expression(rest) if rest else None), alt
+                yield (fts5_expression(rest) if rest else None), alt, rest
 
     def search(
         self, kind: str, query: str | None, filters: SearchFilters | None = None, limit: int = 20
@@ -1040,34 +1091,68 @@ class SQLiteBackend:
         plan = self._plan(schema, query)
         limit = max(0, int(limit))
         if not plan:
-            rows = self._listed(layout, clauses, params, uses, limit)
+            rows = self._listed_filtered(layout, schema, filters, limit)
         elif not layout.text:
             return []
         else:
             best: dict[str, tuple[Any, ...]] = {}
-            for expression, alt in self._alternatives(schema, filters, plan):
+            for expression, alt, text in self._alternatives(schema, filters, plan):
                 if expression is None:
-                    c, p, u = (clauses, params, uses) if alt is filters else self._where(schema, alt)
-                    found = self._listed(layout, c, p, u, limit)
+                    found = self._listed_filtered(layout, schema, alt, limit)
                 else:
-                    found = self._ranked(layout, schema, expression, alt, limit)
+                    found = self._ranked(layout, schema, expression, alt, limit, text)
                 for row in found:
                     if row[0] not in best or row[2] > best[row[0]][2]:
                         best[row[0]] = row
             rows = sorted(best.values(), key=lambda r: (-r[2], r[0]))[:limit]
         return [SearchHit(id=r[0], kind=kind, score=float(r[2]), doc=json.loads(r[1])) for r in rows]
 
+    def _listed_filtered(self, layout: _Layout, schema: KindSchema, filters: SearchFilters | None, limit: int
+                         ) -> list[tuple[Any, ...]]:
+        """The first ``limit`` documents by id that pass ``filters``. Walking the id index stops after
+        ``limit`` matches, but visits ~``limit * N / matches`` rows: a rare (or absent: a substance
+        alternative no document has) value means a walk over the whole table. When a roll-up counts
+        the matches, none means no read at all, and few are read through their filter tokens (one FTS
+        doclist) and sorted by id instead."""
+        clauses, params, uses = self._where(schema, filters)
+        # the equality filters alone: their count bounds the matches (a price range only removes some)
+        equal = dataclasses.replace(filters, price_min=None, price_max=None) if filters is not None else None
+        routed = self._rollup_for(schema, equal) if equal is not None else None
+        if routed is None:
+            return self._listed(layout, clauses, params, uses, limit)
+        rollup, rclauses, rparams = routed
+        where = f" WHERE {' AND '.join(rclauses)}" if rclauses else ""
+        matches = int(self._read(f"SELECT TOTAL({_q(_Rollup.N)}) FROM {rollup.table} r{where}", rparams)[0][0])
+        if not matches or not limit:
+            return []
+        tokens, rest = _token_filters(layout, filters) if layout.text else ([], filters)
+        rows = int(self._read(f"SELECT COALESCE(MAX(rid), 0) FROM {layout.t}", [])[0][0])
+        # cost of the id walk ~ rows visited; of the token read ~ every match (a doclist step, a sort);
+        # with a price range both read more rows, by the same factor
+        if not tokens or matches * matches > 3 * rows * limit:
+            return self._listed(layout, clauses, params, uses, limit)
+        clauses, params, uses = self._where(schema, rest)
+        fts = layout.fts
+        source = f"{fts} CROSS JOIN {layout.t} t ON t.rid = {fts}.rowid" + (
+            f" JOIN {layout.d} d ON d.rid = t.rid" if "d" in uses else "")
+        return self._read(
+            f"SELECT x.id, d.doc, 0.0 FROM (SELECT t.rid, t.id FROM {source} WHERE "
+            f"{' AND '.join([f'{fts} MATCH ?', *clauses])} ORDER BY t.id LIMIT ?) x "
+            f"JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.id",
+            [" AND ".join(tokens), *params, limit],
+        )
+
     def _listed(self, layout: _Layout, clauses: list[str], params: list[Any], uses: set[str], limit: int
                 ) -> list[tuple[Any, ...]]:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         return self._read(
-            f"SELECT x.id, d.doc, 0.0 FROM (SELECT t.rid, t.id FROM {self._source(layout, uses)}{where} "
+            f"SELECT x.id, d.doc, 0.0 FROM (SELECT t.rid, t.id FROM {self._by_id(layout, uses)}{where} "
             f"ORDER BY t.id LIMIT ?) x JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.id",
             [*params, limit],
         )
 
     def _ranked(self, layout: _Layout, schema: KindSchema, expression: str, filters: SearchFilters | None,
-                limit: int) -> list[tuple[Any, ...]]:
+                limit: int, text: list[Clause]) -> list[tuple[Any, ...]]:
         tokens: list[str] = []
         if filters is not None:
             tokens, filters = _token_filters(layout, filters)  # equality filters as FTS filter tokens
@@ -1077,15 +1162,43 @@ class SQLiteBackend:
         fts = layout.fts
         source = self._source(layout, uses, fts, f"{fts}.rowid")
         where = " AND ".join([f"{fts} MATCH ?", *clauses])
+        rank, args = f"bm25({fts}, {layout.weights})", []
+        if self._given_dfs:  # the same bm25, its document frequencies estimated here (see the module doc)
+            dfs = self._document_frequencies(layout, text) + ["z"] * sum(t.count(" OR ") + 1 for t in tokens)
+            rank, args = f"{fts_rank.FUNCTION}({fts}, ?, {layout.weights})", [",".join(dfs)]
         # One pass: the newest ``rank_window`` matches (FTS5 walks its doclists by descending rowid and
         # stops there), bm25 computed for those only, the best ``limit`` of them kept.
         return self._read(
             f"SELECT x.id, d.doc, x.score FROM (SELECT rid, id, score FROM (SELECT t.rid, t.id, "
-            f"-bm25({fts}, {layout.weights}) AS score FROM {source} WHERE {where} "
+            f"-{rank} AS score FROM {source} WHERE {where} "
             f"ORDER BY {fts}.rowid DESC LIMIT ?) ORDER BY score DESC, id LIMIT ?) x "
             f"JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.score DESC, x.id",
-            [expression, *params, self.rank_window, limit],
+            [*args, expression, *params, self.rank_window, limit],
         )
+
+    def _document_frequencies(self, layout: _Layout, text: list[Clause]) -> list[str]:
+        """One ``sokhund_bm25`` entry per phrase of ``fts5_expression(text)``, in its order: each
+        clause's texts, then the texts it excludes ("z": a NOT term adds nothing to bm25). An index of
+        at most DF_SAMPLE documents counts them exactly (""); a larger one gives the fraction of its
+        newest DF_SAMPLE documents that hold the phrase (at least half a document's worth)."""
+        top = int(self._read(f"SELECT COALESCE(MAX(rid), 0) FROM {layout.t}", [])[0][0])
+        start = top - DF_SAMPLE
+        exact = start <= 0
+        sampled = 0 if exact else int(self._read(f"SELECT COUNT(*) FROM {layout.t} WHERE rid > ?", [start])[0][0])
+        out: list[str] = []
+        for clause in text:
+            for term in clause.texts:
+                if exact or sampled <= 0:
+                    out.append("")
+                    continue
+                if term.prefix:  # its doclist is merged over the whole index (~40 ms at 1M): not counted
+                    out.append(repr(PREFIX_DF))
+                    continue
+                hits = int(self._read(f"SELECT COUNT(*) FROM {layout.fts} WHERE {layout.fts} MATCH ? "
+                                      f"AND rowid > ?", [fts5_expression([term]), start])[0][0])
+                out.append(repr(max(hits, 0.5) / sampled))
+            out += ["z"] * len(clause.excluded)
+        return out
 
     def terms(
         self, kind: str, field: str, filters: SearchFilters | None = None, size: int = 20
@@ -1099,12 +1212,12 @@ class SQLiteBackend:
         routed = self._rollup_for(schema, filters, target=field)
         if routed is not None:
             rollup, clauses, params = routed
-            counts: Counter[Any] = Counter()
-            for v, n in self._iterate(f"SELECT r.{_q(field)}, r.{_q(_Rollup.N)} FROM {rollup.table} r "
-                                      f"WHERE {' AND '.join([f'r.{_q(field)} IS NOT NULL', *clauses])}", params):
-                counts[v] += n
-            rows = sorted(((v, n) for v, n in counts.items() if n > 0),
-                          key=lambda vn: (-vn[1], _sql_order(vn[0])))[: max(0, int(size))]
+            # grouped by SQLite: a roll-up holds thousands of rows (vendors x sites), not a million, and
+            # its ORDER BY sorts mixed values as _sql_order does
+            rows = self._read(
+                f"SELECT r.{_q(field)} AS v, SUM(r.{_q(_Rollup.N)}) AS n FROM {rollup.table} r "
+                f"WHERE {' AND '.join([f'r.{_q(field)} IS NOT NULL', *clauses])} GROUP BY v HAVING n > 0 "
+                f"ORDER BY n DESC, v LIMIT ?", [*params, max(0, int(size))])
         elif info is not None and info.kind == "list":
             source = self._source(layout, uses, f"{layout.lst} l", "l.rid") if clauses else f"{layout.lst} l"
             rows = self._read(
@@ -1149,13 +1262,24 @@ class SQLiteBackend:
                 f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''} GROUP BY k",
                 params,
             )
+        elif self._date_ordered(schema, filters, date_field):  # few rows, read in date order: SQLite groups them
+            clauses, params, uses = self._where(schema, filters)
+            day = f"substr({self._field_expr(schema, date_field, uses)}, 1, 10)"
+            value = f"CAST({self._field_expr(schema, sum_field, uses)} AS REAL)" if sum_field else "NULL"
+            rows = self._read(f"SELECT {day}, COUNT(*), TOTAL({value}) FROM {self._source(layout, uses)} "
+                              f"WHERE {' AND '.join(clauses)} GROUP BY 1", params)
         else:  # grouped here, not by a GROUP BY that sorts every row (see terms)
             clauses, params, uses = self._where(schema, filters)
             day = f"substr({self._field_expr(schema, date_field, uses)}, 1, 10)"
             # CAST AS REAL is what TOTAL() adds for a value (text read as a number, NULL skipped)
             value = f"CAST({self._field_expr(schema, sum_field, uses)} AS REAL)" if sum_field else "NULL"
             by_day: dict[Any, list[Any]] = {}
-            for key, x in self._iterate(f"SELECT {day}, {value} FROM {self._source(layout, uses)} "
+            if not sum_field:  # counted in C (Counter over the cursor): ~3x faster than the loop below
+                where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+                days = Counter(map(itemgetter(0), self._iterate(
+                    f"SELECT {day} FROM {self._source(layout, uses)} {where}", params)))
+                by_day = {k: [k, n, 0.0] for k, n in days.items()}
+            for key, x in [] if not sum_field else self._iterate(f"SELECT {day}, {value} FROM {self._source(layout, uses)} "
                                         f"{'WHERE ' + ' AND '.join(clauses) if clauses else ''}", params):
                 bucket = by_day.get(key)
                 if bucket is None:
@@ -1199,6 +1323,13 @@ class SQLiteBackend:
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({str(self.path)!r})"
+
+
+_NAMED_FILTERS = ("site", "vendor", "substance", "substance_class", "ships_from")
+
+
+def _date_index_name(kind: str, cols: tuple[str, ...]) -> str:
+    return f"{kind}_" + "_".join(cols)
 
 
 def _sql_order(value: Any) -> tuple[int, Any]:

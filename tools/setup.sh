@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(tor chromium privoxy redis-server openjdk-17-jdk-headless maven unzip)
+# gcc + libsqlite3-dev: indexer/fts_rank.c (bm25 with given document frequencies) is compiled on first use
+DEB_PACKAGES=(tor chromium privoxy redis-server openjdk-17-jdk-headless maven unzip gcc libsqlite3-dev)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

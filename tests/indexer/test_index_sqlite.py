@@ -466,3 +466,109 @@ def test_vendor_filters_go_through_filter_tokens_and_the_old_vendor_index_is_dro
     assert "SCAN t" not in plan  # rid lookups, not a scan of every listing
     raw.close()
     b.close()
+
+
+def _statements(b: SQLiteBackend) -> list[str]:
+    """The SQL statements ``b`` runs from now on."""
+    seen: list[str] = []
+    b._db.set_trace_callback(seen.append)
+    return seen
+
+
+def test_rare_and_absent_filter_values_are_listed_through_their_tokens(tmp_path: Path) -> None:
+    """A filter-only search (or a query's substance alternative) whose value few documents hold reads
+    them through their filter tokens instead of walking the id index; one no document holds reads
+    nothing. Either way the documents are those (and in the order) the id walk lists."""
+    path = tmp_path / "i.sqlite"
+    b = SQLiteBackend(path)
+    b.upsert([listing(str(i), title=f"t{i}", vendor="rare" if i % 97 == 5 else f"v{i % 3}",
+                      substance="cocaine" if i % 2 else "cannabis", ships_from=["SE", None, "NL"][i % 3])
+              for i in range(600)])
+    walk = _scanned(SQLiteBackend(path))
+    questions = [SearchFilters(vendor="rare"), SearchFilters(vendor="rare", ships_from="SE"),
+                 SearchFilters(vendor="rare", extra={"ships_from": None}), SearchFilters(vendor="v1"),
+                 SearchFilters(substance="opioids"), SearchFilters(vendor=["rare", "v2"], site="svmarket")]
+    for f in questions:
+        for limit in (3, 50):
+            assert [h.id for h in b.search("listing", None, f, limit=limit)] == [
+                h.id for h in walk.search("listing", None, f, limit=limit)], (f, limit)
+    sql = _statements(b)
+    assert len(b.search("listing", None, SearchFilters(vendor="rare"), limit=5)) == 5
+    assert any("MATCH" in s for s in sql)
+    sql.clear()
+    assert b.search("listing", None, SearchFilters(substance="opioids")) == []
+    assert not any("listing_doc" in s for s in sql)  # counted in a roll-up: nothing to read
+    walk.close()
+    b.close()
+
+
+def test_a_price_filtered_histogram_read_through_the_date_index_equals_the_scan(tmp_path: Path) -> None:
+    """A histogram filtered on a substance and a price range (no roll-up holds prices) reads the matching
+    rows through the (substance, last_seen, price_sek) index, grouped by SQLite: the buckets, counts and
+    sums equal those of the scan of every document."""
+    import random
+
+    import indexer.sqlite as sq
+
+    path = tmp_path / "i.sqlite"
+    b = SQLiteBackend(path)
+    rng = random.Random(5)
+    b.upsert([listing(str(i), title=f"t{i}", substance=rng.choice(["cocaine", "cannabis", None]),
+                      price_sek=rng.choice([None, 90.0, 450.25, 5000.0, 7200.0]),
+                      last_seen=rng.choice([f"2024-0{rng.randrange(1, 4)}-{rng.randrange(1, 28):02d}T10:00:00Z",
+                                            None, "not a date"])) for i in range(400)])
+    questions = [SearchFilters(substance="cocaine", price_max=5000.0), SearchFilters(substance=["cocaine", "cannabis"],
+                 price_min=100.0), SearchFilters(extra={"substance": "cocaine"}, price_min=90.0, price_max=450.25)]
+    scan = _scanned(SQLiteBackend(path))
+    scan._date_ordered = lambda *a: False  # type: ignore[method-assign]
+    sql = _statements(b)
+    for f in questions:
+        for interval in ("day", "month"):
+            for total in (None, "price_sek"):
+                got = b.date_histogram("listing", "last_seen", interval, f, sum_field=total)
+                want = scan.date_histogram("listing", "last_seen", interval, f, sum_field=total)
+                assert [(k, n, round(s or 0, 6)) for k, n, s in got] == [
+                    (k, n, round(s or 0, 6)) for k, n, s in want], (f, interval, total)
+                assert got
+    assert any("GROUP BY" in s for s in sql)
+    names = {r[1] for r in sqlite3.connect(path).execute("PRAGMA index_list(listing)")}
+    assert sq._date_index_name("listing", sq.DATE_INDEXES["listing"][0]) in names
+    scan.close()
+    b.close()
+
+
+def _ranking(b: SQLiteBackend, query: str, f: SearchFilters | None = None) -> list[tuple[str, float]]:
+    return [(h.doc["listing_id"], round(h.score, 9)) for h in b.search("listing", query, f, limit=400)]
+
+
+def test_given_document_frequencies_rank_as_bm25(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sokhund_bm25 (document frequencies given by the caller) scores exactly as FTS5's bm25() on an index
+    small enough to count them; on a larger one (sampled frequencies) it finds the same documents, and a
+    single-word query keeps bm25's order."""
+    import random
+
+    import indexer.sqlite as sq
+    from indexer import fts_rank
+
+    assert fts_rank.available()  # cc and the SQLite headers are installed here (tools/setup.sh)
+    path = tmp_path / "i.sqlite"
+    rng = random.Random(9)
+    words = "kokain snabb leverans bitcoin brev ren stark rabatt".split()
+    SQLiteBackend(path).upsert([
+        listing(str(i), title=" ".join(rng.choices(words, k=rng.randrange(1, 4))),
+                description=" ".join(rng.choices(words, k=rng.randrange(3, 30))),
+                ships_from=rng.choice(["SE", "NL"]), substance=rng.choice(["cocaine", None]))
+        for i in range(300)])
+    fast = SQLiteBackend(path)
+    plain = SQLiteBackend(path)
+    plain._given_dfs = False  # FTS5's own bm25()
+    questions = [("kokain", None), ("snabb leverans", SearchFilters(ships_from="SE")), ('"snabb leverans"', None),
+                 ("brev rabatt*", SearchFilters(site="svmarket", price_max=100.0)), ("kokain bitcoin", None)]
+    for q, f in questions:
+        assert _ranking(fast, q, f) == _ranking(plain, q, f), q
+    monkeypatch.setattr(sq, "DF_SAMPLE", 100)  # the newest 100 documents estimate the frequencies
+    for q, f in questions:
+        assert {d for d, _ in _ranking(fast, q, f)} == {d for d, _ in _ranking(plain, q, f)}, q
+    assert [d for d, _ in _ranking(fast, '"bitcoin"')] == [d for d, _ in _ranking(plain, '"bitcoin"')]
+    fast.close()
+    plain.close()
