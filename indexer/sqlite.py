@@ -464,6 +464,9 @@ class SQLiteBackend:
         self.rank_window = max(1, int(window)) if window else RANK_WINDOW
         self._ready: set[str] = set()
         self._layouts: dict[str, _Layout] = {}
+        # (FTS table, phrase) -> (share of the sample, newest rid then): reused until DF_SAMPLE / 10 more
+        # documents arrived (an analyst's words repeat; an estimate needs no per-commit freshness)
+        self._shares: dict[tuple[str, str], tuple[float, int]] = {}
 
     def check_integrity(self) -> None:
         """Refuse a damaged index before anything is written into it (``PRAGMA quick_check``: every page
@@ -1180,7 +1183,8 @@ class SQLiteBackend:
         """One ``sokhund_bm25`` entry per phrase of ``fts5_expression(text)``, in its order: each
         clause's texts, then the texts it excludes ("z": a NOT term adds nothing to bm25). An index of
         at most DF_SAMPLE documents counts them exactly (""); a larger one gives the fraction of its
-        newest DF_SAMPLE documents that hold the phrase (at least half a document's worth)."""
+        newest DF_SAMPLE documents that hold the phrase (at least half a document's worth), remembered
+        until DF_SAMPLE / 10 more documents arrived."""
         top = int(self._read(f"SELECT COALESCE(MAX(rid), 0) FROM {layout.t}", [])[0][0])
         start = top - DF_SAMPLE
         exact = start <= 0
@@ -1194,9 +1198,15 @@ class SQLiteBackend:
                 if term.prefix:  # its doclist is merged over the whole index (~40 ms at 1M): not counted
                     out.append(repr(PREFIX_DF))
                     continue
-                hits = int(self._read(f"SELECT COUNT(*) FROM {layout.fts} WHERE {layout.fts} MATCH ? "
-                                      f"AND rowid > ?", [fts5_expression([term]), start])[0][0])
-                out.append(repr(max(hits, 0.5) / sampled))
+                phrase = fts5_expression([term])
+                known = self._shares.get((layout.fts, phrase))
+                if known is None or top - known[1] > DF_SAMPLE // 10 or top < known[1]:
+                    hits = int(self._read(f"SELECT COUNT(*) FROM {layout.fts} WHERE {layout.fts} MATCH ? "
+                                          f"AND rowid > ?", [phrase, start])[0][0])
+                    if len(self._shares) >= 4096:
+                        self._shares.clear()
+                    known = self._shares[(layout.fts, phrase)] = (max(hits, 0.5) / sampled, top)
+                out.append(repr(known[0]))
             out += ["z"] * len(clause.excluded)
         return out
 

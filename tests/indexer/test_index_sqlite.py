@@ -570,5 +570,8 @@ def test_given_document_frequencies_rank_as_bm25(tmp_path: Path, monkeypatch: py
     for q, f in questions:
         assert {d for d, _ in _ranking(fast, q, f)} == {d for d, _ in _ranking(plain, q, f)}, q
     assert [d for d, _ in _ranking(fast, '"bitcoin"')] == [d for d, _ in _ranking(plain, '"bitcoin"')]
+    sql = _statements(fast)
+    again = _ranking(fast, "kokain bitcoin")
+    assert again == _ranking(fast, "kokain bitcoin") and not any("AND rowid > " in s for s in sql)  # remembered
     fast.close()
     plain.close()
