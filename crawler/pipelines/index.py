@@ -4,12 +4,14 @@ the resulting documents through the crawl's index sink."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Spider
 
 from crawler import paths
+from crawler.items import rows_of
 from crawler.pipelines.documents import DocumentBuilder
 from crawler.sink import IndexSink
 from extractors.base import default_extractor
@@ -45,6 +47,17 @@ class IndexPipeline:
     def from_crawler(cls, crawler: Any) -> IndexPipeline:
         return cls(crawler)
 
+    def open_spider(self, spider: Spider) -> None:
+        adapter = getattr(spider, "adapter", None)
+        warm = getattr(self.builder.extractor, "warm", None)
+        if adapter is None or warm is None:
+            return
+        cached = paths.sub("cache") / "extract" / f"{adapter.name}.sqlite"
+        if not (self.use_cache and cached.exists()):
+            # a first crawl of the site extracts every text: load the NLP before the first page, not
+            # mid-crawl (a re-crawl mostly reads the cache and loads it only when a new text comes)
+            warm()
+
     def process_item(self, item: dict[str, Any], spider: Spider) -> dict[str, Any]:
         adapter = getattr(spider, "adapter", None)
         if adapter is not None:
@@ -53,8 +66,11 @@ class IndexPipeline:
             if self.use_cache and self.cache is None:
                 self.cache = ExtractCache(paths.sub("cache") / "extract" / f"{adapter.name}.sqlite",
                                           seen=self.builder.as_of, keep_days=self.cache_days)
-        self.buffer.append(item)
-        self.crawler.stats.inc_value(f"sokhund/items/{item.get('type')}")
+        rows = rows_of(item)  # a page's rows (crawler/items.py), or one row item
+        self.buffer.extend(rows)
+        stats = self.crawler.stats
+        for kind, n in Counter(row.get("type") for row in rows).items():
+            stats.inc_value(f"sokhund/items/{kind}", n)
         if len(self.buffer) >= self.batch_size:
             self.flush()
         return item
