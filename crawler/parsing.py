@@ -192,9 +192,19 @@ def _selector(html: str | Selector) -> Selector:
 
 def _items_of(root: Any, rows: Any, plans: tuple[tuple[str, FieldPlan], ...], groups: dict[str, str],
               cut: list[str], parent: dict[str, Any] | None, now: datetime | str | None) -> list[dict[str, Any]]:
-    scopes = rows(root) if rows is not None else [root]
-    return [{name: _cap(_extract(scope, plan, groups, parent, now), name, cut) for name, plan in plans}
-            for scope in scopes if not isinstance(scope, str)]
+    scopes = [scope for scope in (rows(root) if rows is not None else [root]) if not isinstance(scope, str)]
+    if len(scopes) < 2:
+        return [{name: _cap(_extract(scope, plan, groups, parent, now), name, cut) for name, plan in plans}
+                for scope in scopes]
+    # a field of the whole page (``//h1/a`` on each feedback row: the vendor) is read once, not per row
+    shared = {name: _cap(_extract(root, plan, groups, parent, now), name, cut) for name, plan in plans
+              if plan.query is not None and plan.query.absolute}
+    return [{name: _copy(shared[name]) if name in shared else _cap(_extract(scope, plan, groups, parent, now), name, cut)
+             for name, plan in plans} for scope in scopes]
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
 
 
 def parse_items(spec: PageSpec, html: str | Selector, url: str, problems: list[str] | None = None, *,
