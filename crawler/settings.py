@@ -72,6 +72,8 @@ EXTENSIONS = {
 
 DUPEFILTER_CLASS = "scrapy.dupefilters.RFPDupeFilter"
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Scrapy's JOBDIR queue, naming callbacks without scanning the spider per request (crawler/frontier.py)
+SCHEDULER_DISK_QUEUE = "crawler.frontier.RequestDiskQueue"
 LOG_LEVEL = "INFO"
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -21,6 +21,18 @@ from extractors.rates import RateTable
 log = logging.getLogger(__name__)
 
 
+def prepare_extraction(sites: list[str], use_cache: bool = True) -> None:
+    """Load the NLP before the crawl starts when a site has no extraction cache yet (a first crawl extracts
+    every text): the seconds spaCy and langdetect take to load then do not stall the downloads of every
+    site in the worker. A re-crawl reads most texts from the cache and loads the NLP only when a new text
+    comes."""
+    if use_cache and all((paths.sub("cache") / "extract" / f"{site}.sqlite").exists() for site in sites):
+        return
+    warm = getattr(default_extractor(), "warm", None)
+    if warm is not None:
+        warm()
+
+
 class IndexPipeline:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
@@ -46,17 +58,6 @@ class IndexPipeline:
     @classmethod
     def from_crawler(cls, crawler: Any) -> IndexPipeline:
         return cls(crawler)
-
-    def open_spider(self, spider: Spider) -> None:
-        adapter = getattr(spider, "adapter", None)
-        warm = getattr(self.builder.extractor, "warm", None)
-        if adapter is None or warm is None:
-            return
-        cached = paths.sub("cache") / "extract" / f"{adapter.name}.sqlite"
-        if not (self.use_cache and cached.exists()):
-            # a first crawl of the site extracts every text: load the NLP before the first page, not
-            # mid-crawl (a re-crawl mostly reads the cache and loads it only when a new text comes)
-            warm()
 
     def process_item(self, item: dict[str, Any], spider: Spider) -> dict[str, Any]:
         adapter = getattr(spider, "adapter", None)
