@@ -267,18 +267,19 @@ def _visible_pieces(element: Any, out: list[str], depth: int) -> bool:
     False when the tree is deeper than the detectors' parser (no huge_tree) would keep."""
     if depth > 250:
         return False
-    slot = [element.text or ""]
+    slot = element.text or ""
     for child in element:
-        if _removed(child):
-            slot.append(child.tail or "")
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _INVISIBLE:  # _removed(child), inlined: once per element
+            slot += child.tail or ""
             continue
-        if "".join(slot):
-            out.append("".join(slot))
+        if slot:
+            out.append(slot)
         if not _visible_pieces(child, out, depth + 1):
             return False
-        slot = [child.tail or ""]
-    if "".join(slot):
-        out.append("".join(slot))
+        slot = child.tail or ""
+    if slot:
+        out.append(slot)
     return True
 
 
