@@ -207,8 +207,9 @@ class LinkRule(_Strict):
 
     @property
     def query(self) -> Query:
-        assert self._query is not None
-        return self._query
+        query = self.__pydantic_private__["_query"]  # per page and rule
+        assert query is not None
+        return query
 
 
 class PageMatch(_Strict):
@@ -273,11 +274,11 @@ class ItemSpec(_Strict):
 
     @property
     def rows_query(self) -> Query | None:
-        return self._rows
+        return self.__pydantic_private__["_rows"]
 
     @property
     def field_plans(self) -> tuple[tuple[str, FieldPlan], ...]:
-        return self._plans
+        return self.__pydantic_private__["_plans"]  # per page: not through pydantic's __getattr__
 
 
 class PageSpec(_Strict):
@@ -329,18 +330,19 @@ class PageSpec(_Strict):
 
     @property
     def field_plans(self) -> tuple[tuple[str, FieldPlan], ...]:
-        return self._plans
+        return self.__pydantic_private__["_plans"]  # per page: not through pydantic's __getattr__
 
     @property
     def url_rx(self) -> re.Pattern[str] | None:
-        return self._url_rx
+        return self.__pydantic_private__["_url_rx"]
 
     @property
     def rows_query(self) -> Query | None:
-        return self._rows
+        return self.__pydantic_private__["_rows"]
 
     def url_matches(self, path: str) -> bool:
-        return self._url_rx is None or self._url_rx.search(path) is not None
+        url_rx = self.__pydantic_private__["_url_rx"]
+        return url_rx is None or url_rx.search(path) is not None
 
 
 class Matcher(_Strict):
@@ -402,11 +404,11 @@ class Matcher(_Strict):
 
     def rx(self, name: str) -> re.Pattern[str]:
         """The compiled regex of ``text``, ``title``, ``not_text`` or ``header:<name>``."""
-        return self._rx[name]
+        return self.__pydantic_private__["_rx"][name]  # per page and matcher: the direct way
 
     def selector(self, name: str) -> Any:
         """The compiled lxml CSSSelector of ``css`` or ``not_css``."""
-        return self._sel[name]
+        return self.__pydantic_private__["_sel"][name]
 
 
 def _detector_css(value: str) -> Any:

@@ -32,6 +32,12 @@ class Query:
     xpath: str
     compiled: etree.XPath
 
+    @property
+    def absolute(self) -> bool:
+        """Does it ignore the node it runs on (``//h1/a``: the whole document)? Then every row of a page gets
+        the same result, and it runs once per page."""
+        return self.xpath.lstrip().startswith("/") and "|" not in self.xpath
+
     def __call__(self, node: Any) -> list[Any]:
         result = self.compiled(node)
         if isinstance(result, list):

@@ -143,7 +143,27 @@ class _Page:
             return ""
         return " ".join((self.doc.findtext(".//title") or "").split())
 
+    @cached_property
+    def _names(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The class tokens and ids on the page (a superset of those of its visible elements)."""
+        root = self._tree if self._tree is not None else self.doc
+        classes = frozenset(_XML_SPACE.split(" ".join(_CLASSES(root))))  # one split for the whole page
+        return classes, frozenset(_IDS(root))
+
+    def _may_have(self, selector: str) -> bool:
+        """False when no element can match: every alternative needs a class, id or tag the page lacks."""
+        needs = _css_needs(selector)
+        if needs is None:
+            return True
+        root = self._tree if self._tree is not None else self.doc
+        classes, ids = self._names
+        return any((ident is None or ident in ids) and all(c in classes for c in wanted)
+                   and (tag is None or next(root.iter(tag), None) is not None) for tag, ident, wanted in needs)
+
     def has(self, selector: str, compiled: Any = None) -> bool:
+        if selector not in self._css_hits and (self._tree is not None or self.doc is not None) \
+                and not self._may_have(selector):
+            self._css_hits[selector] = False  # a normal page: no queue, captcha or login element at all
         if selector not in self._css_hits:
             query = compiled if compiled is not None else _css(selector)
             if self._tree is not None and not _POSITIONAL.search(selector):
@@ -193,6 +213,45 @@ class _Page:
 
 
 _INVISIBLE = frozenset({"script", "style", "template"})
+_CLASSES = etree.XPath("//@class", smart_strings=False)
+_IDS = etree.XPath("//@id", smart_strings=False)
+_XML_SPACE = re.compile(r"[ \t\r\n]+")  # what XPath's normalize-space splits class lists on
+
+
+@lru_cache(maxsize=1024)
+def _css_needs(selector: str) -> tuple[tuple[str | None, str | None, tuple[str, ...]], ...] | None:
+    """Per alternative of a CSS selector, the (tag, id, classes) its matched element must have; None when
+    some alternative is not that simple (pseudo-classes, namespaces …: the selector is then always run)."""
+    from cssselect import parse
+    from cssselect.parser import Attrib, Class, CombinedSelector, Element, Hash, SelectorError
+
+    try:
+        parsed = parse(selector)
+    except SelectorError:
+        return None
+    needs = []
+    for alternative in parsed:
+        if alternative.pseudo_element is not None:
+            return None
+        node, tag, ident, classes = alternative.parsed_tree, None, None, []
+        while not isinstance(node, Element):
+            if isinstance(node, CombinedSelector):
+                node = node.subselector  # the element matched is the rightmost compound's
+            elif isinstance(node, Class):
+                classes.append(node.class_name)
+                node = node.selector
+            elif isinstance(node, Hash):
+                ident = node.id
+                node = node.selector
+            elif isinstance(node, Attrib):
+                node = node.selector  # attribute conditions are left to the query itself
+            else:
+                return None
+        if node.namespace is not None:
+            return None
+        tag = node.element.lower() if node.element else None
+        needs.append((tag, ident, tuple(classes)))
+    return tuple(needs)
 _POSITIONAL = re.compile(r"[+~]|:(nth|first|last|only|empty|root|contains|has)")
 
 
@@ -208,18 +267,19 @@ def _visible_pieces(element: Any, out: list[str], depth: int) -> bool:
     False when the tree is deeper than the detectors' parser (no huge_tree) would keep."""
     if depth > 250:
         return False
-    slot = [element.text or ""]
+    slot = element.text or ""
     for child in element:
-        if _removed(child):
-            slot.append(child.tail or "")
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _INVISIBLE:  # _removed(child), inlined: once per element
+            slot += child.tail or ""
             continue
-        if "".join(slot):
-            out.append("".join(slot))
+        if slot:
+            out.append(slot)
         if not _visible_pieces(child, out, depth + 1):
             return False
-        slot = [child.tail or ""]
-    if "".join(slot):
-        out.append("".join(slot))
+        slot = child.tail or ""
+    if slot:
+        out.append(slot)
     return True
 
 

@@ -33,6 +33,7 @@ class DiskGuard:
         self.reserve_mb = float(raw) if raw not in (None, "") else DEFAULT_RESERVE_MB
         self.loop: task.LoopingCall | None = None
         self.tripped = False
+        self.home = paths.home()  # resolved once: checked on every response
         crawler.signals.connect(self.opened, signal=signals.spider_opened)
         crawler.signals.connect(self.closed, signal=signals.spider_closed)
         # every response too: a fast crawl on a small disk fills a reserve in less than a second
@@ -54,7 +55,7 @@ class DiskGuard:
     def check(self, *args: Any, **kwargs: Any) -> None:
         if self.tripped or self.reserve_mb <= 0:
             return
-        home = paths.home()
+        home = self.home
         free_mb = shutil.disk_usage(home).free / 1e6
         if free_mb >= self.reserve_mb:
             return

@@ -28,7 +28,6 @@ _NUMBER = re.compile(
     r"|(?P<plain>\d+(?:[.,]\d+)?)"
     r")"
 )
-_WS = re.compile(r"\s+")
 # Stored text fields are capped (a 50 MB text node must not become an 8 MB description); the capture's
 # parse_error says which field was cut. Same bound as the extractor's text limit.
 MAX_FIELD_CHARS = 20_000
@@ -77,7 +76,7 @@ def parse_number(text: str | None) -> float | None:
 
 
 def _clean(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())  # the same as collapsing r"\s+" and stripping (str.isspace), faster
 
 
 def _root(node: Any) -> Any:
@@ -192,9 +191,19 @@ def _selector(html: str | Selector) -> Selector:
 
 def _items_of(root: Any, rows: Any, plans: tuple[tuple[str, FieldPlan], ...], groups: dict[str, str],
               cut: list[str], parent: dict[str, Any] | None, now: datetime | str | None) -> list[dict[str, Any]]:
-    scopes = rows(root) if rows is not None else [root]
-    return [{name: _cap(_extract(scope, plan, groups, parent, now), name, cut) for name, plan in plans}
-            for scope in scopes if not isinstance(scope, str)]
+    scopes = [scope for scope in (rows(root) if rows is not None else [root]) if not isinstance(scope, str)]
+    if len(scopes) < 2:
+        return [{name: _cap(_extract(scope, plan, groups, parent, now), name, cut) for name, plan in plans}
+                for scope in scopes]
+    # a field of the whole page (``//h1/a`` on each feedback row: the vendor) is read once, not per row
+    shared = {name: _cap(_extract(root, plan, groups, parent, now), name, cut) for name, plan in plans
+              if plan.query is not None and plan.query.absolute}
+    return [{name: _copy(shared[name]) if name in shared else _cap(_extract(scope, plan, groups, parent, now), name, cut)
+             for name, plan in plans} for scope in scopes]
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
 
 
 def parse_items(spec: PageSpec, html: str | Selector, url: str, problems: list[str] | None = None, *,

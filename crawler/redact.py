@@ -16,6 +16,7 @@ import re
 import secrets
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 from crawler import paths
@@ -29,6 +30,7 @@ _MIN_SECRET_LEN = 6  # shorter values ("1", "sv") are too common to scrub from l
 _lock = threading.Lock()
 _key: bytes | None = None
 _key_home: Path | None = None
+_key_where: tuple[str | None, str] | None = None
 _known: set[str] = set()
 
 
@@ -38,10 +40,16 @@ def _key_path() -> Path:
 
 def key() -> bytes:
     """The installation's redaction key (per $SOKHUND_HOME)."""
-    global _key, _key_home
+    global _key, _key_home, _key_where
+    # every header of every capture asks: the data directory is resolved again only when the variable or
+    # the working directory it may be relative to changed
+    where = (os.environ.get("SOKHUND_HOME"), os.getcwd())
+    if _key is not None and _key_where == where:
+        return _key
     home = paths.home()
     with _lock:
         if _key is not None and _key_home == home:
+            _key_where = where
             return _key
         path = _key_path()
         if not path.exists():
@@ -50,14 +58,18 @@ def key() -> bytes:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(secrets.token_bytes(32))
-        _key, _key_home = path.read_bytes(), home
+        _key, _key_home, _key_where = path.read_bytes(), home, where
         return _key
 
 
 def keyed_hash(value: str) -> str:
     """``redacted-hmac-<16 hex>``: equal for equal secrets, useless for recovering them."""
-    digest = hmac.new(key(), value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-    return PREFIX + digest
+    return _keyed_hash(key(), value)
+
+
+@lru_cache(maxsize=4096)
+def _keyed_hash(secret: bytes, value: str) -> str:  # the same session cookie goes out with every request
+    return PREFIX + hmac.new(secret, value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
 def remember(values: Iterable[str]) -> None:

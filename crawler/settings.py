@@ -62,6 +62,11 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": 680,
     "crawler.middlewares.evidence.WarcCaptureMiddleware": 890,
 }
+SPIDER_MIDDLEWARES = {
+    # Link depth is the spider's own (SOKHUND_MAX_DEPTH, pagination not counted; crawler/worker.py sets
+    # DEPTH_LIMIT to 0): Scrapy's depth middleware would only tag and count every request and item.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+}
 ITEM_PIPELINES = {
     "crawler.pipelines.index.IndexPipeline": 300,
 }
@@ -72,6 +77,8 @@ EXTENSIONS = {
 
 DUPEFILTER_CLASS = "scrapy.dupefilters.RFPDupeFilter"
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Scrapy's JOBDIR queue, naming callbacks without scanning the spider per request (crawler/frontier.py)
+SCHEDULER_DISK_QUEUE = "crawler.frontier.RequestDiskQueue"
 LOG_LEVEL = "INFO"
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -44,6 +44,7 @@ class IndexSink:
         self.retry_interval = retry_interval
         self.crawler = crawler
         self._buffer: list[Document] = []
+        self._pending: dict[tuple[str, str], Document] = {}  # (kind, id) -> the last buffered doc
         self._unsaved: list[Document] = []  # neither indexed nor spooled (disk full): kept in memory
         self._last_flush = time.monotonic()
         self._down_since: float | None = None
@@ -76,7 +77,9 @@ class IndexSink:
         return sink
 
     def add(self, docs: Iterable[Document]) -> None:
-        self._buffer.extend(docs)
+        for doc in docs:
+            self._buffer.append(doc)
+            self._pending[(doc.KIND, doc.id)] = doc  # the latest of each id, for get()
         now = time.monotonic()
         if now < self._down_until and len(self._buffer) < DOWN_BUFFER:
             return  # the index is down: do not pay its retries for every page; gather, then spool in bulk
@@ -87,6 +90,7 @@ class IndexSink:
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
+        self._pending = {}
         self._last_flush = time.monotonic()
         if self._down_since is not None and time.monotonic() - self._down_since < self.retry_interval:
             self._spool(batch)  # known to be down: no waiting on it for every batch
@@ -202,9 +206,9 @@ class IndexSink:
         """The stored doc (to keep its first_seen). While the index is down this answers None, so the
         documents still go to the spool (a re-seen listing then gets this crawl as first_seen) instead of
         failing the item; after a failed read the index is not asked again for a few seconds."""
-        for doc in reversed(self._buffer):
-            if doc.KIND == kind and doc.id == doc_id:
-                return doc.to_dict()
+        pending = self._pending.get((kind, doc_id))
+        if pending is not None:
+            return pending.to_dict()
         if time.monotonic() < self._reads_down_until:
             return None
         try:

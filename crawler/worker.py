@@ -229,6 +229,10 @@ def run(sites: list[str], run_id: str, overrides: dict[str, Any]) -> dict[str, s
         crawler = process.create_crawler(spider_cls)
         deferred = process.crawl(crawler, site=name)
         deferred.addBoth(_record_reason, name, crawler, reasons)
+    from crawler.pipelines.index import prepare_extraction
+
+    cache = overrides.get("SOKHUND_EXTRACT_CACHE", project_settings().getbool("SOKHUND_EXTRACT_CACHE"))
+    prepare_extraction(list(site_names.values()), use_cache=_bool(cache))
     process.start()
     for name, reason in reasons.items():
         folder = jobdir(site_names[name], run_id)

@@ -40,6 +40,17 @@ def heuristic(text: str) -> tuple[str | None, float]:
     return None, 0.0
 
 
+def warm() -> None:
+    """Load the stopword lists and langdetect's language profiles now instead of on the first long text."""
+    _stopwords()
+    try:
+        from langdetect.detector_factory import init_factory
+
+        init_factory()
+    except ImportError:
+        pass
+
+
 def detect(text: str, hint: str | None = None, use_langdetect: bool = True) -> str | None:
     """Language code of ``text``. Titles: heuristic (hint breaks ties). Long texts with a weak margin:
     langdetect (seeded, so deterministic)."""

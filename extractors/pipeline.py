@@ -60,6 +60,15 @@ class SpacyExtractor:
             self._nlp[lang] = build_pipeline(lang)
         return self._nlp[lang]
 
+    def warm(self, langs: tuple[str, ...] = PIPELINE_LANGS) -> None:
+        """Build the pipelines and title paths now (a crawl calls this before its first page, so the
+        seconds spaCy takes to load do not stall the downloads in the middle of the crawl)."""
+        for lang in langs:
+            self.nlp(lang)
+            self.fast(lang)
+        if self.use_langdetect:
+            langid.warm()
+
     def extract(self, requests: list[ExtractRequest], cache: Any = None) -> list[dict[str, Any]]:
         """One result per request. With ``cache`` (extractors.cache.ExtractCache), texts seen before are
         not run through the NLP again, and the same text twice in one batch is extracted once."""

@@ -12,6 +12,7 @@ is never refreshed here: a slightly old suffix list only affects which parent do
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from http.cookiejar import Cookie
 from typing import Any
 
@@ -25,12 +26,19 @@ OFFLINE_SUFFIXES = TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_s
                               include_psl_private_domains=True)
 
 
+@lru_cache(maxsize=4096)
 def is_public_suffix(domain: str) -> bool:
     """True for a public suffix (``co.uk``, ``github.io``): nobody may set a cookie for all of it."""
     return not OFFLINE_SUFFIXES(domain).domain
 
 
 class OfflineCookiesMiddleware(CookiesMiddleware):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # tldextract builds its suffix trie on the first look-up (a second of CPU): before the crawl
+        # starts, not in the middle of it
+        OFFLINE_SUFFIXES("example.com")
+
     def _offsite(self, request: Request) -> bool:
         scope = getattr(self.crawler.spider, "scope", None)
         return scope is not None and not scope.contains(request.url)

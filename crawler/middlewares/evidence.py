@@ -43,6 +43,7 @@ class WarcCaptureMiddleware:
         self.tor_sites = set(crawler.settings.getlist("SOKHUND_TOR_SITES"))
         self.tor_socks = crawler.settings.get("SOKHUND_TOR_SOCKS")
         self.stores: dict[str, WarcStore] = {}
+        self._paths: dict[Path, str] = {}
         # The request as sent, kept in memory only: request.meta is pickled into JOBDIR, and the
         # snapshot holds the session cookie.
         self._sent: weakref.WeakKeyDictionary[Request, SentRequest] = weakref.WeakKeyDictionary()
@@ -107,7 +108,7 @@ class WarcCaptureMiddleware:
             observed_at=self.as_of or fetched_at,
             status=response.status,
             sha256=written.sha256,
-            warc_file=paths.relative_to_home(written.path),
+            warc_file=self._stored_path(written.path),
             warc_offset=written.offset,
             length=written.length,
             page_type=request.meta.get("page_type"),
@@ -120,6 +121,13 @@ class WarcCaptureMiddleware:
         self.sink.add([capture])
         self.crawler.stats.inc_value("sokhund/captures")
         return response
+
+    def _stored_path(self, path: Path) -> str:
+        """The WARC file as the index stores it (resolved once per file, not per capture)."""
+        stored = self._paths.get(path)
+        if stored is None:
+            stored = self._paths[path] = paths.relative_to_home(path)
+        return stored
 
     def _screenshot(self, store: WarcStore, request: Request, url: str, record_id: str) -> str | None:
         shot = request.meta.get("screenshot")

@@ -33,6 +33,7 @@ class InvalidPageMiddleware:
         self.sink = IndexSink.from_crawler(crawler)
         self.max_backoff = crawler.settings.getfloat("SOKHUND_MAX_BACKOFF", 30.0)
         self.stopped: dict[str, str] = {}
+        self._structures: dict[tuple[str, str | None], PageStructure] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> InvalidPageMiddleware:
@@ -50,7 +51,11 @@ class InvalidPageMiddleware:
         generic = None if adapter is None else adapter.generic_enabled(generic_detectors())
         structure = None
         if adapter is not None:
-            structure = PageStructure.of(adapter, request.meta.get("page_type") or adapter.page_type(response.url))
+            page_type = request.meta.get("page_type") or adapter.page_type(response.url)
+            key = (adapter.name, page_type)
+            structure = self._structures.get(key)
+            if structure is None:  # the same few per site: built once, not per response
+                structure = self._structures[key] = PageStructure.of(adapter, page_type)
         tree = None
         if adapter is not None:  # parsed once: the spider reuses this tree (crawler/page_tree.py)
             tree = parse_for_detectors(response, min(MAX_INSPECT_BYTES, adapter.politeness.max_body_bytes))

@@ -4,12 +4,14 @@ the resulting documents through the crawl's index sink."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Spider
 
 from crawler import paths
+from crawler.items import rows_of
 from crawler.pipelines.documents import DocumentBuilder
 from crawler.sink import IndexSink
 from extractors.base import default_extractor
@@ -17,6 +19,18 @@ from extractors.cache import ExtractCache
 from extractors.rates import RateTable
 
 log = logging.getLogger(__name__)
+
+
+def prepare_extraction(sites: list[str], use_cache: bool = True) -> None:
+    """Load the NLP before the crawl starts when a site has no extraction cache yet (a first crawl extracts
+    every text): the seconds spaCy and langdetect take to load then do not stall the downloads of every
+    site in the worker. A re-crawl reads most texts from the cache and loads the NLP only when a new text
+    comes."""
+    if use_cache and all((paths.sub("cache") / "extract" / f"{site}.sqlite").exists() for site in sites):
+        return
+    warm = getattr(default_extractor(), "warm", None)
+    if warm is not None:
+        warm()
 
 
 class IndexPipeline:
@@ -53,8 +67,11 @@ class IndexPipeline:
             if self.use_cache and self.cache is None:
                 self.cache = ExtractCache(paths.sub("cache") / "extract" / f"{adapter.name}.sqlite",
                                           seen=self.builder.as_of, keep_days=self.cache_days)
-        self.buffer.append(item)
-        self.crawler.stats.inc_value(f"sokhund/items/{item.get('type')}")
+        rows = rows_of(item)  # a page's rows (crawler/items.py), or one row item
+        self.buffer.extend(rows)
+        stats = self.crawler.stats
+        for kind, n in Counter(row.get("type") for row in rows).items():
+            stats.inc_value(f"sokhund/items/{kind}", n)
         if len(self.buffer) >= self.batch_size:
             self.flush()
         return item

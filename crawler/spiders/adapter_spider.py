@@ -12,6 +12,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.adapters import SiteAdapter, load_adapter
+from crawler.items import page_item
 from crawler.page_tree import take
 from crawler.parsing import links, load_html, parse_items
 from crawler.scope import SiteScope
@@ -35,6 +36,10 @@ class AdapterSpider(scrapy.Spider):
         self.base_url = self.adapter.url()
         self.scope = SiteScope.of(self.adapter)  # links, redirects and session cookies stay inside it
         self.cookies = session_cookies(self.adapter)
+        # URLs this spider already asked for: most links of a page were seen before (navigation, vendor
+        # links), and building a Request only for the dupe filter to drop it cost more than the page's
+        # own parse. The dupe filter (and JOBDIR's seen-set on resume) still decides for the rest.
+        self.requested: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> AdapterSpider:
@@ -119,15 +124,9 @@ class AdapterSpider(scrapy.Spider):
             self._record_problem(capture, "; ".join(earlier + problems))
         if capture is not None:
             capture.page_type = page_type
-        for kind, fields in rows:
-            yield {
-                "type": kind,
-                "site": self.site,
-                "url": response.url,
-                "page_type": page_type,
-                "fields": fields,
-                "capture": capture,
-            }
+        if rows:
+            yield page_item([{"type": kind, "site": self.site, "url": response.url, "page_type": page_type,
+                              "fields": fields, "capture": capture} for kind, fields in rows])
         depth = int(response.meta.get("sokhund_depth", 0))
         max_depth = self.settings.getint("SOKHUND_MAX_DEPTH", self.adapter.politeness.max_depth)
         for url, target_type, priority in follow:
@@ -138,6 +137,9 @@ class AdapterSpider(scrapy.Spider):
             if child > max_depth:
                 self.crawler.stats.inc_value("sokhund/depth_limited")
                 continue
+            if url in self.requested:
+                continue
+            self.requested.add(url)
             request = self.make_request(url, target_type, priority=priority)
             request.meta["sokhund_depth"] = child
             yield request

@@ -21,6 +21,7 @@ import yaml
 from scrapy.http import Response, TextResponse
 
 from crawler import paths
+from crawler.items import page_item
 from crawler.spiders.adapter_spider import AdapterSpider
 from extractors.generic import extract_page, link_priority
 
@@ -82,9 +83,10 @@ class GenericSpider(AdapterSpider):
         if capture is not None:
             capture.page_type = page["page_type"]
         self.crawler.stats.inc_value(f"sokhund/generic_pages/{page['page_type']}")
-        for item in page["items"]:
-            yield {"type": item["type"], "site": self.site, "url": item["url"] or response.url,
-                   "page_type": page["page_type"], "fields": item["fields"], "capture": capture}
+        if page["items"]:
+            yield page_item([{"type": item["type"], "site": self.site, "url": item["url"] or response.url,
+                              "page_type": page["page_type"], "fields": item["fields"], "capture": capture}
+                             for item in page["items"]])
         seen: set[str] = set()
         # Without page types there is no pagination to tell apart: every link is one level deeper.
         depth = int(response.meta.get("sokhund_depth", 0)) + 1
@@ -93,8 +95,9 @@ class GenericSpider(AdapterSpider):
             return
         for href in _HREF.findall(html):
             url = urljoin(response.url, href.strip())
-            if url in seen or not self.scope.contains(url) or _SKIP.search(url):
+            if url in seen or url in self.requested or not self.scope.contains(url) or _SKIP.search(url):
                 continue
             seen.add(url)
+            self.requested.add(url)
             yield scrapy.Request(url, callback=self.parse_page, errback=self.on_error, priority=link_priority(url),
                                  meta={"site": self.site, "page_type": None, "sokhund_depth": depth})
