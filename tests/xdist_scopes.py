@@ -11,11 +11,10 @@ keep them together but its ``xdist_group`` marks do nothing under pytest 9 (xdis
   whether it is marked ``slow``, in a JSON file the controller named (``pytest_configure_node``);
 * the controller's scheduler puts every file of a group into ONE work unit (one worker builds that
   fixture once); every other file stays its own unit, as with ``loadfile``;
-* units go out longest first (groups, then files with slow tests, then by test count), so the two workers
-  end close together.
+* units go out longest first (groups in :data:`HAND_OUT` order, then files with slow tests, then by
+  test count), so the two workers end close together.
 
-Without xdist (or without the record) nothing changes. The groups are listed in the order they are
-handed out: keep the biggest first.
+Without xdist (or without the record) nothing changes.
 """
 
 from __future__ import annotations
@@ -29,12 +28,17 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadFileScheduling
 
-# group name -> session fixtures whose users share one worker; an item joins the first group that matches.
+# group name -> session fixtures whose users share one worker; a test joins the FIRST group one of whose
+# fixtures it needs. The crawled worlds (minutes each; they need the ES cluster too) are a group of their
+# own, so the cluster's other users (a few more minutes: the 3-node and fault tests) can go to the other
+# worker; the cluster then boots twice (about 20 s), the worlds once.
 HEAVY: dict[str, tuple[str, ...]] = {
-    "elasticsearch": ("es_cluster", "es_secure_cluster", "campaign_world_es"),
+    "worlds": ("campaign_world", "campaign_world_es"),
+    "elasticsearch": ("es_cluster", "es_secure_cluster"),
     "tor": ("tor_testnet",),
-    "world": ("campaign_world",),
 }
+# the order the groups are handed out in: the longest first
+HAND_OUT = ("elasticsearch", "worlds", "tor")
 _INPUT_KEY = "sokhund_scope_record"
 
 
@@ -83,7 +87,7 @@ class GroupedFileScheduling(LoadFileScheduling):
         # the base class fills the queue and hands out its first units in one method: sort before the first
         if not self._sorted:
             self._sorted = True
-            order = list(HEAVY)
+            order = list(HAND_OUT)
 
             def weight(item: tuple[str, dict[str, bool]]) -> tuple[int, int, int]:
                 scope, tests = item
