@@ -3,6 +3,7 @@ listed here, so parallel work never edits the same fixture file."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 # ../shared/data next to the checkout; SOKHUND_SHARED_DATA points elsewhere (a git worktree in /work/wt/NAME)
 SHARED_DATA = Path(os.environ.get("SOKHUND_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
-pytest_plugins: list[str] = ["tests.fixtures_tor", "tests.es_cluster", "tests.fixtures_worlds"]
+pytest_plugins: list[str] = ["tests.fixtures_tor", "tests.es_cluster", "tests.fixtures_worlds", "pytester"]
 
 
 @pytest.fixture()
@@ -23,10 +24,11 @@ def sokhund_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-# Under pytest-xdist (`-n 2 --dist loadfile`, as `make test` runs) a test file runs whole on one worker, so a
-# module fixture is set up once; a session fixture (the Elasticsearch cluster, a crawled world, the private
-# Tor network) is set up at most once per worker. (Grouping them onto one worker with `--dist loadgroup`
-# does not work with pytest 9: xdist 3.8 tags the group onto `item._nodeid`, which pytest 9 no longer reads.)
+# Under pytest-xdist (`-n 2 --dist loadfile`, as `make test` runs) tests/xdist_scopes.py keeps the files that
+# share an expensive session fixture (the Elasticsearch cluster, the private Tor network, a crawled world)
+# on one worker, so each is built once per run; every other file is a unit of its own, as loadfile does.
+if importlib.util.find_spec("xdist") is not None:
+    pytest_plugins.append("tests.xdist_scopes")
 
 
 def shared_data(*parts: str) -> Path:
