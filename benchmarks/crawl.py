@@ -137,8 +137,9 @@ def bench_world(label: str, history_days: int, args: argparse.Namespace) -> list
     from testbed.server import Testbed
 
     rows = []
-    world_dir = tempfile.mkdtemp(prefix="sokhund-bench-world-")
-    with Testbed(seed=args.seed, state_dir=world_dir, rate_limit=None, ddos=False,
+    scratch = tempfile.TemporaryDirectory(prefix="sokhund-bench-")  # removed at the end, also on errors
+    world_dir = str(Path(scratch.name) / "world")
+    with scratch, Testbed(seed=args.seed, state_dir=world_dir, rate_limit=None, ddos=False,
                  prehistory_days=history_days) as testbed:
         adapters = load_all()
         sites = [n for n in adapters if n in testbed.urls and not any(p.render for p in adapters[n].pages.values())]
@@ -146,7 +147,8 @@ def bench_world(label: str, history_days: int, args: argparse.Namespace) -> list
         print(f"{label}: {history_days} days of history; sites {', '.join(sites)}; concurrency {args.concurrency}; "
               f"seed {args.seed}", flush=True)
         for repeat in range(args.repeats):
-            home = tempfile.mkdtemp(prefix="sokhund-bench-")
+            home = str(Path(scratch.name) / f"home-{repeat}")
+            os.makedirs(home)
             os.environ["SOKHUND_HOME"] = home
             profile_out = Path(home) / "profile.txt" if args.profile and repeat == 0 else None
             full = crawl_full(testbed, sites, args, f"bench-{repeat}", profile_out)
