@@ -459,6 +459,9 @@ class SQLiteBackend:
             self._db.execute("PRAGMA wal_autocheckpoint = 16000")  # 64 MiB: a bulk load writes pages half as often
         except sqlite3.Error as exc:  # "file is not a database" says which file nowhere else
             self._db.close()
+            if any(w in str(exc).lower() for w in ("malformed", "corrupt", "not a database")):
+                raise IndexError_(f"SQLite index {self.path} is damaged ({exc}): cannot open it; restore it from "
+                                  "a backup, or move it aside to start a new index") from exc
             raise IndexError_(f"cannot open SQLite index {self.path}: {exc}") from exc
         window = rank_window if rank_window is not None else os.environ.get("SOKHUND_SQLITE_RANK_WINDOW")
         self.rank_window = max(1, int(window)) if window else RANK_WINDOW

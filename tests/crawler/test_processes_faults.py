@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -200,9 +201,17 @@ def test_damaged_index_is_refused_at_start_with_its_file(sokhund_home: Path) -> 
     backend.upsert(_listings(3000))
     backend.close()
     index = sokhund_home / "index.sqlite"
+    page = sqlite3.connect(index).execute("PRAGMA page_size").fetchone()[0]
+    pristine = index.read_bytes()
     with index.open("r+b") as fh:
-        fh.seek(4096 * 3)
-        fh.write(b"\0" * 4096 * 5)  # zeroed pages
+        fh.seek(page * 3)
+        fh.write(b"\0" * page * 5)  # zeroed pages: found by the quick check at the crawl's start
+    with pytest.raises(IndexError_, match=f"{index}.*damaged"):
+        run_crawl(["flugsvamp"], run_id="r1")
+    index.write_bytes(pristine)
+    with index.open("r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\0" * (page - 100))  # the schema page: found when the index is opened
     with pytest.raises(IndexError_, match=f"{index}.*damaged"):
         run_crawl(["flugsvamp"], run_id="r1")
     with index.open("r+b") as fh:
