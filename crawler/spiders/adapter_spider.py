@@ -122,8 +122,11 @@ class AdapterSpider(scrapy.Spider):
         if problems:  # kept beside an earlier problem of the same page (a body over the parse limit)
             earlier = [capture.parse_error] if capture is not None and capture.parse_error else []
             self._record_problem(capture, "; ".join(earlier + problems))
-        if capture is not None:
-            capture.page_type = page_type
+        if capture is not None and capture.page_type != page_type:
+            capture.page_type = page_type  # decided by the content: the sink may have written it already
+            from crawler.sink import IndexSink
+
+            IndexSink.from_crawler(self.crawler).add([capture])
         if rows:
             yield page_item([{"type": kind, "site": self.site, "url": response.url, "page_type": page_type,
                               "fields": fields, "capture": capture} for kind, fields in rows])

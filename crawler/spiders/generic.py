@@ -80,8 +80,11 @@ class GenericSpider(AdapterSpider):
         except Exception as exc:  # broken HTML must not kill the crawl
             self._record_problem(capture, f"generic parse failed: {type(exc).__name__}: {exc}")
             return
-        if capture is not None:
-            capture.page_type = page["page_type"]
+        if capture is not None and capture.page_type != page["page_type"]:
+            capture.page_type = page["page_type"]  # the sink may have written the capture already
+            from crawler.sink import IndexSink
+
+            IndexSink.from_crawler(self.crawler).add([capture])
         self.crawler.stats.inc_value(f"sokhund/generic_pages/{page['page_type']}")
         if page["items"]:
             yield page_item([{"type": item["type"], "site": self.site, "url": item["url"] or response.url,

@@ -67,13 +67,18 @@ def site() -> Iterator[str]:
         yield url
 
 
-def test_crawl_by_content_with_several_item_kinds(site: str, sokhund_home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("index_batch", [500, 1], ids=["batched", "every-document-at-once"])
+def test_crawl_by_content_with_several_item_kinds(site: str, sokhund_home: Path, tmp_path: Path,
+                                                  index_batch: int) -> None:
+    """With a batch of 1 the sink writes each capture as soon as the page arrives, before the spider has
+    decided the page's type by its content: the type must still reach the index."""
     from crawler.runner import run_crawl
     from indexer.base import open_backend
 
     adapter = tmp_path / "bycontent.yaml"
     adapter.write_text(ADAPTER.format(base=site), encoding="utf-8")
-    result = run_crawl([str(adapter)], as_of="2025-03-10T12:00:00+00:00", run_id="c1", timeout=300)
+    result = run_crawl([str(adapter)], as_of="2025-03-10T12:00:00+00:00", run_id="c1", timeout=300,
+                       settings={"SOKHUND_INDEX_BATCH": index_batch})
     assert result.finish_reasons == {str(adapter): "finished"}, result.stats
     backend = open_backend()
     try:
