@@ -64,6 +64,17 @@ ROLLUPS: dict[str, tuple[tuple[str, ...], ...]] = {
     "alert": (("@day", "rule", "entity_kind"),),
 }
 
+# The numeric fields a day roll-up sums (histograms with ``sum_field``): the money and volume figures
+# analysts chart. Every summed field widens each roll-up row that a batch rewrites, so the rest (ratings,
+# stock flags, tier sizes) are summed by a scan of the documents when asked for.
+ROLLUP_SUMS: dict[str, tuple[str, ...]] = {
+    "listing": ("price_sek", "price_per_g_sek", "price_per_unit_sek", "quantity_g", "units", "sold",
+                "feedback_count"),
+    "listing_observation": ("price_sek", "price_per_g_sek", "price_per_unit_sek", "quantity_g", "units", "sold",
+                            "feedback_count", "turnover_sek"),
+    "vendor": ("sales", "orders", "listings"),
+}
+
 # Kinds kept as append-only time series (Elasticsearch data streams; ``@timestamp`` = this field).
 TIME_SERIES: dict[str, str] = {
     "listing_observation": "observed_at",
@@ -121,6 +132,7 @@ class KindSchema:
     text_fields: dict[str, float]
     default_date_field: str
     rollups: tuple[tuple[str, ...], ...] = ()
+    rollup_sums: tuple[str, ...] = ()  # numeric fields the day roll-ups sum (ROLLUP_SUMS)
 
     @property
     def scalar_fields(self) -> list[FieldInfo]:
@@ -158,6 +170,8 @@ def schema_for(kind: str) -> KindSchema:
         text_fields={n: w for n, w in TEXT_FIELDS.get(kind, {}).items() if n in infos},
         default_date_field=DEFAULT_DATE_FIELD.get(kind, "id"),
         rollups=tuple(r for r in (_rollup_keys(keys, infos) for keys in ROLLUPS.get(kind, ())) if r),
+        rollup_sums=tuple(n for n in ROLLUP_SUMS.get(kind, ())
+                          if n in infos and infos[n].kind in ("float", "int", "bool")),
     )
 
 

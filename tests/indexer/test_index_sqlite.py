@@ -3,6 +3,7 @@ schema evolution, tokenizer)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -257,6 +258,26 @@ def test_rank_window_bounds_ranking_not_matching(tmp_path: Path) -> None:
     b.close()
 
 
+def test_rank_span_bounds_the_documents_read_unless_the_page_needs_more(tmp_path: Path) -> None:
+    """A search ranks the matches among the newest ``rank_span`` documents when they fill its page (an
+    older, better match is then not ranked) and reads the whole index when they do not; counts stay exact."""
+    path = tmp_path / "i.sqlite"
+    b = SQLiteBackend(path)
+    # listing 0 is the best match (kokain three times), 1-29 are older filler, 30-39 the newest ten,
+    # of which the even ones match
+    b.upsert([listing("0", title="kokain kokain kokain", description="x")]
+             + [listing(str(i), title="kokain" if i % 2 == 0 else "annat", description="x") for i in range(1, 40)])
+    b.close()
+    span = SQLiteBackend(path, rank_span=10)
+    assert span.count("listing", query="kokain") == 20
+    few = span.search("listing", "kokain", limit=5)  # the five newest matches fill the page
+    assert sorted(h.doc["listing_id"] for h in few) == ["30", "32", "34", "36", "38"]
+    many = span.search("listing", "kokain", limit=8)  # the span holds five: the whole index is read
+    assert len(many) == 8 and many[0].doc["listing_id"] == "0"
+    assert SQLiteBackend(path).search("listing", "kokain", limit=5)[0].doc["listing_id"] == "0"  # default span
+    span.close()
+
+
 def _scanned(b: SQLiteBackend) -> SQLiteBackend:
     """The same index answering every aggregation by scanning the documents (no roll-up)."""
     b._rollup_for = lambda *a, **k: None  # type: ignore[method-assign]
@@ -409,6 +430,52 @@ def test_an_index_of_layout_2_gains_its_rollups(tmp_path: Path) -> None:
     names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
     assert "listing_site" not in names and "listing_agg_vendor_site" in names
     again.close()
+
+
+def test_a_rollup_change_rebuilds_the_rollups_only(tmp_path: Path) -> None:
+    """An index whose stored layout differs from today's in its roll-ups only (an older set of summed
+    fields) gets its roll-ups rebuilt from the documents when first opened; the FTS index and the list
+    rows are kept as they are, not rebuilt (minutes at a million listings)."""
+    path = tmp_path / "i.sqlite"
+    b = SQLiteBackend(path)
+    b.upsert(corpus())
+    want = _answers(b)
+    b.close()
+    raw = sqlite3.connect(path)
+    raw.execute('DELETE FROM "listing_agg_vendor_site"')  # what a rebuild must bring back
+    signature = json.loads(raw.execute("SELECT value FROM sokhund_meta WHERE key = 'listing_layout'").fetchone()[0])
+    signature["rollups"] = [r + ["rating"] for r in signature["rollups"]]  # as if "rating" had been summed
+    raw.execute("UPDATE sokhund_meta SET value = ? WHERE key = 'listing_layout'", (json.dumps(signature),))
+    raw.commit()
+    raw.close()
+    again = SQLiteBackend(path)
+    seen: list[str] = []
+    again._db.set_trace_callback(seen.append)
+    assert _answers(again) == want
+    assert not any("'rebuild'" in s or "DELETE FROM \"listing_list\"" in s for s in seen), seen
+    assert any("listing_agg_vendor_site" in s and "INSERT" in s for s in seen)
+    assert [h.doc["listing_id"] for h in again.search("listing", "kokain", SearchFilters(ships_from="SE"))] == ["1"]
+    again.close()
+
+
+def test_sums_the_rollups_do_not_keep_are_summed_from_the_documents(tmp_path: Path) -> None:
+    """A histogram summing a field outside ROLLUP_SUMS (a rating) is not answered from a roll-up but by
+    reading the documents: the same buckets and sums as the scan, never zeros from a missing column."""
+    from indexer.schema import ROLLUP_SUMS, schema_for
+
+    assert "rating" not in ROLLUP_SUMS["listing"] and "price_sek" in ROLLUP_SUMS["listing"]
+    b = SQLiteBackend(tmp_path / "i.sqlite")
+    b.upsert([listing(str(i), title=f"t{i}", rating=[None, 4.5, 3.0][i % 3], price_sek=100.0 * i,
+                      last_seen=f"2024-03-{1 + i % 20:02d}T10:00:00Z") for i in range(40)])
+    schema = schema_for("listing")
+    assert b._rollup_for(schema, None, histogram="last_seen", sum_field="rating") is None
+    assert b._rollup_for(schema, None, histogram="last_seen", sum_field="price_sek") is not None
+    scan = _scanned(SQLiteBackend(tmp_path / "i.sqlite"))
+    for total in ("rating", "price_sek"):
+        got = b.date_histogram("listing", "last_seen", "week", sum_field=total)
+        assert got == scan.date_histogram("listing", "last_seen", "week", sum_field=total)
+        assert sum(s or 0 for _, _, s in got) > 0
+    b.close()
 
 
 def test_filter_tokens_follow_changes_and_equal_sql_filters(tmp_path: Path) -> None:
