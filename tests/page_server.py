@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextmanager
-def serve_pages(pages: dict[str, str]) -> Iterator[str]:
-    """Serve ``pages`` (read at each request, so a test may add pages while it runs); yields the base URL."""
+def serve_pages(pages: Mapping[str, str | bytes]) -> Iterator[str]:
+    """Serve ``pages`` (text or the bytes of a saved page; read at each request, so a test may add pages
+    while it runs); yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
-            body = pages.get(self.path, "").encode()
+            page = pages.get(self.path, b"")
+            body = page.encode() if isinstance(page, str) else page
             self.send_response(200 if body else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))

@@ -8,9 +8,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import yaml
 
 from crawler.adapters import load_adapter
 from crawler.detectors import PageStructure, classify
+from tests.page_server import serve_pages
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = REPO / "tests" / "data" / "pages"
@@ -86,23 +85,8 @@ def seller_site() -> Iterator[str]:
     """The saved flugsvamp listing, with a seller who writes "captcha" and "please login", on 127.0.0.1."""
     page = _listing("flugsvamp", "Grym LSD", "Ingen captcha behövs. Please login to view my other listings.")
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
-            body = page.encode() if self.path == "/annons/10005" else b"<html><body>saknas</body></html>"
-            self.send_response(200 if self.path == "/annons/10005" else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_pages({"/annons/10005": page}) as url:
+        yield url
 
 
 def test_crawl_of_a_listing_with_seller_words_is_not_stopped(seller_site: str, tmp_path: Path) -> None:

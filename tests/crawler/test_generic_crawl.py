@@ -4,14 +4,13 @@ against what the pages show."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import shared_data
+from tests.page_server import serve_pages
 
 PAGES = {
     "/empire/listing9": ("msc-darkweb-2019", "empire", "html_files", "listings", "saved_empire_listing_9"),
@@ -24,33 +23,11 @@ PAGES = {
 @pytest.fixture()
 def real_pages() -> Iterator[str]:
     files = {path: shared_data(*parts) for path, parts in PAGES.items()}
-    index = "".join(f'<li><a href="{p}">{p}</a></li>' for p in files).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/":
-                body = b"<html><body><h1>Start</h1><ul>" + index + b"</ul></body></html>"
-            elif self.path in files:
-                body = files[self.path].read_bytes()
-            else:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    index = "".join(f'<li><a href="{p}">{p}</a></li>' for p in files)
+    pages: dict[str, str | bytes] = {p: f.read_bytes() for p, f in files.items()}
+    pages["/"] = f"<html><body><h1>Start</h1><ul>{index}</ul></body></html>"
+    with serve_pages(pages) as url:
+        yield url + "/"
 
 
 def test_generic_crawl_indexes_real_listings_without_an_adapter(real_pages: str, sokhund_home: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.base import SearchFilters, open_backend
+from indexer.base import IndexError_, SearchFilters, open_backend
 from indexer.sqlite import TOKENIZER, SQLiteBackend
 from tests.index_behaviour import BackendBehaviour, corpus, listing
 
@@ -276,6 +276,17 @@ def test_rank_span_bounds_the_documents_read_unless_the_page_needs_more(tmp_path
     assert len(many) == 8 and many[0].doc["listing_id"] == "0"
     assert SQLiteBackend(path).search("listing", "kokain", limit=5)[0].doc["listing_id"] == "0"  # default span
     span.close()
+
+
+def test_a_rank_setting_that_is_no_number_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOKHUND_SQLITE_RANK_SPAN", "250k")
+    with pytest.raises(IndexError_, match=r"SOKHUND_SQLITE_RANK_SPAN='250k' is not a whole number"):
+        SQLiteBackend(tmp_path / "i.sqlite")
+    monkeypatch.setenv("SOKHUND_SQLITE_RANK_SPAN", "100_000")
+    monkeypatch.setenv("SOKHUND_SQLITE_RANK_WINDOW", " ")
+    b = SQLiteBackend(tmp_path / "i.sqlite")
+    assert (b.rank_span, b.rank_window) == (100_000, 2_000)
+    b.close()
 
 
 def _scanned(b: SQLiteBackend) -> SQLiteBackend:
