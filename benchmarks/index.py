@@ -46,9 +46,16 @@ COUNTRIES = ["SE", "SE", "SE", "NL", "DE", "UK", "ES", "PL"]
 SITES = ["svmarket", "intlmarket", "forum", "shop"]
 
 
-def iter_listings(n: int, seed: int = 1, start: int = 0) -> Iterator[Listing]:
-    """``n`` synthetic listings, generated lazily (a million do not fit comfortably in memory at once).
-    Listing ``i`` depends only on ``seed`` and ``i``, so any slice can be regenerated."""
+def iter_listings(n: int, seed: int = 1, start: int = 0, span: int | None = None,
+                  shuffled_dates: bool = False) -> Iterator[Listing]:
+    """Listings ``start`` … ``n - 1``, generated lazily (a million do not fit comfortably in memory at once).
+    Listing ``i`` depends only on ``seed``, ``i`` and ``span``, so any slice can be regenerated.
+
+    They arrive as a year of crawls indexes them: listing ``i`` of ``span`` (default ``n``) is seen on day
+    ``365 * i / span`` (at a random time of that day), and listings past ``span`` on the last day. A crawl
+    writes what it sees today, so dates grow with indexing order; random dates in random order, as earlier
+    versions generated (``shuffled_dates``, ``--shuffled-dates``), touch every date-ordered index at a random place."""
+    span = span or n
     vendors = [f"vendor{i:04d}" for i in range(max(10, n // 100))]
     subs = list(SUBSTANCES)
     for i in range(start, n):
@@ -58,7 +65,7 @@ def iter_listings(n: int, seed: int = 1, start: int = 0) -> Iterator[Listing]:
         grams = rng.choice([1, 2, 5, 10, 25, 50, 100])
         price = round(grams * rng.uniform(80, 900), 2)
         site = rng.choice(SITES)
-        day = rng.randrange(0, 365)
+        day = rng.randrange(0, 365) if shuffled_dates else min(364, i * 365 // span)
         seen = time.strftime(
             "%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_700_000_000 + day * 86400 + rng.randrange(86400))
         )
@@ -155,16 +162,17 @@ def _chunks(it: Iterator[Listing], size: int) -> Iterator[list[Listing]]:
 
 
 def run(backend: IndexBackend, n_docs: int, n_queries: int, batch: int,
-        after_load: Callable[[], None] | None = None, writer: Any = None) -> dict[str, float]:
+        after_load: Callable[[], None] | None = None, writer: Any = None,
+        shuffled_dates: bool = False) -> dict[str, float]:
     upsert_s = upsert_cpu = 0.0
-    for chunk in _chunks(iter_listings(n_docs), batch):  # generation is not timed
+    for chunk in _chunks(iter_listings(n_docs, shuffled_dates=shuffled_dates), batch):  # generation is not timed
         t0, c0 = time.perf_counter(), time.process_time()
         backend.upsert(chunk)
         upsert_s += time.perf_counter() - t0
         upsert_cpu += time.process_time() - c0
     if after_load:
         after_load()  # Elasticsearch: refresh, so searches see everything
-    again = list(iter_listings(min(n_docs, 10_000)))
+    again = list(iter_listings(min(n_docs, 10_000), span=n_docs, shuffled_dates=shuffled_dates))
     t0 = time.perf_counter()
     backend.upsert(again)
     reupsert_rate = len(again) / (time.perf_counter() - t0)
@@ -223,18 +231,20 @@ def _reads(backend: IndexBackend, n_queries: int) -> dict[str, float]:
     return out
 
 
-def _crawl_writer(path: str, n_docs: int, batch: int, pause: float, stop: Any, counter: Any) -> None:
+def _crawl_writer(path: str, n_docs: int, batch: int, pause: float, stop: Any, counter: Any,
+                  shuffled_dates: bool = False) -> None:
     """A crawl's writes: batches of re-crawled listings (new price and last_seen) and new ones."""
     backend = SQLiteBackend(path)
     rng = random.Random(7)
     fresh = n_docs
     while not stop.is_set():
         start = rng.randrange(0, max(1, n_docs - batch))
-        docs = list(iter_listings(start + batch // 2, seed=1, start=start))
+        docs = list(iter_listings(start + batch // 2, seed=1, start=start, span=n_docs, shuffled_dates=shuffled_dates))
         for d in docs:
             d.price_sek = (d.price_sek or 0) + 1
             d.last_seen = "2024-06-01T12:00:00Z"
-        docs += list(iter_listings(fresh + batch // 2, seed=1, start=fresh))
+        docs += list(iter_listings(fresh + batch // 2, seed=1, start=fresh, span=n_docs,
+                                   shuffled_dates=shuffled_dates))
         fresh += batch // 2
         backend.upsert(docs)
         with counter.get_lock():
@@ -246,8 +256,8 @@ def _crawl_writer(path: str, n_docs: int, batch: int, pause: float, stop: Any, c
 class _Writer:
     """Runs :func:`_crawl_writer` in another process for the duration of a ``with`` block."""
 
-    def __init__(self, path: Path, batch: int = 200, pause: float = 0.2) -> None:
-        self.path, self.batch, self.pause = path, batch, pause
+    def __init__(self, path: Path, batch: int = 200, pause: float = 0.2, shuffled_dates: bool = False) -> None:
+        self.path, self.batch, self.pause, self.shuffled_dates = path, batch, pause, shuffled_dates
 
     def __call__(self, n_docs: int) -> _Writer:
         self.n_docs = n_docs
@@ -257,7 +267,8 @@ class _Writer:
         ctx = multiprocessing.get_context("spawn")
         self.stop, self.counter = ctx.Event(), ctx.Value("q", 0)
         self.proc = ctx.Process(target=_crawl_writer, args=(str(self.path), self.n_docs, self.batch, self.pause,
-                                                            self.stop, self.counter), daemon=True)
+                                                            self.stop, self.counter, self.shuffled_dates),
+                                 daemon=True)
         self.proc.start()
         while self.counter.value == 0 and self.proc.is_alive():  # wait until it really writes
             time.sleep(0.05)
@@ -300,8 +311,8 @@ class _Bench:
                                       spool_dir=self.tmp / "spool", timeout=120.0)
         return self.backend
 
-    def writer(self) -> Any:
-        return _Writer(self.backend.path) if self.name == "sqlite" else None
+    def writer(self, shuffled_dates: bool = False) -> Any:
+        return _Writer(self.backend.path, shuffled_dates=shuffled_dates) if self.name == "sqlite" else None
 
     def after_load(self) -> Callable[[], None] | None:
         if self.name != "es":
@@ -406,6 +417,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="skip the second round of reads while another process upserts (SQLite)")
     ap.add_argument("--no-floor", dest="floor", action="store_false",
                     help="skip the plain-FTS5 floor (SQLite bulk and size are also given as ratios to it)")
+    ap.add_argument("--shuffled-dates", action="store_true",
+                    help="listings dated at random, in random order (a shuffled import), instead of as a year of "
+                         "crawls indexes them (dates growing with indexing order)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     names = [b.strip() for b in args.backend.split(",") if b.strip()]
@@ -422,7 +436,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"... {bench.name}: {n:,} listings", flush=True)
                     stats: dict[str, Any] = {"backend": bench.name, **run(
                         backend, n, args.queries, args.batch, bench.after_load(),
-                        bench.writer() if args.writer else None)}
+                        bench.writer(args.shuffled_dates) if args.writer else None, args.shuffled_dates)}
                     stats["bytes_per_listing"] = bench.size_bytes() / n
                     if bench.name == "sqlite" and args.floor:
                         stats.update(fts_floor(Path(tmp) / f"floor-{n}.sqlite", n, args.batch))
@@ -437,7 +451,8 @@ def main(argv: list[str] | None = None) -> None:
             for bench in benches:
                 bench.stop()
     print(f"{args.queries} analyst queries per run (words, two words, prefixes, phrases, filters only; half "
-          f"with filters; limit 20); aggregation = median of 5; batches of {args.batch:,}")
+          f"with filters; limit 20); aggregation = median of 5; batches of {args.batch:,}; dates "
+          + ("shuffled" if args.shuffled_dates else "growing with indexing order (a year of crawls)"))
     print(table(results))
     print(targets(results))
     if args.json:
