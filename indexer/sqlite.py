@@ -436,7 +436,7 @@ class SQLiteBackend:
     """SQLite + FTS5 implementation of :class:`indexer.base.IndexBackend`."""
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 30_000, rank_window: int | None = None,
-                 rank_span: int | None = None, must_exist: bool = False, background_checkpoints: bool = True) -> None:
+                 rank_span: int | None = None, must_exist: bool = False, background_checkpoints: bool | None = None) -> None:
         self.path = Path(path)
         self.rank_window = _count_setting(rank_window, "SOKHUND_SQLITE_RANK_WINDOW", RANK_WINDOW)
         self.rank_span = _count_setting(rank_span, "SOKHUND_SQLITE_RANK_SPAN", RANK_SPAN)
@@ -478,6 +478,8 @@ class SQLiteBackend:
                 raise IndexError_(f"SQLite index {self.path} is damaged ({exc}): cannot open it; restore it from "
                                   "a backup, or move it aside to start a new index") from exc
             raise IndexError_(f"cannot open SQLite index {self.path}: {exc}") from exc
+        if background_checkpoints is None:  # on unless SOKHUND_SQLITE_BACKGROUND_CHECKPOINTS=0 (one core, say)
+            background_checkpoints = os.environ.get("SOKHUND_SQLITE_BACKGROUND_CHECKPOINTS", "1").strip() != "0"
         self._checkpointer = WalCheckpointer(self.path) if background_checkpoints else None
         self._ready: set[str] = set()
         self._layouts: dict[str, _Layout] = {}

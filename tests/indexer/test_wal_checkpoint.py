@@ -110,3 +110,17 @@ def test_a_checkpoint_that_cannot_run_is_logged_once_and_loses_nothing(
     checkpointer.close()
     checkpointer.poke()  # closed: starts nothing
     assert not checkpointer.running
+
+
+def test_background_checkpoints_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOKHUND_SQLITE_BACKGROUND_CHECKPOINTS", "0")
+    path = tmp_path / "index.sqlite"
+    backend = SQLiteBackend(path)
+    backend.upsert(iter_listings(100))
+    assert backend._checkpointer is None and not _threads_for(path)
+    backend.close()
+    monkeypatch.setenv("SOKHUND_SQLITE_BACKGROUND_CHECKPOINTS", "1")
+    backend = SQLiteBackend(path)
+    backend.upsert(iter_listings(200, start=100))
+    assert backend._checkpointer is not None and _threads_for(path)
+    backend.close()
