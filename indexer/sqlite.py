@@ -2,10 +2,16 @@
 
 Tables, one set per document kind (``listing``, ``vendor`` …):
 
-* ``<kind>``: ``rid INTEGER PRIMARY KEY``, ``id TEXT UNIQUE`` (the deterministic document id) and one
+* ``<kind>``: ``rid INTEGER PRIMARY KEY``, ``id TEXT`` (the deterministic document id) and one
   column per scalar, non-text model field (site, vendor, substance, price_sek, dates …). Filters, terms
   and histograms scan only this narrow table: the JSON and the long texts are elsewhere, so a scan
   reads ~200 bytes a row instead of the whole document.
+* ``<kind>_ids`` and ``<kind>_ids_new``: id → rid in two tiers (``WITHOUT ROWID``, keyed by id). Ids are
+  hashes, so a single id B-tree took every new id at a random place: at a million listings a batch of
+  5,000 dirtied nearly all of its ~2,900 pages. New ids go to the small tier, which stays in the cache,
+  and it is merged into the big one in id order every ~sqrt(documents × 5,000) new documents (70k at a
+  million; see ``_merge_ids``). Lookups by id read both; reads in id order (``iter_docs``, listing
+  without a text query) walk both tiers in order and let SQLite merge the two walks.
 * ``<kind>_doc``: ``rid`` → the full JSON document plus the free-text fields; the content table of
 * ``<kind>_fts``: external-content FTS5 over the free-text fields. It is written in bulk by the upsert
   itself, not by triggers: an FTS5 write inside a per-row trigger flushes its pending segment every row
@@ -68,6 +74,10 @@ spellings; the cost is that a few Swedish minimal pairs (``får``/``far``) colli
 and the Elasticsearch backend (asciifolding with ``preserve_original``) tolerate the same way. Mode 2
 (rather than 1) also folds letters carrying several diacritics.
 
+Binding: a registered sqlite3 adapter for None (and bool) ends the module's adapter search at its first
+step; a listing's 18 NULL columns were a third of its main-table insert. The cycle collector is paused
+while an upsert builds its rows (its collections walk every live object of the process).
+
 Concurrency: WAL lets any number of readers (the CLI, analytics, other processes) read while one
 crawl writes; ``busy_timeout`` makes a second writer wait instead of failing. Writes take the lock up
 front (``BEGIN IMMEDIATE``) and a whole bulk upsert is one transaction. A backend that writes copies
@@ -83,10 +93,13 @@ replace dropped (about a minute per million listings, once).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
 import hashlib
 import json
+import math
 import os
 import re
 import sqlite3
@@ -117,6 +130,13 @@ from indexer.query import (
 from indexer.schema import KindSchema, check_field, schema_for
 from indexer.wal_checkpoint import WalCheckpointer
 
+# Python's sqlite3 binds a parameter of any type but str, int, float and bytearray by asking its adapter
+# registry, then the protocol's __adapt__, then the value's __conform__: a third of a listing's main-table
+# insert went to the 18 NULLs of its 38 columns. A registered adapter ends the search at the first step
+# (``{}.get`` is a C function that returns None, which binds as NULL; ``int`` of a bool is what binds).
+sqlite3.register_adapter(type(None), {}.get)
+sqlite3.register_adapter(bool, int)
+
 TOKENIZER = "unicode61 remove_diacritics 2"
 SCHEMA_VERSION = 3
 # B-tree indexes on main-table columns, for kinds without a filter token for the column: a kind with
@@ -135,6 +155,11 @@ PAGE_SIZE = 16_384
 DF_SAMPLE = 20_000  # newest documents that estimate a phrase's document frequency (see the module doc)
 PREFIX_DF = 0.01  # the document frequency given to a prefix term in a large index (see the module doc)
 _SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "INTEGER"}
+# The id tiers (see SQLiteBackend._merge_ids): the small one is merged into the big one at
+# sqrt(documents * ID_MERGE_BATCH) ids (70k at a million documents), never below ID_MERGE_MIN
+ID_MERGE_BATCH = 5_000
+ID_MERGE_MIN = 20_000
+FTS_HASHSIZE = 64 << 20  # bytes of pending FTS terms before a flush: one level-0 segment per bulk statement
 _CHUNK = 900  # ids per IN (...) lookup, well under SQLite's variable limit
 FILTER_COLUMN = "#filters"  # FTS column of filter tokens (see filter_token)
 
@@ -382,9 +407,11 @@ class _Layout:
         self.lists = [f.name for f in schema.fields.values() if f.kind == "list"]
         self.t, self.d = _q(self.kind), _q(f"{self.kind}_doc")
         self.fts, self.lst = _q(f"{self.kind}_fts"), _q(f"{self.kind}_list")
+        self.ids, self.ids_new = _q(f"{self.kind}_ids"), _q(f"{self.kind}_ids_new")  # the two id tiers
         self.weights = ", ".join(str(schema.text_fields[n]) for n in self.text)
         self._main = _getter([c.name for c in self.main])
         self._text = _getter(self.text)
+        self._lists = _getter(self.lists)
         self.rollups = [_Rollup(schema, keys) for keys in schema.rollups]
         kinds = {c.name: c.kind for c in self.main}
         position = {c.name: i for i, c in enumerate(self.main)}
@@ -411,19 +438,19 @@ class _Layout:
             out += [filter_token(n, v) for v in lists.get(n, ()) if isinstance(v, str)]
         return " ".join(out)
 
-    def values(self, doc: Document) -> tuple[tuple[Any, ...], tuple[Any, ...], list[tuple[str, Any]], str]:
-        """(main-table values, text values, list fields, JSON) of a document, in one pass.
+    def values(self, doc: Document) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...], str]:
+        """(main-table values, text values, list-field values (in ``lists`` order), JSON) of a document.
 
         orjson serialises the dataclass itself (its fields, in order: what ``doc_to_dict`` gives) about
         ten times faster than ``json.dumps``, and ``attrgetter`` reads the columns in C; a class with
         its own ``to_dict`` is read from that. Values that SQLite cannot bind are converted by
         :func:`_bindable` only when a batch needs it."""
         if type(doc).to_dict is Document.to_dict:
-            return (self._main(doc), self._text(doc), [(n, getattr(doc, n)) for n in self.lists],
+            return (self._main(doc), self._text(doc), self._lists(doc),
                     orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode())
         data = doc.to_dict()
         return (tuple(data.get(c.name) for c in self.main), tuple(data.get(n) for n in self.text),
-                [(n, data.get(n)) for n in self.lists], orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode())
+                tuple(data.get(n) for n in self.lists), orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode())
 
     def signature(self) -> str:
         return json.dumps({"v": SCHEMA_VERSION, "text": self.text, "lists": self.lists, "tok": TOKENIZER,
@@ -548,7 +575,12 @@ class SQLiteBackend:
             return False
         if self._meta(f"{layout.kind}_layout") != layout.signature():
             return False
-        indexes = {r[1] for r in self._db.execute(f"PRAGMA index_list({layout.t})")}
+        if not self._columns(f"{layout.kind}_ids") or not self._columns(f"{layout.kind}_ids_new"):
+            return False
+        listed = self._db.execute(f"PRAGMA index_list({layout.t})").fetchall()
+        if any(r[2] for r in listed):  # layouts before the id tiers: id UNIQUE in the main table
+            return False
+        indexes = {r[1] for r in listed}
         return all(_date_index_name(layout.kind, cols) in indexes for cols in DATE_INDEXES.get(layout.kind, ()))
 
     def _create(self, layout: _Layout) -> None:
@@ -564,7 +596,7 @@ class SQLiteBackend:
             db.execute(f"ALTER TABLE {layout.t} RENAME TO {_q(old)}")
             main = set()
         db.execute(
-            f"CREATE TABLE IF NOT EXISTS {layout.t} (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE"
+            f"CREATE TABLE IF NOT EXISTS {layout.t} (rid INTEGER PRIMARY KEY, id TEXT NOT NULL"
             + "".join(f", {_q(c.name)} {_SQL_TYPES[c.kind]}" for c in layout.main) + ")"
         )
         db.execute(
@@ -587,6 +619,7 @@ class SQLiteBackend:
             for c in layout.main:  # fields the old table had no column for: from the stored JSON
                 if c.name not in old_cols:
                     self._backfill(layout, c.name)
+        self._split_ids(layout)
         # A field added to the model later: add the column and fill it from the stored JSON.
         main = self._columns(kind)
         for c in layout.main:
@@ -639,6 +672,8 @@ class SQLiteBackend:
                 + ", ".join(_q(n) for n in layout.fts_cols)
                 + f", content={layout.d}, content_rowid='rid', tokenize='{TOKENIZER}')"
             )
+            # a bulk statement's terms become one segment, not one per MiB that FTS5 then merges again
+            db.execute(f"INSERT INTO {layout.fts}({layout.fts}, rank) VALUES ('hashsize', {FTS_HASHSIZE})")
             if rebuild:
                 db.execute(f"INSERT INTO {layout.fts}({layout.fts}) VALUES ('rebuild')")
         if rebuild:  # layouts before 3 had indexes the roll-ups replace
@@ -652,6 +687,30 @@ class SQLiteBackend:
             if rollups_changed:
                 rollup.rebuild(db, layout)
         db.execute("INSERT OR REPLACE INTO sokhund_meta(key, value) VALUES (?, ?)", (f"{kind}_layout", signature))
+
+    def _split_ids(self, layout: _Layout) -> None:
+        """Create the two id tiers; an index from before them (``id`` UNIQUE in the main table) has its
+        main table rebuilt without that index (SQLite cannot drop it) and its ids moved to the big tier."""
+        db = self._db
+        had_tiers = bool(self._columns(f"{layout.kind}_ids"))
+        for tier in (layout.ids, layout.ids_new):
+            db.execute(f"CREATE TABLE IF NOT EXISTS {tier} (id TEXT PRIMARY KEY, rid INTEGER NOT NULL) WITHOUT ROWID")
+        if any(r[2] for r in db.execute(f"PRAGMA index_list({layout.t})").fetchall()):
+            info = db.execute(f"PRAGMA table_info({layout.t})").fetchall()
+            names = [r[1] for r in info if r[1] not in ("rid", "id")]
+            scratch = _q(f"{layout.kind}__ids_split")
+            db.execute(f"DROP TABLE IF EXISTS {scratch}")
+            db.execute(f"CREATE TABLE {scratch} (rid INTEGER PRIMARY KEY, id TEXT NOT NULL"
+                       + "".join(f", {_q(r[1])} {r[2]}".rstrip() for r in info if r[1] in names) + ")")
+            cols = "".join(", " + _q(n) for n in names)
+            db.execute(f"INSERT INTO {scratch} (rid, id{cols}) SELECT rid, id{cols} FROM {layout.t}")
+            db.execute(f"DROP TABLE {layout.t}")  # and its indexes: _create makes the ones still wanted
+            db.execute(f"ALTER TABLE {scratch} RENAME TO {layout.t}")
+            had_tiers = False
+        if not had_tiers:
+            db.execute(f"DELETE FROM {layout.ids_new}")
+            db.execute(f"DELETE FROM {layout.ids}")
+            db.execute(f"INSERT INTO {layout.ids} (id, rid) SELECT id, rid FROM {layout.t} ORDER BY id")
 
     def _fill_tokens(self, layout: _Layout) -> None:
         """Write the filter tokens of every stored document (a new layout, or new filter fields)."""
@@ -710,7 +769,7 @@ class SQLiteBackend:
         for kind in by_kind:
             self._ensure(kind)
         written = 0
-        with self._lock:
+        with self._lock, _collector_paused():
             try:
                 with self._write() as db:
                     for kind, items in by_kind.items():
@@ -725,7 +784,8 @@ class SQLiteBackend:
         rids: dict[str, int] = {}
         for chunk in _chunks(ids):
             marks = ", ".join("?" for _ in chunk)
-            rids.update(db.execute(f"SELECT id, rid FROM {layout.t} WHERE id IN ({marks})", chunk).fetchall())
+            rids.update(db.execute(f"SELECT id, rid FROM {layout.ids} WHERE id IN ({marks}) UNION ALL "
+                                   f"SELECT id, rid FROM {layout.ids_new} WHERE id IN ({marks})", chunk * 2).fetchall())
         existing = list(rids.values())
         next_rid = first_new = int(db.execute(f"SELECT COALESCE(MAX(rid), 0) FROM {layout.t}").fetchone()[0]) + 1
         for doc_id in ids:
@@ -746,12 +806,13 @@ class SQLiteBackend:
         if layout.rollups and existing:
             self._take_out(db, layout, existing, deltas)
         main_rows, doc_rows, fts_delete, fts_insert, list_rows = [], [], [], [], []
+        list_names = layout.lists
         for doc_id, doc in items.items():
             rid = rids[doc_id]
             main, texts, lists, body = layout.values(doc)
             elements: dict[str, set[Any]] = {}
             main_rows.append((rid, doc_id, *main))
-            for name, values in lists:
+            for name, values in zip(list_names, lists, strict=True):
                 if values and isinstance(values, list | tuple | set | frozenset):
                     try:
                         unique = set(values)  # strings, the common case, hash as they are
@@ -790,6 +851,8 @@ class SQLiteBackend:
         if main_rows:
             _executemany(db, insert, main_rows)
             _executemany(db, "INSERT " + dinsert, doc_rows)
+            db.executemany(f"INSERT INTO {layout.ids_new} (id, rid) VALUES (?, ?)", [r[1::-1] for r in main_rows])
+            self._merge_ids(db, layout, next_rid - 1)
         if layout.text:
             cols = ", ".join(_q(n) for n in layout.fts_cols)
             marks = ", ".join("?" for _ in layout.fts_cols)
@@ -813,6 +876,21 @@ class SQLiteBackend:
             rollup.apply(db, delta)
             if added:
                 rollup.add(db, layout, added, 1)
+
+    @staticmethod
+    def _merge_ids(db: sqlite3.Connection, layout: _Layout, documents: int) -> None:
+        """Move the small id tier into the big one once it holds ``sqrt(documents * ID_MERGE_BATCH)`` ids.
+
+        Ids are hashes, so every new one lands at a random place of an id B-tree: in one B-tree of a
+        million ids, a batch of 5,000 dirtied nearly all of its ~2,900 pages (46 MiB of WAL per batch, a
+        fifth of the write time). New ids go to a small tier instead, a few hundred pages that stay in
+        the cache, and are merged into the big one in id order every ``m`` new documents: the big tier's
+        pages are then written once per ``m`` documents, not once per batch. ``m ~ sqrt(N * batch)``
+        balances the two: the small tier rewritten each batch against the big one rewritten each merge."""
+        pending = int(db.execute(f"SELECT COUNT(*) FROM {layout.ids_new}").fetchone()[0])
+        if pending >= max(ID_MERGE_MIN, math.isqrt(max(0, documents) * ID_MERGE_BATCH)):
+            db.execute(f"INSERT INTO {layout.ids} (id, rid) SELECT id, rid FROM {layout.ids_new}")
+            db.execute(f"DELETE FROM {layout.ids_new}")
 
     @staticmethod
     def _take_out(db: sqlite3.Connection, layout: _Layout, rids: list[int],
@@ -846,10 +924,12 @@ class SQLiteBackend:
         self._ensure(kind)
         layout = self._layout(kind)
         with self._lock, self._write() as db:
-            row = db.execute(f"SELECT rid FROM {layout.t} WHERE id = ?", (doc_id,)).fetchone()
+            row = db.execute(self._rid_of(layout), (doc_id, doc_id)).fetchone()
             if row is None:
                 return
             rid = row[0]
+            db.execute(f"DELETE FROM {layout.ids} WHERE id = ?", (doc_id,))
+            db.execute(f"DELETE FROM {layout.ids_new} WHERE id = ?", (doc_id,))
             if layout.rollups:
                 self._batch_rids(db, [rid])
                 for rollup in layout.rollups:
@@ -896,7 +976,11 @@ class SQLiteBackend:
             values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
             values = [int(v) if isinstance(v, bool) else v for v in values]
             marks = ", ".join("?" for _ in values)
-            if info is not None and info.kind == "list":
+            if name == "id":  # through the id tiers (the main table has no index on id)
+                clauses.append(f"t.rid IN (SELECT rid FROM {layout.ids} WHERE id IN ({marks}) "
+                               f"UNION ALL SELECT rid FROM {layout.ids_new} WHERE id IN ({marks}))")
+                params.extend(values)
+            elif info is not None and info.kind == "list":
                 check_field(name)
                 clauses.append(f"t.rid IN (SELECT rid FROM {layout.lst} WHERE field = ? AND value IN ({marks}))")
                 params.append(name)
@@ -997,12 +1081,25 @@ class SQLiteBackend:
                 return True
         return False
 
-    def _by_id(self, layout: _Layout, uses: set[str]) -> str:
-        """The FROM clause of a read in id order: walking the id index, which stops after the first page,
-        never a filter's index (a DATE_INDEXES one on a common substance) whose rows would all be sorted."""
-        source = self._source(layout, uses)
-        unique = [r[1] for r in self._read(f"PRAGMA index_list({layout.t})", []) if r[3] == "u"]
-        return source.replace(f"{layout.t} t", f"{layout.t} t INDEXED BY {_q(unique[0])}", 1) if unique else source
+    @staticmethod
+    def _rid_of(layout: _Layout) -> str:
+        """The rid of the document whose id is bound twice (it is in one of the two id tiers)."""
+        return f"SELECT rid FROM {layout.ids} WHERE id = ? UNION ALL SELECT rid FROM {layout.ids_new} WHERE id = ?"
+
+    def _in_id_order(self, layout: _Layout, clauses: list[str], params: list[Any], uses: set[str], limit: int,
+                     after: str | None = None) -> list[tuple[Any, ...]]:
+        """(id, JSON) of the first ``limit`` documents by id (past ``after``) that pass ``clauses``: each
+        id tier walked in its own order, joined to the main table by rid (so no filter's index, a
+        DATE_INDEXES one on a common substance whose rows would all be sorted, drives the read), and
+        the two walks merged by SQLite. Each walk stops after ``limit`` matches."""
+        where = [*(["k.id > ?"] if after is not None else []), *clauses]
+        cond = f" WHERE {' AND '.join(where)}" if where else ""
+        joined = f" JOIN {layout.d} d ON d.rid = t.rid" if "d" in uses else ""
+        walks = [f"SELECT * FROM (SELECT k.id, k.rid FROM {tier} k CROSS JOIN {layout.t} t ON t.rid = k.rid{joined}"
+                 f"{cond} ORDER BY k.id LIMIT ?)" for tier in (layout.ids, layout.ids_new)]
+        args = [*([after] if after is not None else []), *params, limit]
+        return self._read(f"SELECT x.id, d.doc FROM ({' UNION ALL '.join(walks)} ORDER BY 1 LIMIT ?) x "
+                          f"JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.id", [*args, *args, limit])
 
     def _source(self, layout: _Layout, uses: set[str], first: str = "", on: str = "") -> str:
         """The FROM clause: ``first`` (joined to ``t`` by ``on``) if given, the main table, and the doc
@@ -1030,7 +1127,7 @@ class SQLiteBackend:
     def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
         self._ensure(kind)
         layout = self._layout(kind)
-        rows = self._read(f"SELECT d.doc FROM {layout.t} t JOIN {layout.d} d ON d.rid = t.rid WHERE t.id = ?", [doc_id])
+        rows = self._read(f"SELECT d.doc FROM {layout.d} d WHERE d.rid IN ({self._rid_of(layout)})", [doc_id, doc_id])
         return json.loads(rows[0][0]) if rows else None
 
     def iter_docs(self, kind: str, filters: SearchFilters | None = None) -> Iterator[dict[str, Any]]:
@@ -1038,13 +1135,9 @@ class SQLiteBackend:
         schema = self._ensure(kind)
         layout = self._layout(kind)
         clauses, params, uses = self._where(schema, filters)
-        source = self._by_id(layout, uses | {"d"})
-        last = ""
+        last = None
         while True:
-            where = " AND ".join(["t.id > ?", *clauses])
-            rows = self._read(
-                f"SELECT t.id, d.doc FROM {source} WHERE {where} ORDER BY t.id LIMIT 1000", [last, *params]
-            )
+            rows = self._in_id_order(layout, clauses, params, uses, 1000, last)
             for _, doc in rows:
                 yield json.loads(doc)
             if len(rows) < 1000:
@@ -1177,12 +1270,7 @@ class SQLiteBackend:
 
     def _listed(self, layout: _Layout, clauses: list[str], params: list[Any], uses: set[str], limit: int
                 ) -> list[tuple[Any, ...]]:
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        return self._read(
-            f"SELECT x.id, d.doc, 0.0 FROM (SELECT t.rid, t.id FROM {self._by_id(layout, uses)}{where} "
-            f"ORDER BY t.id LIMIT ?) x JOIN {layout.d} d ON d.rid = x.rid ORDER BY x.id",
-            [*params, limit],
-        )
+        return [(i, doc, 0.0) for i, doc in self._in_id_order(layout, clauses, params, uses, limit)]
 
     def _ranked(self, layout: _Layout, schema: KindSchema, expression: str, filters: SearchFilters | None,
                 limit: int, text: list[Clause]) -> list[tuple[Any, ...]]:
@@ -1426,6 +1514,21 @@ def _token_filters(layout: _Layout, filters: SearchFilters) -> tuple[list[str], 
              if getattr(filters, n) is not None and take(n, getattr(filters, n))}
     extra = {n: v for n, v in (filters.extra or {}).items() if v is None or not take(n, v)}
     return terms, dataclasses.replace(filters, extra=extra, **named)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a bulk upsert builds its rows: tens of thousands of tuples a
+    batch set off collections that walk every live object (a crawl process holds its models too), 5-10% of
+    the upsert. The rows hold no cycles; what a collection would find is found after the batch."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _executemany(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
