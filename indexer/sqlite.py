@@ -274,20 +274,32 @@ class _Rollup:
         db.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({_q(self.K)} BLOB PRIMARY KEY{cols}, "
                    f"{_q(self.N)} INTEGER NOT NULL{sums}) WITHOUT ROWID")
 
-    def add(self, db: sqlite3.Connection, layout: _Layout, rids: str | None, sign: int) -> None:
-        """Add (``sign`` 1) or take away (-1) what the documents whose rids ``rids`` selects contribute
-        (all documents when None). Set-based SQL over the batch: the same expressions (``substr`` for
-        the day, ``TOTAL`` for sums) as the scans the roll-up stands in for, so both agree."""
+    def add(self, db: sqlite3.Connection, layout: _Layout, rids: str | tuple[int, int] | None, sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1) what the documents whose rids ``rids`` selects (a query, or
+        the range ``(first, last)``: new documents, read by a range scan of the rid key) contribute (all
+        documents when None). Set-based SQL over the batch: the same expressions (``substr`` for the day,
+        ``TOTAL`` for sums) as the scans the roll-up stands in for, so both agree."""
         keys = [f"t.{_q(n)}" for n in self.fields]
         if self.date:
             keys.append(f"substr(t.{_q(self.date)}, 1, 10)")
+
+        def within(alias: str) -> list[str]:
+            if rids is None:
+                return []
+            if isinstance(rids, tuple):
+                return [f"{alias}.rid BETWEEN {int(rids[0])} AND {int(rids[1])}"]
+            return [f"{alias}.rid IN ({rids})"]
+
         source = f"{layout.t} t"
-        where = [f"t.rid IN ({rids})"] if rids else ["1"]
+        where = within("t") or ["1"]
         if self.list_field:
             keys.insert(0, "l.value")
-            source = f"{layout.lst} l JOIN {layout.t} t ON t.rid = l.rid"
-            where = [f"l.field = {_sql_literal(self.list_field)}",
-                     *([f"l.rid IN ({rids})"] if rids else [])]
+            if isinstance(rids, tuple):  # the range of main rows drives: each one's elements by its rid
+                source = f"{layout.t} t CROSS JOIN {layout.lst} l ON l.rid = t.rid"
+                where = [f"l.field = {_sql_literal(self.list_field)}", *within("t")]
+            else:
+                source = f"{layout.lst} l JOIN {layout.t} t ON t.rid = l.rid"
+                where = [f"l.field = {_sql_literal(self.list_field)}", *within("l")]
         names = [self.K, *self.key_columns, self.N, *self.sums]
         cols = ", ".join([*(_q(n) for n in names[:-len(self.sums) or None]), *(self.sum_column(n) for n in self.sums)])
         picks = ", ".join([f"json_array({', '.join(keys)})", *keys, f"{sign} * COUNT(*)",
@@ -425,6 +437,7 @@ class _Layout:
         self.token_scalars = [n for n in sorted(keyed) if schema.fields[n].kind == "str"] if self.text else []
         self.token_lists = [n for n in sorted(keyed) if schema.fields[n].kind == "list"] if self.text else []
         self._token_values = _getter(self.token_scalars)
+        self._token_cache: list[dict[str, str]] = [{} for _ in self.token_scalars]
         tokens = bool(self.token_scalars or self.token_lists)
         self.fts_cols = [*self.text, *([FILTER_COLUMN] if tokens else [])]  # doc-table columns the FTS indexes
         self.looked_up = frozenset(TOKEN_LOOKUPS & set(self.token_scalars))
@@ -432,8 +445,18 @@ class _Layout:
 
     def tokens(self, doc: Document, lists: dict[str, set[Any]]) -> str:
         """The filter tokens of a document (its FILTER_COLUMN text)."""
-        out = [filter_token(n, v if isinstance(v, str) else _affine("str", v))
-               for n, v in zip(self.token_scalars, self._token_values(doc), strict=True) if v is not None]
+        out = []
+        # per-field dicts of str values: one lookup a value (sites, vendors, countries repeat in every batch)
+        for cache, n, v in zip(self._token_cache, self.token_scalars, self._token_values(doc), strict=True):
+            if type(v) is str:
+                token = cache.get(v)
+                if token is None:
+                    token = cache[v] = filter_token(n, v)
+                    if len(cache) > 1 << 16:
+                        cache.clear()
+                out.append(token)
+            elif v is not None:
+                out.append(filter_token(n, _affine("str", v)))
         for n in self.token_lists:
             out += [filter_token(n, v) for v in lists.get(n, ()) if isinstance(v, str)]
         return " ".join(out)
@@ -870,8 +893,7 @@ class SQLiteBackend:
                 _executemany(db, f"INSERT OR IGNORE INTO {layout.lst} (field, value, rid) VALUES (?, ?, ?)", list_rows)
         # The new documents' contributions are grouped by SQLite over their rid range (contiguous, just
         # written): in C, about twice as fast as summing them here, with the same expressions as a rebuild.
-        added = f"SELECT rid FROM {layout.t} WHERE rid BETWEEN {first_new} AND {next_rid - 1}" \
-            if next_rid > first_new else None
+        added = (first_new, next_rid - 1) if next_rid > first_new else None
         for rollup, delta in zip(layout.rollups, deltas, strict=True):
             rollup.apply(db, delta)
             if added:

@@ -19,7 +19,12 @@ def _routing(state: Any, **extra: Any) -> dict[str, Any]:
 
 def test_network_boots_on_loopback_only(tor_testnet: PrivateTorNetwork) -> None:
     state = tor_testnet.state
-    assert state.boot_seconds < 60 and state.boot_attempts == 1, state.boot_errors
+    assert state.boot_seconds < 60, state.boot_errors
+    # A second attempt is what up() is for: on a loaded 2-core machine the first consensus vote can miss
+    # a relay until the deadline. Only a timeout may have ended the first; a tor that exited (a bad torrc)
+    # or any other failure fails here, as does needing more than one retry.
+    assert len(state.boot_errors) == state.boot_attempts - 1 <= 1, state.boot_errors
+    assert all(" in time; log " in e and " exited (" not in e for e in state.boot_errors), state.boot_errors
     assert set(state.onions) == {"site_a", "site_b"} and len(set(state.onions.values())) == 2
     assert len(state.pids()) == 9  # 3 authorities, 4 relays, onion service node, client
     assert tor_rss_bytes(state.pids()) > 0
