@@ -437,7 +437,6 @@ class _Layout:
         self.token_scalars = [n for n in sorted(keyed) if schema.fields[n].kind == "str"] if self.text else []
         self.token_lists = [n for n in sorted(keyed) if schema.fields[n].kind == "list"] if self.text else []
         self._token_values = _getter(self.token_scalars)
-        self._token_cache: list[dict[str, str]] = [{} for _ in self.token_scalars]
         tokens = bool(self.token_scalars or self.token_lists)
         self.fts_cols = [*self.text, *([FILTER_COLUMN] if tokens else [])]  # doc-table columns the FTS indexes
         self.looked_up = frozenset(TOKEN_LOOKUPS & set(self.token_scalars))
@@ -445,18 +444,8 @@ class _Layout:
 
     def tokens(self, doc: Document, lists: dict[str, set[Any]]) -> str:
         """The filter tokens of a document (its FILTER_COLUMN text)."""
-        out = []
-        # per-field dicts of str values: one lookup a value (sites, vendors, countries repeat in every batch)
-        for cache, n, v in zip(self._token_cache, self.token_scalars, self._token_values(doc), strict=True):
-            if type(v) is str:
-                token = cache.get(v)
-                if token is None:
-                    token = cache[v] = filter_token(n, v)
-                    if len(cache) > 1 << 16:
-                        cache.clear()
-                out.append(token)
-            elif v is not None:
-                out.append(filter_token(n, _affine("str", v)))
+        out = [filter_token(n, v if isinstance(v, str) else _affine("str", v))
+               for n, v in zip(self.token_scalars, self._token_values(doc), strict=True) if v is not None]
         for n in self.token_lists:
             out += [filter_token(n, v) for v in lists.get(n, ()) if isinstance(v, str)]
         return " ".join(out)
@@ -806,9 +795,7 @@ class SQLiteBackend:
         ids = list(items)
         rids: dict[str, int] = {}
         for chunk in _chunks(ids):
-            marks = ", ".join("?" for _ in chunk)
-            rids.update(db.execute(f"SELECT id, rid FROM {layout.ids} WHERE id IN ({marks}) UNION ALL "
-                                   f"SELECT id, rid FROM {layout.ids_new} WHERE id IN ({marks})", chunk * 2).fetchall())
+            rids.update(db.execute(self._in_tiers(layout, len(chunk), "id, rid"), chunk * 2).fetchall())
         existing = list(rids.values())
         next_rid = first_new = int(db.execute(f"SELECT COALESCE(MAX(rid), 0) FROM {layout.t}").fetchone()[0]) + 1
         for doc_id in ids:
@@ -946,7 +933,7 @@ class SQLiteBackend:
         self._ensure(kind)
         layout = self._layout(kind)
         with self._lock, self._write() as db:
-            row = db.execute(self._rid_of(layout), (doc_id, doc_id)).fetchone()
+            row = db.execute(self._in_tiers(layout, 1), (doc_id, doc_id)).fetchone()
             if row is None:
                 return
             rid = row[0]
@@ -999,9 +986,8 @@ class SQLiteBackend:
             values = [int(v) if isinstance(v, bool) else v for v in values]
             marks = ", ".join("?" for _ in values)
             if name == "id":  # through the id tiers (the main table has no index on id)
-                clauses.append(f"t.rid IN (SELECT rid FROM {layout.ids} WHERE id IN ({marks}) "
-                               f"UNION ALL SELECT rid FROM {layout.ids_new} WHERE id IN ({marks}))")
-                params.extend(values)
+                clauses.append(f"t.rid IN ({self._in_tiers(layout, len(values))})")
+                params.extend(values)  # once per tier: here and below
             elif info is not None and info.kind == "list":
                 check_field(name)
                 clauses.append(f"t.rid IN (SELECT rid FROM {layout.lst} WHERE field = ? AND value IN ({marks}))")
@@ -1104,9 +1090,12 @@ class SQLiteBackend:
         return False
 
     @staticmethod
-    def _rid_of(layout: _Layout) -> str:
-        """The rid of the document whose id is bound twice (it is in one of the two id tiers)."""
-        return f"SELECT rid FROM {layout.ids} WHERE id = ? UNION ALL SELECT rid FROM {layout.ids_new} WHERE id = ?"
+    def _in_tiers(layout: _Layout, n: int, columns: str = "rid") -> str:
+        """``columns`` of the documents whose ``n`` ids are bound twice, once per id tier (each stored id is
+        in exactly one of them)."""
+        marks = ", ".join("?" for _ in range(n))
+        return " UNION ALL ".join(f"SELECT {columns} FROM {tier} WHERE id IN ({marks})"
+                                  for tier in (layout.ids, layout.ids_new))
 
     def _in_id_order(self, layout: _Layout, clauses: list[str], params: list[Any], uses: set[str], limit: int,
                      after: str | None = None) -> list[tuple[Any, ...]]:
@@ -1149,7 +1138,7 @@ class SQLiteBackend:
     def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
         self._ensure(kind)
         layout = self._layout(kind)
-        rows = self._read(f"SELECT d.doc FROM {layout.d} d WHERE d.rid IN ({self._rid_of(layout)})", [doc_id, doc_id])
+        rows = self._read(f"SELECT d.doc FROM {layout.d} d WHERE d.rid IN ({self._in_tiers(layout, 1)})", [doc_id, doc_id])
         return json.loads(rows[0][0]) if rows else None
 
     def iter_docs(self, kind: str, filters: SearchFilters | None = None) -> Iterator[dict[str, Any]]:
