@@ -93,6 +93,7 @@ replace dropped (about a minute per million listings, once).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -160,6 +161,7 @@ _SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "INTEGER
 ID_MERGE_BATCH = 5_000
 ID_MERGE_MIN = 20_000
 FTS_HASHSIZE = 64 << 20  # bytes of pending FTS terms before a flush: one level-0 segment per bulk statement
+WRITE_PART = 1_000  # new documents per part of a bulk upsert (see _upsert_kind)
 _CHUNK = 900  # ids per IN (...) lookup, well under SQLite's variable limit
 FILTER_COLUMN = "#filters"  # FTS column of filter tokens (see filter_token)
 
@@ -286,8 +288,8 @@ class _Rollup:
         def within(alias: str) -> list[str]:
             if rids is None:
                 return []
-            if isinstance(rids, tuple):
-                return [f"{alias}.rid BETWEEN {int(rids[0])} AND {int(rids[1])}"]
+            if isinstance(rids, tuple):  # bound, so that the statement is prepared once, not per range
+                return [f"{alias}.rid BETWEEN ? AND ?"]
             return [f"{alias}.rid IN ({rids})"]
 
         source = f"{layout.t} t"
@@ -306,7 +308,8 @@ class _Rollup:
                            *(f"{sign} * TOTAL(t.{_q(n)})" for n in self.sums)])
         sets = ", ".join(f"{c} = {c} + excluded.{c}" for c in (_q(self.N), *(self.sum_column(n) for n in self.sums)))
         db.execute(f"INSERT INTO {self.table} ({cols}) SELECT {picks} FROM {source} WHERE {' AND '.join(where)} "
-                   f"GROUP BY 1 ON CONFLICT({_q(self.K)}) DO UPDATE SET {sets}")
+                   f"GROUP BY 1 ON CONFLICT({_q(self.K)}) DO UPDATE SET {sets}",
+                   (int(rids[0]), int(rids[1])) if isinstance(rids, tuple) else ())
         if sign < 0:
             db.execute(f"DELETE FROM {self.table} WHERE {_q(self.N)} = 0")
 
@@ -402,6 +405,27 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _tokens_of(names: list[str], values: tuple[Any, ...]) -> list[str]:
+    return [filter_token(n, v if isinstance(v, str) else _affine("str", v))
+            for n, v in zip(names, values, strict=True) if v is not None]
+
+
+@dataclasses.dataclass
+class _Rows:
+    """A part of an upsert as table rows."""
+
+    main: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+    doc: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+    lists: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+    fts_delete: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+    fts_insert: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+
+
+def _add_rollups(db: sqlite3.Connection, layout: _Layout, span: tuple[int, int]) -> None:
+    for rollup in layout.rollups:
+        rollup.add(db, layout, span, 1)
+
+
 class _Row:
     """Stored column values read as attributes (the filter tokens of a document already in the index)."""
 
@@ -434,18 +458,35 @@ class _Layout:
         self.rolled_lists = sorted({r.list_field for r in self.rollups if r.list_field})
         # equality filters that searches turn into FTS terms: the text fields of the roll-ups' keys
         keyed = {n for r in self.rollups for n in (*r.fields, *([r.list_field] if r.list_field else []))}
-        self.token_scalars = [n for n in sorted(keyed) if schema.fields[n].kind == "str"] if self.text else []
+        scalars = [n for n in sorted(keyed) if schema.fields[n].kind == "str"] if self.text else []
+        self.looked_up = frozenset(TOKEN_LOOKUPS & set(scalars))
+        # low-cardinality fields first: their tokens are joined once per combination (see tokens)
+        self.token_scalars = [*(n for n in scalars if n not in self.looked_up), *(n for n in scalars if n in self.looked_up)]
         self.token_lists = [n for n in sorted(keyed) if schema.fields[n].kind == "list"] if self.text else []
         self._token_values = _getter(self.token_scalars)
+        self._common = len(self.token_scalars) - len(self.looked_up)
+        self._common_names, self._rare_names = self.token_scalars[:self._common], self.token_scalars[self._common:]
+        self._joined: dict[tuple[Any, ...], str] = {}
         tokens = bool(self.token_scalars or self.token_lists)
         self.fts_cols = [*self.text, *([FILTER_COLUMN] if tokens else [])]  # doc-table columns the FTS indexes
-        self.looked_up = frozenset(TOKEN_LOOKUPS & set(self.token_scalars))
         self.weights += ", 0" if tokens else ""
 
     def tokens(self, doc: Document, lists: dict[str, set[Any]]) -> str:
-        """The filter tokens of a document (its FILTER_COLUMN text)."""
-        out = [filter_token(n, v if isinstance(v, str) else _affine("str", v))
-               for n, v in zip(self.token_scalars, self._token_values(doc), strict=True) if v is not None]
+        """The filter tokens of a document (its FILTER_COLUMN text).
+
+        The low-cardinality fields (site, substance, countries …) repeat a few hundred combinations in a
+        million documents: their tokens are joined once per combination of string values."""
+        values = self._token_values(doc)
+        common = values[:self._common]
+        joined = self._joined.get(common)
+        if joined is None:
+            joined = " ".join(_tokens_of(self._common_names, common))
+            if all(v is None or type(v) is str for v in common):  # a number equal to another would share a key
+                if len(self._joined) >= 1 << 14:
+                    self._joined.clear()
+                self._joined[common] = joined
+        out = [joined] if joined else []
+        out += _tokens_of(self._rare_names, values[self._common:])
         for n in self.token_lists:
             out += [filter_token(n, v) for v in lists.get(n, ()) if isinstance(v, str)]
         return " ".join(out)
@@ -525,6 +566,7 @@ class SQLiteBackend:
         # (FTS table, phrase) -> (share of the sample, newest rid then): reused until DF_SAMPLE / 10 more
         # documents arrived (an analyst's words repeat; an estimate needs no per-commit freshness)
         self._shares: dict[tuple[str, str], tuple[float, int]] = {}
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None  # roll-ups of a bulk upsert's parts
 
     def check_integrity(self) -> None:
         """Refuse a damaged index before anything is written into it (``PRAGMA quick_check``: every page
@@ -815,9 +857,81 @@ class SQLiteBackend:
         deltas: list[dict[tuple[Any, ...], list[float]]] = [{} for _ in layout.rollups]
         if layout.rollups and existing:
             self._take_out(db, layout, existing, deltas)
-        main_rows, doc_rows, fts_delete, fts_insert, list_rows = [], [], [], [], []
+        names = ["rid", "id", *(c.name for c in layout.main)]
+        insert = f"INSERT INTO {layout.t} ({', '.join(_q(n) for n in names)}) VALUES ({', '.join('?' for _ in names)})"
+        dnames = ["rid", "doc", *layout.fts_cols]
+        dinsert = f"INTO {layout.d} ({', '.join(_q(n) for n in dnames)}) VALUES ({', '.join('?' for _ in dnames)})"
+        linsert = f"INSERT OR IGNORE INTO {layout.lst} (field, value, rid) VALUES (?, ?, ?)"
+        cols = ", ".join(_q(n) for n in layout.fts_cols)
+        marks = ", ".join("?" for _ in layout.fts_cols)
+        if existing:  # replaced documents: rows updated in place, text re-indexed only where it changed
+            stored = [(doc_id, doc) for doc_id, doc in items.items() if rids[doc_id] < first_new]
+            rows = self._rows(layout, stored, rids, first_new, old_text, deltas)
+            _executemany(db, insert + " ON CONFLICT(rid) DO UPDATE SET "
+                         + ", ".join(f"{_q(n)} = excluded.{_q(n)}" for n in names[1:]), rows.main)
+            _executemany(db, "INSERT OR REPLACE " + dinsert, rows.doc)
+            if rows.fts_delete:
+                db.executemany(f"INSERT INTO {layout.fts}({layout.fts}, rowid, {cols}) VALUES ('delete', ?, {marks})",
+                               rows.fts_delete)
+            if rows.fts_insert:
+                _executemany(db, f"INSERT INTO {layout.fts}(rowid, {cols}) VALUES (?, {marks})", rows.fts_insert)
+            if layout.lists:
+                for chunk in _chunks(existing):
+                    db.execute(f"DELETE FROM {layout.lst} WHERE rid IN ({', '.join('?' for _ in chunk)})", chunk)
+                if rows.lists:
+                    _executemany(db, linsert, rows.lists)
+        for rollup, delta in zip(layout.rollups, deltas, strict=True):
+            rollup.apply(db, delta)
+        if next_rid == first_new:
+            return
+        # New documents (the bulk of a first crawl) are plain appends: rids are handed out in order. They
+        # are written in parts, and each part's roll-ups are grouped by SQLite over its rid range (in C,
+        # about twice as fast as summing them here, with the same expressions as a rebuild) in a worker
+        # thread, without the GIL, while this thread builds the next part's rows: two cores, not one.
+        fresh = [(doc_id, doc) for doc_id, doc in items.items() if rids[doc_id] >= first_new]
+        pending: concurrent.futures.Future[None] | None = None
+        try:
+            for lo in range(0, len(fresh), WRITE_PART):
+                part = fresh[lo:lo + WRITE_PART]
+                rows = self._rows(layout, part, rids, first_new, old_text, deltas)
+                if pending is not None:
+                    pending.result()
+                    pending = None
+                _executemany(db, insert, rows.main)
+                _executemany(db, "INSERT " + dinsert, rows.doc)
+                if rows.lists:
+                    _executemany(db, linsert, rows.lists)
+                span = (rids[part[0][0]], rids[part[-1][0]])
+                if layout.rollups:
+                    pending = self._worker().submit(_add_rollups, db, layout, span)
+        finally:
+            if pending is not None:
+                concurrent.futures.wait([pending])
+        if pending is not None:
+            pending.result()
+        # ids and FTS entries copied by SQLite from the rows just written: nothing bound twice
+        added = (first_new, next_rid - 1)
+        db.execute(f"INSERT INTO {layout.ids_new} (id, rid) SELECT id, rid FROM {layout.t} WHERE rid BETWEEN ? AND ?",
+                   added)
+        self._merge_ids(db, layout, next_rid - 1)
+        if layout.text:
+            db.execute(f"INSERT INTO {layout.fts}(rowid, {cols}) SELECT rid, {cols} FROM {layout.d} "
+                       f"WHERE rid BETWEEN ? AND ?", added)
+
+    def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sokhund-sqlite")
+        return self._executor
+
+    @staticmethod
+    def _rows(layout: _Layout, docs: list[tuple[str, Document]], rids: dict[str, int], first_new: int,
+              old_text: dict[int, tuple[Any, ...]], deltas: list[dict[tuple[Any, ...], list[float]]]) -> _Rows:
+        """The rows of ``docs`` for every table; replaced documents' new contributions added to ``deltas``."""
+        out = _Rows()
+        main_rows, doc_rows, list_rows = out.main, out.doc, out.lists
         list_names = layout.lists
-        for doc_id, doc in items.items():
+        tokens = len(layout.fts_cols) > len(layout.text)
+        for doc_id, doc in docs:
             rid = rids[doc_id]
             main, texts, lists, body = layout.values(doc)
             elements: dict[str, set[Any]] = {}
@@ -831,60 +945,23 @@ class SQLiteBackend:
                     unique.discard(None)
                     list_rows.extend([(name, v, rid) for v in unique])
                     elements[name] = unique
-            if deltas and rid < first_new:  # new documents are rolled up in SQL below
+            if tokens:
+                texts = (*texts, layout.tokens(doc, elements))
+            doc_rows.append((rid, body, *texts))
+            if rid >= first_new:
+                continue
+            if deltas:  # new documents are rolled up in SQL
                 rolled = layout.rolled(main)
                 for rollup, delta in zip(layout.rollups, deltas, strict=True):
                     rollup.contribute(delta, rolled, elements.get(rollup.list_field, ()), 1)
-            if len(layout.fts_cols) > len(layout.text):
-                texts = (*texts, layout.tokens(doc, elements))
-            doc_rows.append((rid, body, *texts))
             if layout.text:
                 before = old_text.get(rid)
-                if before is None:
-                    fts_insert.append((rid, *texts))
+                if before is None:  # stored without text columns (hand-written data)
+                    out.fts_insert.append((rid, *texts))
                 elif before != texts:
-                    fts_delete.append((rid, *before))
-                    fts_insert.append((rid, *texts))
-        # New documents (the bulk of a first crawl) are plain appends: rids are handed out in order.
-        stored_rids = set(existing)
-        names = ["rid", "id", *(c.name for c in layout.main)]
-        insert = f"INSERT INTO {layout.t} ({', '.join(_q(n) for n in names)}) VALUES ({', '.join('?' for _ in names)})"
-        dnames = ["rid", "doc", *layout.fts_cols]
-        dinsert = f"INTO {layout.d} ({', '.join(_q(n) for n in dnames)}) VALUES ({', '.join('?' for _ in dnames)})"
-        if stored_rids:
-            _executemany(db, insert + " ON CONFLICT(rid) DO UPDATE SET "
-                         + ", ".join(f"{_q(n)} = excluded.{_q(n)}" for n in names[1:]),
-                         [r for r in main_rows if r[0] in stored_rids])
-            _executemany(db, "INSERT OR REPLACE " + dinsert, [r for r in doc_rows if r[0] in stored_rids])
-            main_rows = [r for r in main_rows if r[0] not in stored_rids]
-            doc_rows = [r for r in doc_rows if r[0] not in stored_rids]
-        if main_rows:
-            _executemany(db, insert, main_rows)
-            _executemany(db, "INSERT " + dinsert, doc_rows)
-            db.executemany(f"INSERT INTO {layout.ids_new} (id, rid) VALUES (?, ?)", [r[1::-1] for r in main_rows])
-            self._merge_ids(db, layout, next_rid - 1)
-        if layout.text:
-            cols = ", ".join(_q(n) for n in layout.fts_cols)
-            marks = ", ".join("?" for _ in layout.fts_cols)
-            if fts_delete:
-                db.executemany(
-                    f"INSERT INTO {layout.fts}({layout.fts}, rowid, {cols}) VALUES ('delete', ?, {marks})",
-                    fts_delete,
-                )
-            if fts_insert:
-                _executemany(db, f"INSERT INTO {layout.fts}(rowid, {cols}) VALUES (?, {marks})", fts_insert)
-        if layout.lists:
-            for chunk in _chunks(existing):
-                db.execute(f"DELETE FROM {layout.lst} WHERE rid IN ({', '.join('?' for _ in chunk)})", chunk)
-            if list_rows:
-                _executemany(db, f"INSERT OR IGNORE INTO {layout.lst} (field, value, rid) VALUES (?, ?, ?)", list_rows)
-        # The new documents' contributions are grouped by SQLite over their rid range (contiguous, just
-        # written): in C, about twice as fast as summing them here, with the same expressions as a rebuild.
-        added = (first_new, next_rid - 1) if next_rid > first_new else None
-        for rollup, delta in zip(layout.rollups, deltas, strict=True):
-            rollup.apply(db, delta)
-            if added:
-                rollup.add(db, layout, added, 1)
+                    out.fts_delete.append((rid, *before))
+                    out.fts_insert.append((rid, *texts))
+        return out
 
     @staticmethod
     def _merge_ids(db: sqlite3.Connection, layout: _Layout, documents: int) -> None:
@@ -1452,6 +1529,9 @@ class SQLiteBackend:
         return total
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if self._checkpointer is not None:
             self._checkpointer.close()  # first: the last connection to close checkpoints what is left
         with self._lock:

@@ -653,3 +653,68 @@ def test_given_document_frequencies_rank_as_bm25(tmp_path: Path, monkeypatch: py
     assert again == _ranking(fast, "kokain bitcoin") and not any("AND rowid > " in s for s in sql)  # remembered
     fast.close()
     plain.close()
+
+
+def test_a_bulk_upsert_written_in_parts_keeps_rollups_text_and_ids_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """New documents are written in parts whose roll-ups a worker thread groups while the next part's
+    rows are built: with parts of 7, batches that mix replaced and new documents still leave roll-ups
+    equal to a rebuild, every document findable by its text and its id, and counts exact."""
+    import random
+
+    import indexer.sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "WRITE_PART", 7)
+    path = tmp_path / "i.sqlite"
+    b = SQLiteBackend(path)
+    rng = random.Random(11)
+
+    def doc(i: int, v: int) -> object:
+        return listing(str(i), title=f"word{i} version{v}", substance=rng.choice(["cocaine", "mdma"]),
+                       vendor=rng.choice(["v1", "v2", "v3"]), ships_from=rng.choice(["SE", "NL"]),
+                       ships_to=rng.sample(["SE", "NO", "DE"], rng.randrange(3)),
+                       price_sek=rng.choice([None, 100.0, 250.5]), last_seen=f"2024-03-{rng.randrange(1, 20):02d}T10:00:00Z")
+
+    b.upsert([doc(i, 0) for i in range(40)])
+    b.upsert([doc(i, 1) for i in range(30, 75)])  # 10 replaced, 35 new: five new parts
+    assert b.count("listing") == 75
+    for i in (0, 39, 40, 74):
+        assert b.get("listing", listing(str(i)).id) is not None
+        assert [h.id for h in b.search("listing", f"word{i}")] == [listing(str(i)).id]
+    assert b.count("listing", query="version1") == 45 and b.count("listing", query="version0") == 30
+    kept = _rollup_rows(path)
+    layout = b._layout("listing")
+    with b._write() as db:
+        for rollup in layout.rollups:
+            rollup.rebuild(db, layout)
+    assert _rollup_rows(path) == kept
+    b.close()
+
+
+def test_a_part_that_fails_rolls_the_whole_upsert_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in the worker's roll-ups of a later part fails the upsert with the index as it was, and
+    the next upsert works (the worker is not left holding the connection)."""
+    import indexer.sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "WRITE_PART", 5)
+    path = tmp_path / "i.sqlite"
+    b = SQLiteBackend(path)
+    b.upsert([listing(str(i), title="first", ships_to=["SE"]) for i in range(3)])
+    before = {k: v for k, v in _rollup_rows(path).items() if k.startswith("listing")}
+    calls = []
+    real = sqlite_module._add_rollups
+
+    def failing(db: sqlite3.Connection, layout: object, span: tuple[int, int]) -> None:
+        calls.append(span)
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        real(db, layout, span)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite_module, "_add_rollups", failing)
+    with pytest.raises(IndexError_, match="disk I/O error"):
+        b.upsert([listing(str(i), title="second", ships_to=["NO"]) for i in range(3, 20)])
+    assert b.count("listing") == 3 and b.count("listing", query="second") == 0
+    assert {k: v for k, v in _rollup_rows(path).items() if k.startswith("listing")} == before
+    monkeypatch.setattr(sqlite_module, "_add_rollups", real)
+    assert b.upsert([listing(str(i), title="third") for i in range(3, 20)]) == 17
+    assert b.count("listing") == 20 and b.count("listing", query="third") == 17
+    b.close()
