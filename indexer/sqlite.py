@@ -29,7 +29,8 @@ Tables, one set per document kind (``listing``, ``vendor`` …):
   contributions are summed per key in Python (their stored values, read first, taken out; the new ones
   put in) and written as one row per key; new documents, whose rids are one contiguous range, are grouped
   by SQLite over that range with the expressions of a rebuild (``substr``/``TOTAL``, as the scans do),
-  twice as fast as Python. A test holds kept and rebuilt roll-ups to equal rows. A layout that differs in
+  twice as fast as Python, in parts of ``WRITE_PART`` documents by a worker thread while the upsert
+  builds the next part's rows (SQLite runs without the GIL: the two use both cores). A test holds kept and rebuilt roll-ups to equal rows. A layout that differs in
   its roll-ups only rebuilds those, not the FTS index.
 * Filter tokens: the FTS index has one more column, ``#filters``, holding one hashed word per value of
   the text fields the roll-ups key by (``site``, ``vendor``, ``ships_from``, ``ships_to`` …). A text
@@ -567,6 +568,7 @@ class SQLiteBackend:
         # documents arrived (an analyst's words repeat; an estimate needs no per-commit freshness)
         self._shares: dict[tuple[str, str], tuple[float, int]] = {}
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None  # roll-ups of a bulk upsert's parts
+        self._executor_pid = os.getpid()
 
     def check_integrity(self) -> None:
         """Refuse a damaged index before anything is written into it (``PRAGMA quick_check``: every page
@@ -919,8 +921,10 @@ class SQLiteBackend:
                        f"WHERE rid BETWEEN ? AND ?", added)
 
     def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
-        if self._executor is None:
+        # a forked child inherits the executor but not its thread: it would wait forever, so it gets its own
+        if self._executor is None or self._executor_pid != os.getpid():
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sokhund-sqlite")
+            self._executor_pid = os.getpid()
         return self._executor
 
     @staticmethod
@@ -1529,7 +1533,7 @@ class SQLiteBackend:
         return total
 
     def close(self) -> None:
-        if self._executor is not None:
+        if self._executor is not None and self._executor_pid == os.getpid():
             self._executor.shutdown(wait=True)
             self._executor = None
         if self._checkpointer is not None:
