@@ -30,8 +30,9 @@ Tables, one set per document kind (``listing``, ``vendor`` …):
   put in) and written as one row per key; new documents, whose rids are one contiguous range, are grouped
   by SQLite over that range with the expressions of a rebuild (``substr``/``TOTAL``, as the scans do),
   twice as fast as Python, in parts of ``WRITE_PART`` documents by a worker thread while the upsert
-  builds the next part's rows (SQLite runs without the GIL: the two use both cores). A test holds kept and rebuilt roll-ups to equal rows. A layout that differs in
-  its roll-ups only rebuilds those, not the FTS index.
+  builds the next part's rows (SQLite runs without the GIL: the two use both cores). A test holds kept
+  and rebuilt roll-ups to equal rows. A layout that differs in its roll-ups only rebuilds those, not the
+  FTS index.
 * Filter tokens: the FTS index has one more column, ``#filters``, holding one hashed word per value of
   the text fields the roll-ups key by (``site``, ``vendor``, ``ships_from``, ``ships_to`` …). A text
   search's equality filters on them become AND terms of the MATCH, which FTS5 intersects in its doclists,

@@ -364,6 +364,15 @@ def _rollup_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
     return out
 
 
+def _rebuilt_rollup_rows(b: SQLiteBackend, path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The listing roll-ups rebuilt from the stored documents, as :func:`_rollup_rows` reads them."""
+    layout = b._layout("listing")
+    with b._write() as db:
+        for rollup in layout.rollups:
+            rollup.rebuild(db, layout)
+    return _rollup_rows(path)
+
+
 def test_rollups_kept_by_upserts_equal_rollups_rebuilt_from_the_documents(tmp_path: Path) -> None:
     """The upsert sums each batch's contributions in Python; a rebuild computes them in SQL from the
     stored documents. Row for row they agree, also for values that SQLite stores other than they were
@@ -389,11 +398,7 @@ def test_rollups_kept_by_upserts_equal_rollups_rebuilt_from_the_documents(tmp_pa
         b.delete("listing", listing(str(rng.randrange(70))).id)
     kept = _rollup_rows(path)
     assert kept and all(kept.values())
-    layout = b._layout("listing")
-    with b._write() as db:
-        for rollup in layout.rollups:
-            rollup.rebuild(db, layout)
-    assert _rollup_rows(path) == kept
+    assert _rebuilt_rollup_rows(b, path) == kept
     b.close()
 
 
@@ -682,11 +687,7 @@ def test_a_bulk_upsert_written_in_parts_keeps_rollups_text_and_ids_exact(tmp_pat
         assert [h.id for h in b.search("listing", f"word{i}")] == [listing(str(i)).id]
     assert b.count("listing", query="version1") == 45 and b.count("listing", query="version0") == 30
     kept = _rollup_rows(path)
-    layout = b._layout("listing")
-    with b._write() as db:
-        for rollup in layout.rollups:
-            rollup.rebuild(db, layout)
-    assert _rollup_rows(path) == kept
+    assert _rebuilt_rollup_rows(b, path) == kept
     b.close()
 
 
